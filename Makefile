@@ -1,0 +1,29 @@
+# shadowctl — see README.md. `make demo` and `make test` are the quick start.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+BIN      := bin
+
+.PHONY: all build test bench lint fmt demo fuzz clean
+
+all: lint build test
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/shadowctl ./cmd/shadowctl
+
+test:
+	$(GO) test -race -timeout 15m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN)

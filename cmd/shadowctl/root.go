@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// globalOptions are the flags every command has, and what commands share:
+// the streams, whether stderr is a terminal, and the logger.
+type globalOptions struct {
+	LogFormat string
+	LogLevel  string
+
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// StderrIsTerminal decides whether progress bars are drawn.
+	StderrIsTerminal bool
+	Logger           *slog.Logger
+}
+
+func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	g := &globalOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	if f, ok := stderr.(*os.File); ok {
+		g.StderrIsTerminal = term.IsTerminal(int(f.Fd()))
+	}
+	root := &cobra.Command{
+		Use:   "shadowctl",
+		Short: "Shadow-test a machine-learning model offline: record, replay, report",
+		Long: `shadowctl shadow-tests a new model against the one in production, offline.
+
+  1. shadowctl record   a reverse proxy in front of model-v1 that serves traffic
+                        unchanged and records every exchange to Parquet files
+  2. shadowctl replay   sends the recorded requests to model-v2 (and optionally
+                        to model-v1 again as a baseline) and writes a results file
+  3. shadowctl report   compares the answers: agreement, latency, errors, and
+                        gates whose exit code lets CI block a bad model`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			logger, err := newLogger(stderr, g.LogFormat, g.LogLevel)
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			g.Logger = logger
+			return nil
+		},
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return withCode(exitUsage, fmt.Errorf("%w (see '%s --help')", err, cmd.CommandPath()))
+	})
+	root.PersistentFlags().StringVar(&g.LogFormat, "log-format", "text", "log format on stderr: text or json")
+	root.PersistentFlags().StringVar(&g.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.AddCommand(
+		newRecordCmd(g),
+		newInspectCmd(g),
+		newReplayCmd(g),
+		newReportCmd(g),
+	)
+	// Unknown commands and wrong argument counts are usage errors too.
+	for _, c := range root.Commands() {
+		c.Args = usageArgs(c.Args)
+	}
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageErrorf("unknown command %q (see 'shadowctl --help')", args[0])
+		}
+		return cmd.Help()
+	}
+	return root
+}
+
+// usageArgs marks the errors of an argument validator as usage errors.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	if check == nil {
+		return nil
+	}
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return withCode(exitUsage, fmt.Errorf("%w (see '%s --help')", err, cmd.CommandPath()))
+		}
+		return nil
+	}
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
+}

@@ -1,0 +1,152 @@
+package parquetfile
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// ErrFormat is wrapped by every error that says a file is not what it should
+// be: not Parquet, damaged, or another kind of Parquet file. Commands map it to
+// the input-error exit code.
+var ErrFormat = errors.New("bad input file")
+
+// Reader streams the rows of one file of type T, in batches, so memory does not
+// grow with the number of rows.
+type Reader[T any] struct {
+	path    string
+	file    *os.File
+	pf      *parquet.File
+	rows    *parquet.GenericReader[T]
+	schema  string
+	buf     []T
+	pos, n  int
+	numRows int64
+}
+
+// Open opens path, checks that it is a Parquet file whose SchemaKey metadata
+// is one of the accepted values, and returns a reader over its rows.
+func Open[T any](path string, accept ...string) (*Reader[T], error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r, err := open[T](f, path, accept)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func open[T any](f *os.File, path string, accept []string) (r *Reader[T], err error) {
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	if info.IsDir() {
+		return nil, fmt.Errorf("open %s: is a folder", path)
+	}
+	// parquet-go validates lazily and may panic on a damaged file: a bad file
+	// must be an error, never a crash.
+	defer func() {
+		if p := recover(); p != nil {
+			r, err = nil, fmt.Errorf("read %s: %w: damaged Parquet file (%v)", path, ErrFormat, p)
+		}
+	}()
+	pf, err := parquet.OpenFile(f, info.Size(), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w: not a Parquet file (%v)", path, ErrFormat, err)
+	}
+	schema, _ := pf.Lookup(SchemaKey)
+	ok := false
+	for _, a := range accept {
+		ok = ok || schema == a
+	}
+	if !ok {
+		what := "a Parquet file without shadowctl metadata"
+		if schema != "" {
+			what = fmt.Sprintf("a %q file", schema)
+		}
+		return nil, fmt.Errorf("read %s: %w: it is %s, want %v", path, ErrFormat, what, accept)
+	}
+	return &Reader[T]{
+		path:    path,
+		file:    f,
+		pf:      pf,
+		rows:    parquet.NewGenericReader[T](pf),
+		schema:  schema,
+		buf:     make([]T, 256),
+		numRows: pf.NumRows(),
+	}, nil
+}
+
+// Path is the file being read.
+func (r *Reader[T]) Path() string { return r.path }
+
+// Schema is the file's SchemaKey metadata value.
+func (r *Reader[T]) Schema() string { return r.schema }
+
+// NumRows is the row count from the footer: cheap, for progress totals.
+func (r *Reader[T]) NumRows() int64 { return r.numRows }
+
+// Next returns the next row, or io.EOF after the last one. The returned
+// pointer is valid until the following call.
+func (r *Reader[T]) Next() (row *T, err error) {
+	if r.pos < r.n {
+		r.pos++
+		return &r.buf[r.pos-1], nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			row, err = nil, fmt.Errorf("read %s: %w: damaged Parquet file (%v)", r.path, ErrFormat, p)
+		}
+	}()
+	clear(r.buf)
+	n, err := r.rows.Read(r.buf)
+	r.pos, r.n = 0, n
+	if n > 0 {
+		r.pos = 1
+		return &r.buf[0], nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil, io.EOF
+	}
+	return nil, fmt.Errorf("read %s: %w: %v", r.path, ErrFormat, err)
+}
+
+// Close releases the file.
+func (r *Reader[T]) Close() error {
+	r.rows.Close()
+	return r.file.Close()
+}
+
+// MinInt64 is the smallest value of an INT64 column (a timestamp, say) over
+// the whole file, from the footer's statistics, without reading any page.
+// ok is false when the file has no rows or no statistics for the column.
+func (r *Reader[T]) MinInt64(column string) (min int64, ok bool) {
+	for _, rg := range r.pf.Metadata().RowGroups {
+		for _, c := range rg.Columns {
+			p := c.MetaData.PathInSchema
+			if len(p) != 1 || p[0] != column {
+				continue
+			}
+			v := c.MetaData.Statistics.MinValue
+			if len(v) == 0 {
+				v = c.MetaData.Statistics.Min
+			}
+			if len(v) != 8 {
+				return 0, false
+			}
+			x := int64(binary.LittleEndian.Uint64(v))
+			if !ok || x < min {
+				min, ok = x, true
+			}
+		}
+	}
+	return min, ok
+}

@@ -1,0 +1,100 @@
+package parquetfile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// RowGroupRows bounds a row group: large enough for good compression, small
+// enough that a writer's buffers stay a few MiB with 1 KiB bodies.
+const RowGroupRows = 4096
+
+// Writer writes rows of type T to one file that appears under its final name
+// only when Close succeeds. Rows are compressed with zstd.
+type Writer[T any] struct {
+	file  *Atomic
+	count *countingWriter
+	pw    *parquet.GenericWriter[T]
+	rows  int64
+}
+
+// Create starts path (written as path+PartialSuffix until Close) with
+// schema recorded under SchemaKey and any extra key/value metadata pairs.
+func Create[T any](path, schema string, meta ...string) (*Writer[T], error) {
+	if len(meta)%2 != 0 {
+		return nil, errors.New("parquetfile: metadata must be key/value pairs")
+	}
+	a, err := CreateAtomic(path)
+	if err != nil {
+		return nil, err
+	}
+	opts := []parquet.WriterOption{
+		parquet.Compression(&parquet.Zstd),
+		parquet.MaxRowsPerRowGroup(RowGroupRows),
+		parquet.KeyValueMetadata(SchemaKey, schema),
+		parquet.CreatedBy("shadowctl", "", ""),
+	}
+	for i := 0; i < len(meta); i += 2 {
+		opts = append(opts, parquet.KeyValueMetadata(meta[i], meta[i+1]))
+	}
+	cw := &countingWriter{w: a.File}
+	return &Writer[T]{file: a, count: cw, pw: parquet.NewGenericWriter[T](cw, opts...)}, nil
+}
+
+// Path is the final name of the file.
+func (w *Writer[T]) Path() string { return w.file.Path() }
+
+// Write appends rows.
+func (w *Writer[T]) Write(rows []T) error {
+	if _, err := w.pw.Write(rows); err != nil {
+		return fmt.Errorf("write %s: %w", w.file.Name(), err)
+	}
+	w.rows += int64(len(rows))
+	return nil
+}
+
+// Flush ends the current row group, so its bytes reach the file.
+func (w *Writer[T]) Flush() error {
+	if err := w.pw.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", w.file.Name(), err)
+	}
+	return nil
+}
+
+// Rows is the number of rows written so far.
+func (w *Writer[T]) Rows() int64 { return w.rows }
+
+// Size is the number of bytes written to the file so far (row groups still
+// buffered in memory are not counted).
+func (w *Writer[T]) Size() int64 { return w.count.n }
+
+// Close writes the footer, syncs the file and renames it into place.
+// On error the partial file is removed.
+func (w *Writer[T]) Close() error {
+	if err := w.pw.Close(); err != nil {
+		w.file.Abort()
+		return fmt.Errorf("write %s: %w", w.file.Name(), err)
+	}
+	if err := w.file.Commit(); err != nil {
+		w.file.Abort()
+		return err
+	}
+	return nil
+}
+
+// Abort drops the file.
+func (w *Writer[T]) Abort() error { return w.file.Abort() }
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

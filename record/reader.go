@@ -1,0 +1,185 @@
+package record
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+
+	"github.com/shadowctl/shadowctl/internal/parquetfile"
+)
+
+// ErrFormat is wrapped by errors about a file that is not a readable
+// recording (not Parquet, damaged, or another format).
+var ErrFormat = parquetfile.ErrFormat
+
+// reorderWindow is how many rows of one file are held to put them in start
+// order: the sink writes an exchange when it completes, so a slow exchange
+// lands after faster ones that started later.
+const reorderWindow = 1024
+
+// Reader reads exchanges from many recording files in start-time order,
+// streaming: it holds a bounded window of rows per open file and opens a file
+// only when the merge reaches the time of its first exchange.
+type Reader struct {
+	files   []pending // not yet opened, by first start time
+	active  sourceHeap
+	total   int64
+	partial []string
+}
+
+type pending struct {
+	path  string
+	first int64
+}
+
+// Open reads recordings from files, folders and glob patterns. It checks every
+// file's footer first, so a file that is not a recording fails here, before
+// any row is read. In-progress files are skipped and listed by Skipped.
+func Open(args []string) (*Reader, error) {
+	ex, err := parquetfile.Expand(args)
+	if err != nil {
+		return nil, err
+	}
+	if len(ex.Files) == 0 {
+		return nil, fmt.Errorf("no recording files in %v", args)
+	}
+	r := &Reader{partial: ex.Partial}
+	for _, path := range ex.Files {
+		f, err := parquetfile.Open[Exchange](path, Schema)
+		if err != nil {
+			return nil, err
+		}
+		first, ok := f.MinInt64("started_at")
+		if !ok {
+			first = math.MinInt64
+		}
+		r.total += f.NumRows()
+		r.files = append(r.files, pending{path: path, first: first})
+		f.Close()
+	}
+	sort.SliceStable(r.files, func(i, j int) bool { return r.files[i].first < r.files[j].first })
+	return r, nil
+}
+
+// Total is the number of exchanges in all files, from their footers.
+func (r *Reader) Total() int64 { return r.total }
+
+// Skipped lists the in-progress files that were not read.
+func (r *Reader) Skipped() []string { return r.partial }
+
+// Next returns the exchange that started first among those not yet returned,
+// or io.EOF.
+func (r *Reader) Next() (*Exchange, error) {
+	for len(r.files) > 0 && (len(r.active) == 0 || r.files[0].first <= r.active[0].head().StartedAt.UnixNano()) {
+		if err := r.activate(r.files[0].path); err != nil {
+			return nil, err
+		}
+		r.files = r.files[1:]
+	}
+	if len(r.active) == 0 {
+		return nil, io.EOF
+	}
+	s := r.active[0]
+	x := heap.Pop(&s.window).(*Exchange)
+	if err := s.fill(); err != nil {
+		return nil, err
+	}
+	if len(s.window) == 0 {
+		heap.Pop(&r.active)
+		s.file.Close()
+	} else {
+		heap.Fix(&r.active, 0)
+	}
+	return x, nil
+}
+
+func (r *Reader) activate(path string) error {
+	f, err := parquetfile.Open[Exchange](path, Schema)
+	if err != nil {
+		return err
+	}
+	s := &source{file: f}
+	if err := s.fill(); err != nil {
+		f.Close()
+		return err
+	}
+	if len(s.window) == 0 {
+		return f.Close()
+	}
+	heap.Push(&r.active, s)
+	return nil
+}
+
+// Close closes the open files.
+func (r *Reader) Close() error {
+	var err error
+	for _, s := range r.active {
+		err = errors.Join(err, s.file.Close())
+	}
+	r.active = nil
+	r.files = nil
+	return err
+}
+
+// source is one open file with its reorder window.
+type source struct {
+	file   *parquetfile.Reader[Exchange]
+	window exchangeHeap
+	eof    bool
+}
+
+func (s *source) head() *Exchange { return s.window[0] }
+
+func (s *source) fill() error {
+	for !s.eof && len(s.window) < reorderWindow {
+		x, err := s.file.Next()
+		if errors.Is(err, io.EOF) {
+			s.eof = true
+			break
+		}
+		if err != nil {
+			return err
+		}
+		c := *x
+		heap.Push(&s.window, &c)
+	}
+	return nil
+}
+
+type exchangeHeap []*Exchange
+
+func (h exchangeHeap) Len() int { return len(h) }
+func (h exchangeHeap) Less(i, j int) bool {
+	a, b := h[i], h[j]
+	if !a.StartedAt.Equal(b.StartedAt) {
+		return a.StartedAt.Before(b.StartedAt)
+	}
+	return a.ID < b.ID
+}
+func (h exchangeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *exchangeHeap) Push(x any)   { *h = append(*h, x.(*Exchange)) }
+func (h *exchangeHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return x
+}
+
+type sourceHeap []*source
+
+func (h sourceHeap) Len() int { return len(h) }
+func (h sourceHeap) Less(i, j int) bool {
+	return exchangeHeap{h[i].head(), h[j].head()}.Less(0, 1)
+}
+func (h sourceHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *sourceHeap) Push(x any)   { *h = append(*h, x.(*source)) }
+func (h *sourceHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

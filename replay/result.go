@@ -1,0 +1,82 @@
+// Package replay drives a candidate model (and optionally a baseline) with
+// recorded exchanges, and owns the results format that report reads.
+package replay
+
+import (
+	"time"
+
+	"github.com/shadowctl/shadowctl/internal/parquetfile"
+)
+
+// Schema is the value of the "shadowctl.schema" key/value metadata of every
+// results file. It changes only with a new version and a reader that still
+// reads the old one.
+const Schema = "shadowctl.results/1"
+
+// Error kinds of a side of a result. An empty kind means the request got a
+// 2xx or 3xx answer.
+const (
+	KindTimeout    = "timeout"            // no complete answer within --timeout
+	KindRefused    = "connection_refused" // nothing listening
+	KindReset      = "connection_reset"   // the peer closed or reset mid-exchange
+	KindTLS        = "tls"                // handshake or certificate failure
+	KindDNS        = "dns"                // the host name did not resolve
+	KindHTTP4xx    = "http_4xx"           // the target answered 4xx
+	KindHTTP5xx    = "http_5xx"           // the target answered 5xx
+	KindCanceled   = "canceled"           // the run was interrupted
+	KindOther      = "other"              // anything else
+	KindNoResponse = "no_response"        // recorded side only: production had no answer
+)
+
+// Result is one replayed exchange: the recorded side, the candidate's answer
+// and, when the run had a baseline, the baseline's. One row of a results file;
+// the parquet tags are the documented column names (README, "Results
+// format"). It is self-contained: report needs nothing else.
+type Result struct {
+	ID          string    `parquet:"id"`
+	Method      string    `parquet:"method,dict"`
+	Path        string    `parquet:"path"`
+	RequestBody []byte    `parquet:"request_body"`
+	SentAt      time.Time `parquet:"sent_at,timestamp(nanosecond)"`
+
+	RecordedStartedAt     time.Time `parquet:"recorded_started_at,timestamp(nanosecond)"`
+	RecordedStatus        int32     `parquet:"recorded_status"`
+	RecordedBody          []byte    `parquet:"recorded_body"`
+	RecordedBodyTruncated bool      `parquet:"recorded_body_truncated"`
+	RecordedLatencyNs     int64     `parquet:"recorded_latency_ns"`
+	RecordedError         string    `parquet:"recorded_error"`
+
+	CandidateStatus    int32  `parquet:"candidate_status"`
+	CandidateBody      []byte `parquet:"candidate_body"`
+	CandidateLatencyNs int64  `parquet:"candidate_latency_ns"`
+	CandidateError     string `parquet:"candidate_error"`
+	CandidateErrorKind string `parquet:"candidate_error_kind,dict"`
+
+	// The baseline columns are null when the run had no baseline.
+	BaselineStatus    *int32  `parquet:"baseline_status,optional"`
+	BaselineBody      []byte  `parquet:"baseline_body,optional"`
+	BaselineLatencyNs *int64  `parquet:"baseline_latency_ns,optional"`
+	BaselineError     *string `parquet:"baseline_error,optional"`
+	BaselineErrorKind *string `parquet:"baseline_error_kind,optional"`
+}
+
+// HasBaseline tells whether the row has a baseline side.
+func (r *Result) HasBaseline() bool { return r.BaselineStatus != nil }
+
+// ResultsWriter writes one results file; it appears under its final name
+// only when Close succeeds.
+type ResultsWriter = parquetfile.Writer[Result]
+
+// CreateResults starts a results file at path (mode 0600).
+func CreateResults(path string) (*ResultsWriter, error) {
+	return parquetfile.Create[Result](path, Schema)
+}
+
+// ResultsReader streams the rows of one results file.
+type ResultsReader = parquetfile.Reader[Result]
+
+// OpenResults opens one results file, failing with an error that wraps
+// parquetfile.ErrFormat when it is not one.
+func OpenResults(path string) (*ResultsReader, error) {
+	return parquetfile.Open[Result](path, Schema)
+}
