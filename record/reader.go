@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/shadowctl/shadowctl/internal/parquetfile"
 )
@@ -33,6 +34,7 @@ type Reader struct {
 type pending struct {
 	path  string
 	first int64
+	rows  int64
 }
 
 // Open reads recordings from files, folders and glob patterns. It checks every
@@ -44,7 +46,7 @@ func Open(args []string) (*Reader, error) {
 		return nil, err
 	}
 	if len(ex.Files) == 0 {
-		return nil, fmt.Errorf("no recording files in %v", args)
+		return nil, fmt.Errorf("no recording files (*.parquet) in %s: %w", strings.Join(args, " "), parquetfile.ErrNoFiles)
 	}
 	r := &Reader{partial: ex.Partial}
 	for _, path := range ex.Files {
@@ -57,7 +59,7 @@ func Open(args []string) (*Reader, error) {
 			first = math.MinInt64
 		}
 		r.total += f.NumRows()
-		r.files = append(r.files, pending{path: path, first: first})
+		r.files = append(r.files, pending{path: path, first: first, rows: f.NumRows()})
 		f.Close()
 	}
 	sort.SliceStable(r.files, func(i, j int) bool { return r.files[i].first < r.files[j].first })

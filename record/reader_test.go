@@ -124,7 +124,7 @@ func TestOpenRejectsBadFiles(t *testing.T) {
 		{[]string{foreign}, "without shadowctl metadata"},
 		{[]string{truncated}, "not a Parquet file"},
 		{[]string{filepath.Join(dir, "missing.parquet")}, "no such file"},
-		{[]string{filepath.Join(dir, "nomatch-*.parquet")}, "matches no file"},
+		{[]string{filepath.Join(dir, "nomatch-*.parquet")}, "no such file"},
 		{[]string{t.TempDir()}, "no recording files"},
 	} {
 		_, err := Open(tc.args)

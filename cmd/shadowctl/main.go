@@ -6,9 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
+
+	"github.com/shadowctl/shadowctl/internal/parquetfile"
 	"syscall"
 )
 
@@ -73,4 +76,11 @@ func exitCode(err error) int {
 		return exitInterrupted
 	}
 	return exitFailed
+}
+
+// isPathError tells whether err is about input files that could not be
+// opened or that do not exist: the user's input, not a failure at run time.
+func isPathError(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) || errors.Is(err, parquetfile.ErrNoFiles)
 }

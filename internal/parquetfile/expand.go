@@ -1,6 +1,7 @@
 package parquetfile
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -8,6 +9,10 @@ import (
 	"sort"
 	"strings"
 )
+
+// ErrNoFiles is wrapped by the errors of arguments that name no file: a
+// missing path, or a pattern that matches nothing.
+var ErrNoFiles = errors.New("no such file")
 
 // Expanded is the outcome of Expand: the files to read, and the in-progress
 // files that were passed over (callers warn about those).
@@ -43,12 +48,15 @@ func Expand(args []string) (Expanded, error) {
 				return Expanded{}, fmt.Errorf("pattern %q: %w", arg, err)
 			}
 			if len(m) == 0 {
-				return Expanded{}, fmt.Errorf("pattern %q matches no file", arg)
+				return Expanded{}, fmt.Errorf("pattern %q: %w", arg, ErrNoFiles)
 			}
 			matches = m
 		}
 		for _, path := range matches {
 			info, err := os.Stat(path)
+			if errors.Is(err, fs.ErrNotExist) {
+				return Expanded{}, fmt.Errorf("open %s: %w", path, ErrNoFiles)
+			}
 			if err != nil {
 				return Expanded{}, fmt.Errorf("open %s: %w", path, err)
 			}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shadowctl/shadowctl/record"
+)
+
+// runCLI runs the root command in process and returns stdout, stderr and the
+// exit code main would use.
+func runCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	root := newRootCmd(strings.NewReader(""), &stdout, &stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	code := exitCode(err)
+	if err != nil {
+		stderr.WriteString(err.Error())
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func writeInspectFixture(t *testing.T, dir string) {
+	t.Helper()
+	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var xs []record.Exchange
+	for i := 0; i < 10; i++ {
+		x := record.Exchange{ID: record.NewID(base), StartedAt: base.Add(time.Duration(i) * time.Second),
+			Method: "POST", Path: "/v1/models/m:predict?x=" + string(rune('a'+i)), Status: 200}
+		switch {
+		case i == 7:
+			x.Method, x.Path = "GET", "/v1/models/m"
+		case i == 8:
+			x.Status, x.Error = 0, "dial tcp 127.0.0.1:1: connection refused"
+		case i == 9:
+			x.Status, x.ResponseBodyTruncated = 500, true
+		}
+		xs = append(xs, x)
+	}
+	w, err := record.CreateFile(filepath.Join(dir, "rec-1.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(xs); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "rec-2.parquet.partial"), []byte("PAR1"), 0o600)
+}
+
+func TestInspect(t *testing.T) {
+	dir := t.TempDir()
+	writeInspectFixture(t, dir)
+
+	out, errOut, code := runCLI(t, "inspect", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"Exchanges: 10 in 1 files",
+		"2026-03-01T12:00:00Z .. 2026-03-01T12:00:09Z (9s)",
+		"Truncated bodies: 0 requests, 1 responses",
+		"Errors: 1",
+		"/v1/models/m:predict", "90.0%", "10.0%",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "skipping in-progress file") {
+		t.Errorf("no warning about the partial file on stderr: %q", errOut)
+	}
+
+	out, _, code = runCLI(t, "inspect", "--format", "json", filepath.Join(dir, "*.parquet"))
+	if code != 0 {
+		t.Fatalf("json: exit %d", code)
+	}
+	var s record.Summary
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("json output does not parse: %v\n%s", err, out)
+	}
+	if s.Exchanges != 10 || s.Errors != 1 || s.Truncated.Responses != 1 ||
+		s.Methods[0] != (record.Count{Key: "POST", Count: 9}) || s.Paths[0].Count != 9 ||
+		s.Statuses[0] != (record.Count{Key: "200", Count: 8}) || len(s.Statuses) != 3 {
+		t.Errorf("summary = %+v", s)
+	}
+}
+
+func TestInspectBadInput(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.parquet")
+	os.WriteFile(garbage, []byte("not parquet"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"inspect", garbage}, "not a Parquet file"},
+		{[]string{"inspect", filepath.Join(dir, "missing")}, "no such file"},
+		{[]string{"inspect"}, "requires at least 1 arg"},
+		{[]string{"inspect", "--format", "xml", dir}, `--format "xml"`},
+	} {
+		_, errOut, code := runCLI(t, tc.args...)
+		if code != exitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
