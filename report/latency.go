@@ -2,6 +2,7 @@ package report
 
 import (
 	"math"
+	"slices"
 )
 
 // quantiles estimates the distribution of a stream of values. It is an
@@ -280,4 +281,107 @@ func delta(h quantiles) *LatencyDelta {
 	ms := func(v float64) *float64 { return num(roundNs(v) / nsPerMs) }
 	return &LatencyDelta{Count: h.Count(), Mean: ms(h.Mean()), P50: ms(h.Quantile(0.5)),
 		P90: ms(h.Quantile(0.9)), P99: ms(h.Quantile(0.99))}
+}
+
+// exactLimit is how many values a hybrid keeps before it switches to a
+// histogram: small runs (and every test) get exact percentiles, large ones
+// bounded memory.
+const exactLimit = 2048
+
+// hybrid is exact up to exactLimit values, then a logHistogram.
+type hybrid struct {
+	exact  []float64
+	sorted bool
+	sum    float64
+	h      *logHistogram
+}
+
+func newQuantiles() quantiles { return &hybrid{} }
+
+func (e *hybrid) Add(v float64) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return
+	}
+	if e.h != nil {
+		e.h.Add(v)
+		return
+	}
+	if len(e.exact) == exactLimit {
+		e.spill()
+		e.h.Add(v)
+		return
+	}
+	e.exact = append(e.exact, v)
+	e.sum += v
+	e.sorted = false
+}
+
+func (e *hybrid) spill() {
+	e.h = newHistogram()
+	for _, x := range e.exact {
+		e.h.Add(x)
+	}
+	e.exact, e.sum = nil, 0
+}
+
+func (e *hybrid) Merge(other quantiles) {
+	o := other.(*hybrid)
+	if o.h == nil {
+		for _, v := range o.exact {
+			e.Add(v)
+		}
+		return
+	}
+	if e.h == nil {
+		e.spill()
+	}
+	e.h.Merge(o.h)
+}
+
+func (e *hybrid) Count() int64 {
+	if e.h != nil {
+		return e.h.Count()
+	}
+	return int64(len(e.exact))
+}
+
+func (e *hybrid) Mean() float64 {
+	if e.h != nil {
+		return e.h.Mean()
+	}
+	if len(e.exact) == 0 {
+		return math.NaN()
+	}
+	return e.sum / float64(len(e.exact))
+}
+
+func (e *hybrid) Max() float64 {
+	if e.h != nil {
+		return e.h.Max()
+	}
+	if len(e.exact) == 0 {
+		return math.NaN()
+	}
+	e.sort()
+	return e.exact[len(e.exact)-1]
+}
+
+func (e *hybrid) Quantile(q float64) float64 {
+	if e.h != nil {
+		return e.h.Quantile(q)
+	}
+	n := len(e.exact)
+	if n == 0 {
+		return math.NaN()
+	}
+	e.sort()
+	rank := int(math.Ceil(q * float64(n)))
+	return e.exact[max(1, min(rank, n))-1]
+}
+
+func (e *hybrid) sort() {
+	if !e.sorted {
+		slices.Sort(e.exact)
+		e.sorted = true
+	}
 }
