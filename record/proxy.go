@@ -1,0 +1,438 @@
+package record
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// Offerer takes finished exchanges without blocking (a *Sink).
+type Offerer interface {
+	Offer(*Exchange) bool
+}
+
+// ProxyOptions configures a Proxy.
+type ProxyOptions struct {
+	// Upstream is the server every request goes to (http or https).
+	Upstream *url.URL
+	// MaxBody is how many bytes of each body are stored; bodies pass through
+	// whole whatever their size, and a longer body is stored cut and flagged.
+	MaxBody int64
+	// Sample is the fraction of exchanges recorded, in [0, 1].
+	Sample float64
+	// Redact names the headers (canonical names, see RedactSet) whose values
+	// are stored as Redacted.
+	Redact map[string]bool
+	// Instance names this recorder in the rows.
+	Instance string
+	// Sink receives the rows; nil records nothing.
+	Sink Offerer
+	// UpstreamTimeout bounds the wait for the upstream's response headers
+	// once the request is sent (a streaming body may take longer); 0 waits
+	// forever. Ignored when Transport is set.
+	UpstreamTimeout time.Duration
+	// Transport sends requests upstream; NewTransport(UpstreamTimeout) by
+	// default.
+	Transport http.RoundTripper
+	// Metrics counts requests and upstream latency; nil counts nothing.
+	Metrics *Metrics
+	// Now is the clock of started_at and latency; time.Now by default.
+	Now func() time.Time
+	// Logger receives debug messages about aborted exchanges; nil discards.
+	Logger *slog.Logger
+}
+
+// Proxy is the recorder's reverse proxy: the client gets exactly what the
+// upstream sent (status, end-to-end headers, body bytes, streamed as they
+// arrive) while a copy of each exchange goes to the sink.
+//
+// It is transparent: the upstream sees the client's Host header, raw query
+// and any Forwarded/X-Forwarded-* headers the client sent, and no
+// X-Forwarded-* of its own (the model should see what it saw without the
+// sidecar; an ingress in front already adds them).
+type Proxy struct {
+	opts ProxyOptions
+	rp   *httputil.ReverseProxy
+}
+
+// StatusClientClosed is counted in the requests metric for a client that went
+// away before the upstream answered (nginx's convention).
+const StatusClientClosed = 499
+
+// Error messages stored in the error column.
+const (
+	ErrClientCanceled = "client canceled"
+)
+
+// NewProxy checks opts and builds the proxy.
+func NewProxy(opts ProxyOptions) (*Proxy, error) {
+	u := opts.Upstream
+	if u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("upstream %v: want an http:// or https:// URL with a host", u)
+	}
+	if opts.Sample < 0 || opts.Sample > 1 {
+		return nil, fmt.Errorf("sample %v: want a fraction between 0 and 1", opts.Sample)
+	}
+	if opts.MaxBody < 0 {
+		return nil, fmt.Errorf("max body %d: want 0 or more bytes", opts.MaxBody)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Transport == nil {
+		opts.Transport = NewTransport(opts.UpstreamTimeout)
+	}
+	p := &Proxy{opts: opts}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      opts.Transport,
+		FlushInterval:  -1, // stream: every chunk reaches the client as it arrives
+		BufferPool:     bufferPool{},
+		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+	}
+	return p, nil
+}
+
+// NewTransport is an HTTP/1.1 transport tuned for a sidecar: many idle
+// connections kept to the one upstream (the default of 2 throttles it), no
+// proxy from the environment, no transparent decompression (bytes pass
+// unchanged), and headerTimeout bounding the wait for response headers.
+func NewTransport(headerTimeout time.Duration) *http.Transport {
+	t := &http.Transport{
+		Proxy: nil,
+		DialContext: (&net.Dialer{
+			Timeout:   5 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: 1 * time.Second,
+		ResponseHeaderTimeout: headerTimeout,
+		DisableCompression:    true,
+		ReadBufferSize:        16 << 10,
+		WriteBufferSize:       16 << 10,
+	}
+	t.Protocols = new(http.Protocols)
+	t.Protocols.SetHTTP1(true)
+	return t
+}
+
+// Close drops the idle upstream connections.
+func (p *Proxy) Close() {
+	if t, ok := p.opts.Transport.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
+}
+
+type stateKey struct{}
+
+// exchange is the state of one proxied request. Its methods run on the
+// handler's goroutine, except reqBody.Read (the transport's writer).
+type exchange struct {
+	p        *Proxy
+	ctx      context.Context // the client's request
+	x        Exchange
+	answered bool // the upstream sent a response
+	sampled  bool
+	sent     time.Time // request handed to the transport
+	status   int       // what the client got
+	done     bool
+	req      reqBody
+	resp     respBody
+}
+
+// ServeHTTP proxies one request.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := p.opts.Now()
+	st := &exchange{p: p, ctx: r.Context(), sampled: p.sample()}
+	if st.sampled {
+		st.x = Exchange{
+			ID:        NewID(start),
+			StartedAt: start.UTC(),
+			Method:    r.Method,
+			Host:      r.Host,
+			Path:      requestTarget(r),
+			Instance:  p.opts.Instance,
+		}
+		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+			st.req.init(r.Body, p.opts.MaxBody, r.ContentLength)
+			r.Body = &st.req
+		}
+	}
+	// Whatever path the proxy takes (even a panic to abort the handler),
+	// the exchange ends here at the latest.
+	defer st.finish("proxy: exchange ended without a complete response")
+	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+}
+
+func (p *Proxy) sample() bool {
+	if p.opts.Sink == nil {
+		return false
+	}
+	switch {
+	case p.opts.Sample >= 1:
+		return true
+	case p.opts.Sample <= 0:
+		return false
+	}
+	return rand.Float64() < p.opts.Sample
+}
+
+// requestTarget is the path and raw query as the client sent them.
+func requestTarget(r *http.Request) string {
+	if len(r.RequestURI) > 0 && r.RequestURI[0] == '/' {
+		return r.RequestURI
+	}
+	return r.URL.RequestURI()
+}
+
+func stateOf(r *http.Request) *exchange {
+	st, _ := r.Context().Value(stateKey{}).(*exchange)
+	return st
+}
+
+// forwarded are the headers ReverseProxy strips before Rewrite; a
+// transparent proxy passes the client's values on.
+var forwarded = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
+
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(p.opts.Upstream)
+	pr.Out.Host = pr.In.Host
+	// Pass the raw query as sent (ReverseProxy drops parameters it cannot
+	// parse, e.g. with ';').
+	switch q := pr.In.URL.RawQuery; {
+	case p.opts.Upstream.RawQuery == "":
+		pr.Out.URL.RawQuery = q
+	case q != "":
+		pr.Out.URL.RawQuery = p.opts.Upstream.RawQuery + "&" + q
+	}
+	for _, k := range forwarded {
+		if v, ok := pr.In.Header[k]; ok {
+			pr.Out.Header[k] = v
+		}
+	}
+	st := stateOf(pr.In)
+	if st == nil {
+		return
+	}
+	if st.sampled {
+		st.x.RequestHeaders = HeadersFrom(pr.Out.Header, p.opts.Redact)
+	}
+	st.sent = p.opts.Now()
+}
+
+func (p *Proxy) modifyResponse(res *http.Response) error {
+	st := stateOf(res.Request)
+	if st == nil {
+		return nil
+	}
+	st.status, st.answered = res.StatusCode, true
+	if st.sampled {
+		st.x.Status = int32(res.StatusCode)
+		st.x.ResponseHeaders = HeadersFrom(res.Header, p.opts.Redact)
+	}
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		// The body is the upgraded connection: leave it alone.
+		st.finish("")
+		return nil
+	}
+	max := int64(0)
+	if st.sampled {
+		max = p.opts.MaxBody
+	}
+	st.resp.init(res.Body, st, max, res.ContentLength)
+	res.Body = &st.resp
+	return nil
+}
+
+// errorHandler answers when the upstream gave no response: 502 (504 when it
+// timed out), a short plain-text reason, and the exchange is recorded with
+// its error and status 0.
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	st := stateOf(r)
+	code, reason, stored := http.StatusBadGateway, "upstream unreachable", "upstream: "+err.Error()
+	var ne net.Error
+	switch {
+	case r.Context().Err() != nil:
+		code, reason, stored = StatusClientClosed, "", ErrClientCanceled
+	case errors.As(err, &ne) && ne.Timeout():
+		code, reason, stored = http.StatusGatewayTimeout, "upstream timeout", "upstream timeout: "+err.Error()
+	}
+	if reason != "" {
+		h := w.Header()
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(code)
+		_, _ = io.WriteString(w, http.StatusText(code)+": "+reason+"\n")
+	}
+	p.opts.Logger.Debug("upstream error", "path", r.URL.Path, "err", err)
+	var oe *net.OpError
+	if st != nil && st.sampled && errors.As(err, &oe) && oe.Op == "dial" {
+		// The transport never touched the body: read what is stored of it
+		// anyway, so a replay can send the request the upstream missed.
+		st.req.fill()
+	}
+	if st != nil {
+		st.status = code
+		st.finish(stored)
+	}
+}
+
+// finish ends the exchange once: counts it and hands its row to the sink.
+func (st *exchange) finish(errMsg string) {
+	if st.done {
+		return
+	}
+	st.done = true
+	p := st.p
+	end := p.opts.Now()
+	var latency time.Duration
+	if !st.sent.IsZero() {
+		latency = end.Sub(st.sent)
+	}
+	status := st.status
+	if status == 0 {
+		status = StatusClientClosed
+		if errMsg == "" {
+			errMsg = ErrClientCanceled
+		}
+	}
+	p.opts.Metrics.observe(status, latency, st.answered)
+	if !st.sampled {
+		return
+	}
+	x := &st.x
+	x.LatencyNs = int64(latency)
+	x.Error = errMsg
+	x.RequestBody, x.RequestBodySize, x.RequestBodyTruncated = st.req.snapshot()
+	x.ResponseBody, x.ResponseBodySize, x.ResponseBodyTruncated = st.resp.buf, st.resp.n, st.resp.n > int64(len(st.resp.buf))
+	p.opts.Sink.Offer(x)
+}
+
+// reqBody passes the request body through, keeping up to max bytes and
+// counting all. The transport reads it on its own goroutine, hence the lock.
+type reqBody struct {
+	rc   io.ReadCloser
+	mu   sync.Mutex
+	buf  []byte
+	max  int64
+	n    int64
+	done bool
+}
+
+func (b *reqBody) init(rc io.ReadCloser, max, size int64) {
+	b.rc, b.max = rc, max
+	if size > 0 {
+		b.buf = make([]byte, 0, min(size, max))
+	}
+}
+
+func (b *reqBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.mu.Lock()
+		if !b.done {
+			b.n += int64(n)
+			if room := b.max - int64(len(b.buf)); room > 0 {
+				b.buf = append(b.buf, p[:min(int64(n), room)]...)
+			}
+		}
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+func (b *reqBody) Close() error {
+	if b.rc == nil {
+		return nil
+	}
+	return b.rc.Close()
+}
+
+// fill reads the body up to what is stored (and a byte more, to know if it
+// was cut) when nobody else reads it.
+func (b *reqBody) fill() {
+	if b.rc == nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(b, b.max-int64(len(b.buf))+1))
+}
+
+// snapshot stops the capture and returns what was kept.
+func (b *reqBody) snapshot() ([]byte, int64, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.done = true
+	return b.buf, b.n, b.n > int64(len(b.buf))
+}
+
+// respBody passes the response body to the client, keeping up to max bytes
+// and counting all; its end (EOF, or Close before it) ends the exchange.
+type respBody struct {
+	rc  io.ReadCloser
+	st  *exchange
+	buf []byte
+	max int64
+	n   int64
+	err error
+}
+
+func (b *respBody) init(rc io.ReadCloser, st *exchange, max, size int64) {
+	b.rc, b.st, b.max = rc, st, max
+	if size > 0 && max > 0 {
+		b.buf = make([]byte, 0, min(size, max))
+	}
+}
+
+func (b *respBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.n += int64(n)
+		if room := b.max - int64(len(b.buf)); room > 0 {
+			b.buf = append(b.buf, p[:min(int64(n), room)]...)
+		}
+	}
+	switch {
+	case err == io.EOF:
+		b.st.finish("")
+	case err != nil && b.err == nil:
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *respBody) Close() error {
+	err := b.rc.Close()
+	if !b.st.done {
+		msg := ErrClientCanceled
+		if b.err != nil && b.st.ctx.Err() == nil {
+			msg = "upstream body: " + b.err.Error()
+		}
+		b.st.finish(msg)
+	}
+	return err
+}
+
+// bufferPool lends ReverseProxy its copy buffers.
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
