@@ -1,0 +1,255 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// ErrGate is wrapped by every error about a gate expression.
+var ErrGate = errors.New("bad gate")
+
+// Gate is a parsed --fail-on expression: the report fails when the value of
+// Key compares with Threshold as Op says.
+type Gate struct {
+	Expr      string
+	Key       string
+	Op        string
+	Threshold float64
+}
+
+var gateRE = regexp.MustCompile(`^\s*([A-Za-z0-9_.]+)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$`)
+
+// ParseGate parses "KEY OP NUMBER", where KEY is a numeric key of the JSON
+// report (dotted: agreement.rate, latency_ms.ratio.p99,
+// errors.candidate.by_kind.timeout) and OP one of < <= > >= == !=.
+func ParseGate(expr string) (Gate, error) {
+	m := gateRE.FindStringSubmatch(expr)
+	if m == nil {
+		return Gate{}, fmt.Errorf("--fail-on %q: %w: want KEY OP NUMBER, e.g. 'agreement.rate < 0.99' (OP is one of < <= > >= == !=)", expr, ErrGate)
+	}
+	th, err := strconv.ParseFloat(m[3], 64)
+	if err != nil || math.IsNaN(th) || math.IsInf(th, 0) {
+		return Gate{}, fmt.Errorf("--fail-on %q: %w: %q is not a number", expr, ErrGate, m[3])
+	}
+	if !validKey(reportKeys, m[1]) {
+		return Gate{}, fmt.Errorf("--fail-on %q: %w: unknown key %q; valid keys: %s", expr, ErrGate, m[1], strings.Join(GateKeys(), ", "))
+	}
+	return Gate{Expr: strings.TrimSpace(expr), Key: m[1], Op: m[2], Threshold: th}, nil
+}
+
+// GateKeys lists the keys a gate may use; a key ending in ".*" stands for
+// any name below it (an error kind), which counts 0 when absent.
+func GateKeys() []string {
+	out := make([]string, 0, len(reportKeys))
+	for k, anyName := range reportKeys {
+		if anyName {
+			k += ".*"
+		}
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// reportKeys and groupKeys map the numeric keys of the JSON report (and of
+// one group) to whether they are a map of counts (any name below them).
+// They come from the types, so gates and the JSON can never disagree.
+var (
+	reportKeys = numericKeys(reflect.TypeFor[Report]())
+	groupKeys  = numericKeys(reflect.TypeFor[Group]())
+)
+
+func numericKeys(t reflect.Type) map[string]bool {
+	out := map[string]bool{}
+	// A struct type may appear twice on a path: Agreement.Baseline is an
+	// Agreement, whose own Baseline is always null.
+	seen := map[reflect.Type]int{}
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Int, reflect.Int32, reflect.Int64, reflect.Float64:
+			out[prefix] = false
+		case reflect.Map:
+			if isNumeric(t.Elem()) {
+				out[prefix] = true
+			}
+		case reflect.Struct:
+			if seen[t] >= 2 {
+				return
+			}
+			seen[t]++
+			defer func() { seen[t]-- }()
+			for i := range t.NumField() {
+				sf := t.Field(i)
+				name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+				if name == "-" || !sf.IsExported() {
+					continue
+				}
+				if sf.Anonymous && name == "" {
+					walk(sf.Type, prefix)
+					continue
+				}
+				p := name
+				if prefix != "" {
+					p = prefix + "." + name
+				}
+				walk(sf.Type, p)
+			}
+		}
+	}
+	walk(t, "")
+	delete(out, "schema_version")
+	return out
+}
+
+func isNumeric(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Float64:
+		return true
+	}
+	return false
+}
+
+func validKey(keys map[string]bool, key string) bool {
+	if _, ok := keys[key]; ok {
+		return true
+	}
+	i := strings.LastIndexByte(key, '.')
+	return i > 0 && keys[key[:i]]
+}
+
+// Evaluate evaluates the gates on the report (and, with groups, on every
+// group whose summary has the key), fills Gates and Passed, and returns
+// whether every gate passed.
+func (r *Report) Evaluate(gates []Gate) (bool, error) {
+	r.Gates, r.Passed = []GateResult{}, true
+	doc, err := asMap(r)
+	if err != nil {
+		return false, err
+	}
+	for _, g := range gates {
+		r.add(evaluate(g, doc, reportKeys, ""))
+	}
+	for i := range r.Groups {
+		var gdoc map[string]any
+		for _, g := range gates {
+			if !perGroup(g.Key) {
+				continue
+			}
+			if gdoc == nil {
+				if gdoc, err = asMap(&r.Groups[i]); err != nil {
+					return false, err
+				}
+			}
+			r.add(evaluate(g, gdoc, groupKeys, r.Groups[i].Key))
+		}
+	}
+	return r.Passed, nil
+}
+
+// perGroup tells whether a gate also applies to each group: the
+// agreement, latency and error keys a group repeats (not counts of rows,
+// which differ by group by nature).
+func perGroup(key string) bool {
+	for _, p := range []string{"agreement.", "latency_ms.", "errors."} {
+		if strings.HasPrefix(key, p) {
+			return validKey(groupKeys, key)
+		}
+	}
+	return false
+}
+
+func (r *Report) add(res GateResult) {
+	r.Gates = append(r.Gates, res)
+	r.Passed = r.Passed && res.Passed
+}
+
+// asMap is v as the generic JSON object the renderers write, so a gate reads
+// exactly what the JSON report says.
+func asMap(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate gates: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("evaluate gates: %w", err)
+	}
+	return m, nil
+}
+
+func evaluate(g Gate, doc map[string]any, keys map[string]bool, group string) GateResult {
+	res := GateResult{Expr: g.Expr, Group: group, Key: g.Key, Op: g.Op, Threshold: g.Threshold}
+	where := ""
+	if group != "" {
+		where = " in group " + strconv.Quote(group)
+	}
+	v, ok := lookup(doc, g.Key, keys)
+	if !ok {
+		res.Message = fmt.Sprintf("%s has no value%s in this run, so the gate cannot pass", g.Key, where)
+		return res
+	}
+	res.Value = &v
+	fails := compareOp(v, g.Op, g.Threshold)
+	res.Passed = !fails
+	th := strconv.FormatFloat(g.Threshold, 'g', -1, 64)
+	if fails {
+		res.Message = fmt.Sprintf("FAILED%s: %s = %s, which is %s %s", where, g.Key, formatValue(v), g.Op, th)
+	} else {
+		res.Message = fmt.Sprintf("passed%s: %s = %s (fails when %s %s)", where, g.Key, formatValue(v), g.Op, th)
+	}
+	return res
+}
+
+func formatValue(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+
+func compareOp(v float64, op string, th float64) bool {
+	switch op {
+	case "<":
+		return v < th
+	case "<=":
+		return v <= th
+	case ">":
+		return v > th
+	case ">=":
+		return v >= th
+	case "==":
+		return v == th
+	case "!=":
+		return v != th
+	}
+	return false
+}
+
+// lookup walks doc along the dotted key. A name below a map of counts that
+// is absent counts 0; any other absent or null value is not there.
+func lookup(doc map[string]any, key string, keys map[string]bool) (float64, bool) {
+	parts := strings.Split(key, ".")
+	var cur any = doc
+	for i, p := range parts {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return 0, false
+		}
+		next, ok := m[p]
+		if !ok {
+			if i == len(parts)-1 && keys[strings.Join(parts[:i], ".")] {
+				return 0, true
+			}
+			return 0, false
+		}
+		cur = next
+	}
+	f, ok := cur.(float64)
+	return f, ok
+}

@@ -1,0 +1,113 @@
+package report
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseGate(t *testing.T) {
+	cases := []struct {
+		expr    string
+		key, op string
+		th      float64
+		errPart string
+	}{
+		{expr: "agreement.rate < 0.99", key: "agreement.rate", op: "<", th: 0.99},
+		{expr: "latency_ms.ratio.p99 > 1.2", key: "latency_ms.ratio.p99", op: ">", th: 1.2},
+		{expr: "errors.candidate.rate>0.001", key: "errors.candidate.rate", op: ">", th: 0.001},
+		{expr: " agreement.ci95_low <= 0.95 ", key: "agreement.ci95_low", op: "<=", th: 0.95},
+		{expr: "errors.candidate.by_kind.timeout != 0", key: "errors.candidate.by_kind.timeout", op: "!=", th: 0},
+		{expr: "agreement.baseline.rate >= 1e-3", key: "agreement.baseline.rate", op: ">=", th: 0.001},
+		{expr: "exchanges == 8", key: "exchanges", op: "==", th: 8},
+		{expr: "agreement.rate", errPart: "want KEY OP NUMBER"},
+		{expr: "agreement.rate =< 0.9", errPart: "want KEY OP NUMBER"},
+		{expr: "agreement.rate < abc", errPart: `"abc" is not a number`},
+		{expr: "agreement.rate < NaN", errPart: "not a number"},
+		{expr: "agreement.rat < 0.9", errPart: `unknown key "agreement.rat"; valid keys: agreement.baseline.ci95_high,`},
+		{expr: "agreement.field < 1", errPart: "unknown key"}, // a string, not a number
+		{expr: "groups < 1", errPart: "unknown key"},
+	}
+	for _, c := range cases {
+		g, err := ParseGate(c.expr)
+		if c.errPart != "" {
+			if err == nil || !strings.Contains(err.Error(), c.errPart) || !errors.Is(err, ErrGate) {
+				t.Errorf("%q: err = %v, want one containing %q", c.expr, err, c.errPart)
+			}
+			continue
+		}
+		if err != nil || g.Key != c.key || g.Op != c.op || g.Threshold != c.th {
+			t.Errorf("%q = %+v, %v", c.expr, g, err)
+		}
+	}
+	keys := strings.Join(GateKeys(), " ")
+	for _, want := range []string{"agreement.rate", "agreement.requests.rate", "agreement.instances.compared",
+		"agreement.labels.kappa", "agreement.numeric.mae", "latency_ms.candidate.p999", "latency_ms.delta.p90",
+		"errors.candidate.by_kind.*", "agreement.baseline.rate", "exchanges"} {
+		if !strings.Contains(" "+keys+" ", " "+want+" ") {
+			t.Errorf("gate keys lack %s", want)
+		}
+	}
+}
+
+func TestEvaluateGates(t *testing.T) {
+	cases := []struct {
+		expr    string
+		passed  bool
+		value   float64 // NaN: no value
+		message string
+	}{
+		// agreement.rate = 9/13 = 0.6923
+		{"agreement.rate < 0.5", true, 9.0 / 13, "passed: agreement.rate = 0.692308 (fails when < 0.5)"},
+		{"agreement.rate < 0.99", false, 9.0 / 13, "FAILED: agreement.rate = 0.692308, which is < 0.99"},
+		{"agreement.requests.rate <= 0.5", false, 0.5, ""},
+		{"agreement.requests.rate < 0.5", true, 0.5, ""},
+		{"errors.candidate.rate > 0.001", false, 0.25, ""},
+		{"errors.candidate.by_kind.timeout != 1", true, 1, ""},
+		{"errors.candidate.by_kind.dns > 0", true, 0, ""}, // absent kind counts 0
+		{"latency_ms.ratio.p50 > 1.2", true, 0.8, ""},
+		{"exchanges == 8", false, 8, ""},
+		{"agreement.numeric.mae > 0.1", false, nan(), "agreement.numeric.mae has no value in this run, so the gate cannot pass"},
+	}
+	for _, c := range cases {
+		g, err := ParseGate(c.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := fixtureReport(t, Options{})
+		passed, err := r.Evaluate([]Gate{g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := r.Gates[0]
+		if passed != c.passed || res.Passed != c.passed || r.Passed != c.passed || len(r.Gates) != 1 {
+			t.Errorf("%s: passed %v, want %v (%+v)", c.expr, passed, c.passed, res)
+		}
+		if (res.Value == nil) != (c.value != c.value) || res.Value != nil && !near(*res.Value, c.value, 1e-12) {
+			t.Errorf("%s: value %v, want %v", c.expr, res.Value, c.value)
+		}
+		if c.message != "" && res.Message != c.message {
+			t.Errorf("%s: message %q, want %q", c.expr, res.Message, c.message)
+		}
+	}
+
+	// With groups, agreement/latency/error gates apply to each group too;
+	// /v2 (r03 2/2, r05 0/2) has rate 0.5, /v1 7/9.
+	r := fixtureReport(t, Options{By: "path"})
+	g1, _ := ParseGate("agreement.rate < 0.6")
+	g2, _ := ParseGate("exchanges < 1")
+	passed, err := r.Evaluate([]Gate{g1, g2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, g := range r.Gates {
+		got = append(got, g.Group+"|"+g.Expr+"|"+map[bool]string{true: "pass", false: "fail"}[g.Passed])
+	}
+	want := "|agreement.rate < 0.6|pass |exchanges < 1|pass /v1/models/m:predict|agreement.rate < 0.6|pass /v2/models/m/infer|agreement.rate < 0.6|fail"
+	if passed || strings.Join(got, " ") != want {
+		t.Errorf("group gates: passed %v\n got %s\nwant %s", passed, strings.Join(got, " "), want)
+	}
+}
+
+func nan() float64 { var z float64; return z / z }
