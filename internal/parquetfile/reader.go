@@ -58,6 +58,9 @@ func open[T any](f *os.File, path string, accept []string) (r *Reader[T], err er
 			r, err = nil, fmt.Errorf("read %s: %w: damaged Parquet file (%v)", path, ErrFormat, p)
 		}
 	}()
+	if err := checkFooter(f, info.Size()); err != nil {
+		return nil, fmt.Errorf("read %s: %w: not a Parquet file (%v)", path, ErrFormat, err)
+	}
 	pf, err := parquet.OpenFile(f, info.Size(), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w: not a Parquet file (%v)", path, ErrFormat, err)
@@ -149,4 +152,23 @@ func (r *Reader[T]) MinInt64(column string) (min int64, ok bool) {
 		}
 	}
 	return min, ok
+}
+
+// checkFooter validates the trailer before parquet-go sees the file: a
+// damaged footer length would make it allocate or wait on gigabytes.
+func checkFooter(f io.ReaderAt, size int64) error {
+	if size < 12 {
+		return fmt.Errorf("%d bytes is too short", size)
+	}
+	var tail [8]byte
+	if _, err := f.ReadAt(tail[:], size-8); err != nil {
+		return err
+	}
+	if string(tail[4:]) != "PAR1" {
+		return errors.New("no Parquet footer (truncated, or still being written)")
+	}
+	if n := int64(binary.LittleEndian.Uint32(tail[:4])); n > size-12 {
+		return fmt.Errorf("footer length %d exceeds the file size %d", n, size)
+	}
+	return nil
 }
