@@ -1,18 +1,294 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/shadowctl/shadowctl/record"
 )
 
-// newRecordCmd is a placeholder until the record command lands.
+// recordOptions are the flags of `shadowctl record`.
+type recordOptions struct {
+	Upstream        string
+	Listen          string
+	Out             string
+	Admin           string
+	RotateSize      string
+	RotateInterval  time.Duration
+	MaxBody         string
+	Sample          float64
+	Redact          []string
+	Queue           int
+	UpstreamTimeout time.Duration
+	Instance        string
+	DrainTimeout    time.Duration
+}
+
+func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Upstream, "upstream", "", "URL of the server to proxy to, e.g. http://127.0.0.1:8080 (required)")
+	fs.StringVar(&o.Listen, "listen", ":8081", "address to serve clients on")
+	fs.StringVar(&o.Out, "out", "./recordings", "folder for recording files (created 0700 if missing)")
+	fs.StringVar(&o.Admin, "admin", "127.0.0.1:9091", "address for /healthz, /readyz and /metrics; empty disables")
+	fs.StringVar(&o.RotateSize, "rotate-size", "128MiB", "start a new file once the current one reaches this size")
+	fs.DurationVar(&o.RotateInterval, "rotate-interval", 5*time.Minute, "finalize the current file once it is this old")
+	fs.StringVar(&o.MaxBody, "max-body", "4MiB", "bytes of each body stored (bodies pass through whole; longer ones are stored cut and flagged)")
+	fs.Float64Var(&o.Sample, "sample", 1.0, "fraction of exchanges recorded, 0 to 1")
+	fs.StringArrayVar(&o.Redact, "redact-header", nil, "header whose values are stored as REDACTED, repeatable; always added to "+
+		strings.Join(record.DefaultRedact, ", "))
+	fs.IntVar(&o.Queue, "queue", record.DefaultQueue, "exchanges that may wait for the disk before new ones are dropped")
+	fs.DurationVar(&o.UpstreamTimeout, "upstream-timeout", 60*time.Second, "wait this long for the upstream's response headers (then 504); 0 waits forever")
+	fs.StringVar(&o.Instance, "instance", "", "name of this recorder in file names and rows (default: host name and a random suffix)")
+	fs.DurationVar(&o.DrainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+}
+
 func newRecordCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "record",
-		Short: "not built yet",
+	opts := &recordOptions{}
+	cmd := &cobra.Command{
+		Use:   "record --upstream URL [flags]",
+		Short: "Proxy traffic to a model and record every exchange to Parquet files",
+		Long: `record is a reverse proxy in front of a model server: clients get exactly what
+the upstream sent, streamed as it arrives, while a copy of each exchange is
+written to rotating Parquet files in --out. Recording never slows or fails a
+request: when the queue is full or the disk fails, the row is dropped and
+counted. SIGTERM or SIGINT stops it cleanly: in-flight requests finish, the
+last file is finalized, and one summary line is printed.`,
+		Example: `  shadowctl record --upstream http://127.0.0.1:8080 --listen :8081 --out ./recordings`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("record: not built yet")
+			return runRecord(cmd.Context(), g, opts)
 		},
 	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// recordConfig is recordOptions checked and parsed.
+type recordConfig struct {
+	upstream   *url.URL
+	rotateSize int64
+	maxBody    int64
+	redact     map[string]bool
+	instance   string
+}
+
+var instanceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+func (o *recordOptions) check() (*recordConfig, error) {
+	c := &recordConfig{}
+	if o.Upstream == "" {
+		return nil, usageErrorf("--upstream is required (e.g. --upstream http://127.0.0.1:8080)")
+	}
+	u, err := url.Parse(o.Upstream)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usageErrorf("--upstream %q: want an http:// or https:// URL with a host", o.Upstream)
+	}
+	c.upstream = u
+	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
+		return nil, usageErrorf("--listen %q: want host:port or :port", o.Listen)
+	}
+	if o.Admin != "" {
+		if _, _, err := net.SplitHostPort(o.Admin); err != nil {
+			return nil, usageErrorf("--admin %q: want host:port, or empty to disable", o.Admin)
+		}
+	}
+	if o.Out == "" {
+		return nil, usageErrorf("--out: want a folder")
+	}
+	if c.rotateSize, err = record.ParseSize(o.RotateSize); err != nil {
+		return nil, usageErrorf("--rotate-size: %v", err)
+	}
+	if c.rotateSize < 1<<10 {
+		return nil, usageErrorf("--rotate-size %s: want at least 1KiB", o.RotateSize)
+	}
+	if o.RotateInterval <= 0 {
+		return nil, usageErrorf("--rotate-interval %v: want a positive duration such as 5m", o.RotateInterval)
+	}
+	if c.maxBody, err = record.ParseSize(o.MaxBody); err != nil {
+		return nil, usageErrorf("--max-body: %v", err)
+	}
+	if !(o.Sample >= 0 && o.Sample <= 1) {
+		return nil, usageErrorf("--sample %v: want a fraction between 0 and 1", o.Sample)
+	}
+	if o.Queue < 1 {
+		return nil, usageErrorf("--queue %d: want at least 1", o.Queue)
+	}
+	if o.UpstreamTimeout < 0 {
+		return nil, usageErrorf("--upstream-timeout %v: want 0 (no limit) or a positive duration", o.UpstreamTimeout)
+	}
+	if o.DrainTimeout <= 0 {
+		return nil, usageErrorf("--drain-timeout %v: want a positive duration", o.DrainTimeout)
+	}
+	for _, h := range o.Redact {
+		if strings.TrimSpace(h) == "" || strings.ContainsAny(h, " :\t") {
+			return nil, usageErrorf("--redact-header %q: want a header name", h)
+		}
+	}
+	c.redact = record.RedactSet(append(append([]string{}, record.DefaultRedact...), o.Redact...))
+	c.instance = o.Instance
+	if c.instance == "" {
+		c.instance = defaultInstance()
+	}
+	if !instanceName.MatchString(c.instance) {
+		return nil, usageErrorf("--instance %q: want letters, digits, '.', '_' or '-' (it goes into file names)", c.instance)
+	}
+	return c, nil
+}
+
+// defaultInstance is the host name (the pod name in Kubernetes) and a short
+// random suffix, so two recorders on one host never share file names.
+func defaultInstance() string {
+	host, _ := os.Hostname()
+	host = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			return r
+		}
+		return '-'
+	}, host)
+	if i := strings.IndexByte(host, '.'); i > 0 {
+		host = host[:i]
+	}
+	host = strings.Trim(host, "-")
+	if len(host) > 40 {
+		host = host[:40]
+	}
+	if host == "" {
+		host = "rec"
+	}
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return host + "-" + hex.EncodeToString(b[:])
+}
+
+func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error {
+	cfg, err := opts.check()
+	if err != nil {
+		return err
+	}
+	logger := g.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	sink, err := record.NewSink(record.SinkOptions{
+		Dir:            opts.Out,
+		Instance:       cfg.instance,
+		Queue:          opts.Queue,
+		QueueBytes:     max(record.DefaultQueueBytes, 4*cfg.maxBody),
+		RotateSize:     cfg.rotateSize,
+		RotateInterval: opts.RotateInterval,
+		Logger:         logger,
+	})
+	if err != nil {
+		return err
+	}
+	metrics := record.NewMetrics()
+	metrics.WatchSink(sink)
+	proxy, err := record.NewProxy(record.ProxyOptions{
+		Upstream:        cfg.upstream,
+		MaxBody:         cfg.maxBody,
+		Sample:          opts.Sample,
+		Redact:          cfg.redact,
+		Instance:        cfg.instance,
+		Sink:            sink,
+		UpstreamTimeout: opts.UpstreamTimeout,
+		Metrics:         metrics,
+		Logger:          logger,
+	})
+	if err != nil {
+		_ = sink.Close(context.Background())
+		return usageErrorf("%v", err)
+	}
+	defer proxy.Close()
+
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		_ = sink.Close(context.Background())
+		return fmt.Errorf("listen on --listen %s: %w", opts.Listen, err)
+	}
+	var adminLn net.Listener
+	if opts.Admin != "" {
+		if adminLn, err = net.Listen("tcp", opts.Admin); err != nil {
+			ln.Close()
+			_ = sink.Close(context.Background())
+			return fmt.Errorf("listen on --admin %s: %w", opts.Admin, err)
+		}
+	}
+
+	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
+	srv := &http.Server{
+		Handler:           proxy,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          errLog,
+	}
+	var ready atomic.Bool
+	admin := &http.Server{
+		Handler:           record.AdminHandler(metrics, func() bool { return ready.Load() && sink.Running() }),
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          errLog,
+	}
+	served := make(chan error, 2)
+	go func() { served <- srv.Serve(ln) }()
+	if adminLn != nil {
+		go func() { served <- admin.Serve(adminLn) }()
+	}
+	ready.Store(true)
+	fmt.Fprintf(g.Stderr, "recording http://%s -> %s, files in %s\n", ln.Addr(), cfg.upstream.Redacted(), opts.Out)
+	if adminLn != nil {
+		logger.Info("admin endpoints", "addr", "http://"+adminLn.Addr().String(), "paths", "/healthz /readyz /metrics")
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		runErr = fmt.Errorf("serve: %w", err)
+	}
+	ready.Store(false)
+
+	// Stop accepting, let in-flight exchanges finish (bounded), then flush
+	// and finalize the last file.
+	drainCtx, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(drainCtx); err != nil {
+		logger.Warn("in-flight requests cut at --drain-timeout", "timeout", opts.DrainTimeout)
+		_ = srv.Close()
+	}
+	closeCtx, cancelClose := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelClose()
+	sinkErr := sink.Close(closeCtx)
+	if adminLn != nil {
+		_ = admin.Close()
+	}
+
+	st := sink.Stats()
+	fmt.Fprintf(g.Stderr, "recorded %d exchanges, dropped %d (%s=%d, %s=%d, %s=%d), %d files in %s\n",
+		st.Recorded, st.DroppedTotal(),
+		record.DropQueueFull, st.Dropped[record.DropQueueFull],
+		record.DropWriteError, st.Dropped[record.DropWriteError],
+		record.DropClosed, st.Dropped[record.DropClosed],
+		st.FilesWritten, opts.Out)
+	if sinkErr != nil {
+		return withCode(exitFailed, sinkErr)
+	}
+	if runErr != nil && !errors.Is(runErr, http.ErrServerClosed) {
+		return withCode(exitFailed, runErr)
+	}
+	return nil
 }

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shadowctl/shadowctl/record"
+)
+
+func TestRecordUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"record"}, "--upstream is required"},
+		{[]string{"record", "--upstream", "127.0.0.1:8080"}, "want an http:// or https:// URL"},
+		{[]string{"record", "--upstream", "http://x", "--listen", "8081"}, "--listen \"8081\""},
+		{[]string{"record", "--upstream", "http://x", "--rotate-size", "12XB"}, "--rotate-size: size \"12XB\": unknown unit"},
+		{[]string{"record", "--upstream", "http://x", "--rotate-size", "10"}, "want at least 1KiB"},
+		{[]string{"record", "--upstream", "http://x", "--max-body", "-3"}, "--max-body"},
+		{[]string{"record", "--upstream", "http://x", "--sample", "1.5"}, "--sample 1.5"},
+		{[]string{"record", "--upstream", "http://x", "--queue", "0"}, "--queue 0"},
+		{[]string{"record", "--upstream", "http://x", "--rotate-interval", "0s"}, "--rotate-interval"},
+		{[]string{"record", "--upstream", "http://x", "--instance", "a/b"}, "--instance \"a/b\""},
+		{[]string{"record", "--upstream", "http://x", "--redact-header", "a b"}, "--redact-header"},
+		{[]string{"record", "--upstream", "http://x", "extra"}, "unknown command"},
+	} {
+		_, stderr, code := runCLI(t, tc.args...)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// TestRecordBinaryStopsCleanly runs the real binary: it serves, records, and
+// on SIGTERM finishes the files and prints its summary.
+func TestRecordBinaryStopsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "shadowctl")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, `{"echo":%q}`, b)
+	}))
+	defer upstream.Close()
+	out := filepath.Join(dir, "rec")
+	cmd := exec.Command(bin, "record", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+		"--upstream", upstream.URL, "--out", out, "--instance", "t1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	next := func() string {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("stderr closed")
+			}
+			return l
+		case <-time.After(20 * time.Second):
+			t.Fatal("no line on stderr")
+		}
+		return ""
+	}
+	var addr string
+	listening := regexp.MustCompile(`^recording (http://127\.0\.0\.1:\d+) -> (\S+), files in (.+)$`)
+	for addr == "" {
+		if m := listening.FindStringSubmatch(next()); m != nil {
+			addr = m[1]
+			if m[2] != upstream.URL || m[3] != out {
+				t.Errorf("listening line names %s and %s", m[2], m[3])
+			}
+		}
+	}
+	const n = 50
+	for i := range n {
+		res, err := http.Post(addr+"/predict?i="+fmt.Sprint(i), "application/json", strings.NewReader(fmt.Sprintf(`{"i":%d}`, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if want := fmt.Sprintf(`{"echo":"{\"i\":%d}"}`, i); res.StatusCode != 200 || string(body) != want {
+			t.Fatalf("got %d %s, want %s", res.StatusCode, body, want)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var summary string
+	for l := range lines {
+		if strings.HasPrefix(l, "recorded ") {
+			summary = l
+		}
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) || err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	if want := fmt.Sprintf("recorded %d exchanges, dropped 0 (queue_full=0, write_error=0, closed=0), 1 files in %s", n, out); summary != want {
+		t.Errorf("summary %q, want %q", summary, want)
+	}
+	r, err := record.Open([]string{out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var rows int
+	for {
+		x, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.Instance != "t1" || x.Status != 200 || x.Method != "POST" {
+			t.Errorf("row %+v", x)
+		}
+		rows++
+	}
+	if rows != n || len(r.Skipped()) != 0 {
+		t.Errorf("%d rows, skipped %v; want %d", rows, r.Skipped(), n)
+	}
+}
