@@ -37,13 +37,42 @@ func golden(t *testing.T, name string, got []byte) {
 func goldenReport(t *testing.T) *Report {
 	r := fixtureReport(t, Options{By: "path"})
 	r.Files = []string{"results/shard-0.parquet", "results/shard-1.parquet"}
+	var gates []Gate
+	for _, e := range []string{"agreement.rate < 0.6", "latency_ms.ratio.p99 > 1.2", "errors.candidate.rate > 0.001"} {
+		g, err := ParseGate(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gates = append(gates, g)
+	}
+	if _, err := r.Evaluate(gates); err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 
-func TestGoldenJSON(t *testing.T) {
-	var buf bytes.Buffer
-	if err := goldenReport(t).WriteJSON(&buf); err != nil {
-		t.Fatal(err)
+func TestGolden(t *testing.T) {
+	for _, c := range []struct{ format, file string }{
+		{"json", "report.json"}, {"table", "report.txt"}, {"markdown", "report.md"}, {"junit", "report.xml"},
+	} {
+		var buf bytes.Buffer
+		if err := goldenReport(t).Write(&buf, c.format); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, c.file, buf.Bytes())
 	}
-	golden(t, "report.json", buf.Bytes())
+	// Without gates, groups or baseline: the sections that have nothing to
+	// show are left out, and JUnit still has one case.
+	rows := fixture()[:2]
+	for i := range rows {
+		rows[i].BaselineStatus, rows[i].BaselineBody, rows[i].BaselineLatencyNs = nil, nil, nil
+	}
+	r := buildRows(t, Options{}, rows)
+	for _, c := range []struct{ format, file string }{{"table", "plain.txt"}, {"junit", "plain.xml"}} {
+		var buf bytes.Buffer
+		if err := r.Write(&buf, c.format); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, c.file, buf.Bytes())
+	}
 }
