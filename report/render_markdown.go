@@ -22,17 +22,15 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if s.title == "Summary" {
 			header = []string{"", ""}
 		}
-		writeMarkdownRow(bw, header)
+		writeMarkdownRow(bw, header, false)
 		seps := make([]string, len(header))
 		for i := range seps {
 			seps[i] = "---"
 		}
-		writeMarkdownRow(bw, seps)
+		writeMarkdownRow(bw, seps, false)
 		for _, row := range s.rows {
-			if s.title == "Gates" && row[0] == "FAIL" {
-				row = append([]string{"**FAIL**"}, row[1:]...)
-			}
-			writeMarkdownRow(bw, row)
+			// A failed gate stands out in bold.
+			writeMarkdownRow(bw, row, s.title == "Gates" && row[0] == "FAIL")
 		}
 		for _, n := range s.notes {
 			fmt.Fprintf(bw, "\n%s\n", escapeMarkdown(n))
@@ -44,10 +42,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	return nil
 }
 
-func writeMarkdownRow(w io.Writer, cells []string) {
+func writeMarkdownRow(w io.Writer, cells []string, bold bool) {
 	esc := make([]string, len(cells))
 	for i, c := range cells {
 		esc[i] = escapeMarkdown(c)
+		if bold && c != "" {
+			esc[i] = "**" + esc[i] + "**"
+		}
 	}
 	fmt.Fprintf(w, "| %s |\n", strings.Join(esc, " | "))
 }

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shadowctl/shadowctl/replay"
+)
+
+// buildBinary builds shadowctl once for the tests that need the real exit
+// codes and streams.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "shadowctl")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// writeReportFixture writes 100 results rows: 98 where the candidate agrees,
+// one where it answers another label and one timeout.
+func writeReportFixture(t *testing.T, path string) {
+	t.Helper()
+	w, err := replay.CreateResults(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var rows []replay.Result
+	for i := range 100 {
+		r := replay.Result{ID: "id-" + string(rune('A'+i/26)) + string(rune('a'+i%26)), Method: "POST",
+			Path: "/v1/models/m:predict", SentAt: base, RecordedStartedAt: base,
+			RecordedStatus: 200, RecordedBody: []byte(`{"predictions":[1]}`), RecordedLatencyNs: 10e6,
+			CandidateStatus: 200, CandidateBody: []byte(`{"predictions":[1]}`), CandidateLatencyNs: 11e6}
+		switch i {
+		case 10:
+			r.CandidateBody = []byte(`{"predictions":[0]}`)
+		case 20:
+			r.CandidateStatus, r.CandidateBody, r.CandidateErrorKind, r.CandidateError = 0, nil, replay.KindTimeout, "timeout"
+		}
+		rows = append(rows, r)
+	}
+	if err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReportBinaryExitCodes(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results.parquet")
+	writeReportFixture(t, results)
+	notResults := filepath.Join(dir, "notes.parquet")
+	os.WriteFile(notResults, []byte("just text"), 0o600)
+	empty := filepath.Join(dir, "empty", "results.parquet")
+	os.MkdirAll(filepath.Dir(empty), 0o700)
+	w, err := replay.CreateResults(empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name       string
+		args       []string
+		code       int
+		stdoutHas  []string
+		stderrLine string // the one line on stderr (prefix), "" for none
+	}{
+		{"gates pass", []string{"report", "--fail-on", "agreement.rate < 0.9", "--fail-on", "errors.candidate.rate > 0.05", results},
+			0, []string{"Summary", "98.00%", "Gates", "pass"}, ""},
+		{"a gate fails, report still printed", []string{"report", "--format", "json", "--fail-on", "agreement.rate < 0.99", "--fail-on", "latency_ms.ratio.p99 > 1.2", results},
+			1, []string{`"passed": false`, `"agreement.rate < 0.99"`}, "shadowctl: gates failed: FAILED: agreement.rate = 0.98, which is < 0.99"},
+		{"the lower bound is stricter than the rate", []string{"report", "--format", "markdown", "--fail-on", "agreement.ci95_low < 0.95", results},
+			1, []string{"**FAIL**"}, "shadowctl: gates failed: FAILED: agreement.ci95_low = 0.929"},
+		{"junit", []string{"report", "--format", "junit", "--fail-on", "errors.candidate.by_kind.timeout > 0", results},
+			1, []string{`<testsuite name="shadowctl report" tests="1" failures="1"`}, "shadowctl: gates failed"},
+		{"a gate on a null key fails", []string{"report", "--fail-on", "agreement.numeric.mae > 0.1", results},
+			1, []string{"no value"}, "shadowctl: gates failed: agreement.numeric.mae has no value in this run"},
+		{"not a results file", []string{"report", notResults}, 2, nil, "shadowctl: read " + notResults + ": bad input file: not a Parquet file"},
+		{"an empty results file", []string{"report", empty}, 2, nil, "shadowctl: " + empty + ": no results rows"},
+		{"a missing file", []string{"report", filepath.Join(dir, "nope.parquet")}, 2, nil, "shadowctl: "},
+		{"a bad gate expression", []string{"report", "--fail-on", "agreement.rate <", results}, 2, nil,
+			`shadowctl: --fail-on "agreement.rate <": bad gate: want KEY OP NUMBER`},
+		{"an unknown gate key lists the valid ones", []string{"report", "--fail-on", "agreement.rat < 1", results}, 2, nil,
+			`shadowctl: --fail-on "agreement.rat < 1": bad gate: unknown key "agreement.rat"; valid keys: agreement.baseline.ci95_high,`},
+		{"a bad format", []string{"report", "--format", "xml", results}, 2, nil, `shadowctl: --format "xml": want table, json, markdown, junit`},
+		{"a bad field", []string{"report", "--field", "$.[", results}, 2, nil, `shadowctl: --field "$.["`},
+		{"a bad --by", []string{"report", "--by", "color", results}, 2, nil, `shadowctl: --by "color": want one of path,`},
+		{"no arguments", []string{"report"}, 2, nil, "shadowctl: requires at least 1 arg"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(bin, c.args...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != c.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, c.code, stdout.String(), stderr.String())
+			}
+			for _, s := range c.stdoutHas {
+				if !strings.Contains(stdout.String(), s) {
+					t.Errorf("stdout lacks %q:\n%s", s, stdout.String())
+				}
+			}
+			lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
+			switch {
+			case c.stderrLine == "" && stderr.Len() != 0:
+				t.Errorf("stderr = %q, want nothing", stderr.String())
+			case c.stderrLine != "" && (len(lines) != 1 || !strings.HasPrefix(lines[0], c.stderrLine)):
+				t.Errorf("stderr = %q, want one line starting %q", stderr.String(), c.stderrLine)
+			}
+			if c.code == 2 && stdout.Len() != 0 {
+				t.Errorf("a usage error printed a report: %s", stdout.String())
+			}
+		})
+	}
+}
+
+func TestReportJSONKeys(t *testing.T) {
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results.parquet")
+	writeReportFixture(t, results)
+	stdout, stderr, code := runCLI(t, "report", "--format", "json", results)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	// The keys the issue promises CI scripts.
+	for _, key := range []string{"schema_version", "exchanges", "agreement.rate", "agreement.ci95_low", "agreement.ci95_high",
+		"agreement.requests.compared", "agreement.requests.agreed", "agreement.requests.rate",
+		"agreement.instances.compared", "agreement.instances.agreed", "agreement.instances.rate", "agreement.field",
+		"agreement.labels.classes", "agreement.labels.confusion", "agreement.labels.kappa", "agreement.numeric", "agreement.baseline",
+		"latency_ms.recorded.p999", "latency_ms.candidate.count", "latency_ms.baseline", "latency_ms.ratio.p99", "latency_ms.delta",
+		"errors.recorded.count", "errors.candidate.rate", "errors.candidate.by_kind", "errors.baseline",
+		"groups", "disagreements", "gates", "passed"} {
+		var cur any = doc
+		for _, p := range strings.Split(key, ".") {
+			m, ok := cur.(map[string]any)
+			if !ok {
+				t.Errorf("key %s: %v is not an object", key, cur)
+				break
+			}
+			if cur, ok = m[p]; !ok {
+				t.Errorf("key %s is missing", key)
+				break
+			}
+		}
+	}
+	if doc["exchanges"].(float64) != 100 || doc["agreement"].(map[string]any)["rate"].(float64) != 0.98 {
+		t.Errorf("exchanges %v rate %v", doc["exchanges"], doc["agreement"].(map[string]any)["rate"])
+	}
+}
