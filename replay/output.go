@@ -1,0 +1,83 @@
+package replay
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/shadowctl/shadowctl/internal/parquetfile"
+)
+
+// ErrExists is wrapped when the results file exists and the run does not
+// resume it: results already safe are never overwritten by accident.
+var ErrExists = errors.New("results file exists")
+
+// Output is the results file of a run. The rows go to path+".partial" and
+// Commit renames it over path: a reader, or a later run after a crash, sees
+// either the old file or the whole new one.
+type Output struct {
+	*ResultsWriter
+	// Done holds the ids of the rows carried over from the file resumed.
+	Done *IDSet
+	// StalePartial names a leftover partial file of a run that was killed,
+	// removed to start anew; empty when there was none.
+	StalePartial string
+}
+
+// CreateOutput starts the results file path. With resume and an existing
+// file, its rows are copied into the new one first and their ids returned in
+// Done, so the run skips them. Without resume an existing file is an error
+// wrapping ErrExists.
+func CreateOutput(path string, resume bool) (*Output, error) {
+	_, statErr := os.Stat(path)
+	exists := statErr == nil
+	if exists && !resume {
+		return nil, fmt.Errorf("%s: %w (use --resume to continue it, or remove it)", path, ErrExists)
+	}
+	var old *ResultsReader
+	if exists {
+		r, err := OpenResults(path)
+		if err != nil {
+			return nil, fmt.Errorf("resume %s: %w", path, err)
+		}
+		old = r
+		defer old.Close()
+	}
+	out := &Output{}
+	// A partial file with nobody writing it is the unfinalized part of a run
+	// that was killed: it has no footer and cannot be read, so start anew.
+	partial := path + parquetfile.PartialSuffix
+	if _, err := os.Stat(partial); err == nil {
+		if err := os.Remove(partial); err != nil {
+			return nil, fmt.Errorf("remove stale %s: %w", partial, err)
+		}
+		out.StalePartial = partial
+	}
+	w, err := CreateResults(path)
+	if err != nil {
+		return nil, err
+	}
+	out.ResultsWriter = w
+	var ids []string
+	if old != nil {
+		ids = make([]string, 0, old.NumRows())
+		for {
+			x, err := old.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				w.Abort()
+				return nil, fmt.Errorf("resume %s: %w", path, err)
+			}
+			ids = append(ids, x.ID)
+			if err := w.Write([]Result{*x}); err != nil {
+				w.Abort()
+				return nil, err
+			}
+		}
+	}
+	out.Done = NewIDSet(ids)
+	return out, nil
+}

@@ -1,0 +1,595 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shadowctl/shadowctl/record"
+)
+
+// Defaults of Options fields left zero.
+const (
+	DefaultConcurrency = 8
+	DefaultTimeout     = 10 * time.Second
+	DefaultMaxGap      = time.Second
+	// DefaultEarlyStop is how many first answers of a side must all have
+	// failed to connect for the run to stop early.
+	DefaultEarlyStop = 10
+)
+
+// Options configure a run. Rate and Speed select the schedule: both zero is
+// a closed loop (Concurrency requests always in flight), Rate > 0 sends Rate
+// requests per second, Speed > 0 follows the recorded inter-arrival times
+// divided by Speed.
+type Options struct {
+	// Target is the candidate's base URL; Baseline, when set, gets every
+	// request at the same moment.
+	Target, Baseline *url.URL
+	// Client sends the requests; nil means NewClient(Concurrency, nil).
+	Client *http.Client
+
+	// Concurrency is the number of requests in flight (closed loop), or the
+	// cap on them (open loop).
+	Concurrency int
+	Rate        float64
+	Speed       float64
+	// MaxGap caps an idle wait between two sends with Speed.
+	MaxGap time.Duration
+	// Timeout bounds one request, from sending to the last byte.
+	Timeout time.Duration
+
+	// Limit stops after that many exchanges (0: all); PathPrefix keeps only
+	// exchanges whose path starts with it. Exchanges skipped by Skip count
+	// toward Limit, so a resumed run replays the same exchanges.
+	Limit      int64
+	PathPrefix string
+	// Header is added to every request, overriding recorded values.
+	Header http.Header
+	// Skip holds the ids already replayed (resume).
+	Skip *IDSet
+
+	// Progress, when set, is called from one goroutine at most every
+	// ProgressEvery (default 100ms) and once at the end.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
+	// EarlyStop: when the first EarlyStop answers of a side all failed to
+	// connect, the run stops with a *ConnectError. 0 means DefaultEarlyStop,
+	// a negative value never stops.
+	EarlyStop int
+}
+
+// Progress is how far a run is.
+type Progress struct {
+	// Done counts the exchanges replayed by this run; Total is what the run
+	// expects to replay (from the recordings' row counts, bounded by Limit,
+	// less the resumed ones; 0 when unknown).
+	Done, Total int64
+	// Errors counts the exchanges whose candidate or baseline failed.
+	Errors int64
+}
+
+// Summary is what a run did.
+type Summary struct {
+	Sent   int64 // exchanges sent (to the target, and the baseline if any)
+	OK     int64 // candidate answers without error kind
+	Errors map[string]int64
+	// BaselineOK and BaselineErrors describe the baseline side, if any.
+	BaselineOK     int64
+	BaselineErrors map[string]int64
+	// Resumed counts exchanges skipped because they were already done;
+	// Truncated those not sent because the recording kept only a prefix of
+	// their request body.
+	Resumed   int64
+	Truncated int64
+	Started   time.Time
+	Elapsed   time.Duration
+	// Behind is the longest a request waited past its due time for a free
+	// worker (open loop): a large value means the target or Concurrency could
+	// not keep up with the asked schedule. Latencies include this wait.
+	Behind time.Duration
+}
+
+// Rate is the achieved rate in exchanges per second.
+func (s Summary) Rate() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.Sent) / s.Elapsed.Seconds()
+}
+
+// Source yields exchanges in the order to send them; *record.Reader is one.
+// An exchange must stay valid after later calls.
+type Source interface {
+	Next() (*record.Exchange, error)
+}
+
+// Sink takes result rows; *ResultsWriter is one. Write must not keep the
+// slice after returning.
+type Sink interface {
+	Write([]Result) error
+}
+
+// ConnectError stops a run whose first answers all failed to connect.
+type ConnectError struct {
+	Side string // "target" or "baseline"
+	URL  string
+	Kind string
+	Err  string // the first error seen
+}
+
+func (e *ConnectError) Error() string {
+	switch e.Kind {
+	case KindRefused:
+		return fmt.Sprintf("%s %s: connection refused", e.Side, e.URL)
+	case KindDNS:
+		return fmt.Sprintf("%s %s: host name does not resolve (%s)", e.Side, e.URL, e.Err)
+	default:
+		return fmt.Sprintf("%s %s: %s", e.Side, e.URL, e.Err)
+	}
+}
+
+// IDSet is a set of exchange ids, compact enough for millions: a sorted
+// slice, no map overhead.
+type IDSet struct{ ids []string }
+
+// NewIDSet builds a set from ids (it keeps and sorts the slice).
+func NewIDSet(ids []string) *IDSet {
+	sort.Strings(ids)
+	return &IDSet{ids: ids}
+}
+
+// Has tells whether id is in the set.
+func (s *IDSet) Has(id string) bool {
+	if s == nil {
+		return false
+	}
+	i := sort.SearchStrings(s.ids, id)
+	return i < len(s.ids) && s.ids[i] == id
+}
+
+// Len is the number of ids.
+func (s *IDSet) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.ids)
+}
+
+// Validate checks the options a user chose.
+func (o *Options) Validate() error {
+	switch {
+	case o.Target == nil:
+		return errors.New("no target URL")
+	case o.Concurrency < 0:
+		return fmt.Errorf("concurrency %d: want 1 or more", o.Concurrency)
+	case o.Rate < 0:
+		return fmt.Errorf("rate %g: want 0 (closed loop) or more", o.Rate)
+	case o.Speed < 0:
+		return fmt.Errorf("speed %g: want 0 (off) or more", o.Speed)
+	case o.Rate > 0 && o.Speed > 0:
+		return errors.New("rate and speed exclude each other: pace at a fixed rate or follow the recorded times")
+	case o.Timeout < 0, o.MaxGap < 0:
+		return errors.New("timeout and max gap cannot be negative")
+	case o.Limit < 0:
+		return fmt.Errorf("limit %d: want 0 (all) or more", o.Limit)
+	}
+	for _, u := range []*url.URL{o.Target, o.Baseline} {
+		if u != nil && (u.Scheme != "http" && u.Scheme != "https" || u.Host == "") {
+			return fmt.Errorf("URL %q: want http://host[:port] or https://…", u.String())
+		}
+	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Concurrency == 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxGap == 0 {
+		o.MaxGap = DefaultMaxGap
+	}
+	if o.Client == nil {
+		o.Client = NewClient(o.Concurrency, nil)
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = 100 * time.Millisecond
+	}
+	if o.EarlyStop == 0 {
+		o.EarlyStop = DefaultEarlyStop
+	}
+	return o
+}
+
+// job is one exchange to send, due at a time (zero: at once).
+type job struct {
+	x   *record.Exchange
+	due time.Time
+}
+
+// outcome is one sent exchange.
+type outcome struct {
+	Result
+	late    time.Duration
+	cand    string // candidate error kind
+	base    string // baseline error kind
+	baseErr string
+	hasBase bool
+}
+
+// Run replays the exchanges of src and writes a result row per sent
+// exchange to sink, in completion order. A failed request is a row, not an
+// error. Run returns early with a *ConnectError when the first answers of a
+// side all failed to connect, with an error wrapping ctx's when ctx ends
+// (in-flight requests are waited for, each bounded by Timeout, and their rows
+// written), and with the error of src or sink. The Summary is valid in every
+// case.
+func Run(ctx context.Context, opts Options, src Source, sink Sink) (Summary, error) {
+	if err := opts.Validate(); err != nil {
+		return Summary{}, err
+	}
+	o := opts.withDefaults()
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	total := int64(0)
+	if t, ok := src.(interface{ Total() int64 }); ok {
+		total = t.Total()
+		if o.Limit > 0 && total > o.Limit {
+			total = o.Limit
+		}
+		total = max(0, total-int64(o.Skip.Len()))
+	}
+
+	start := time.Now()
+	jobs := make(chan job, o.Concurrency)
+	outs := make(chan outcome, 2*o.Concurrency)
+	p := &producer{o: &o, start: start}
+	var srcErr error
+	prodDone := make(chan struct{})
+	go func() {
+		defer close(prodDone)
+		defer close(jobs)
+		srcErr = p.run(runCtx, src, jobs)
+	}()
+	var workers sync.WaitGroup
+	for range o.Concurrency {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			work(runCtx, &o, jobs, outs)
+		}()
+	}
+	go func() {
+		workers.Wait()
+		close(outs)
+	}()
+
+	c := collector{o: &o, sink: sink, sum: Summary{Errors: map[string]int64{}}, total: total}
+	c.sum.Started = start
+	if o.Baseline != nil {
+		c.sum.BaselineErrors = map[string]int64{}
+	}
+	for r := range outs {
+		if err := c.add(r); err != nil {
+			cancel(err)
+		}
+	}
+	<-prodDone
+	sinkErr := c.flush()
+	c.sum.Resumed, c.sum.Truncated = p.resumed, p.truncated
+	c.sum.Elapsed = time.Since(start)
+	c.progress(true)
+
+	if ctx.Err() == nil {
+		if err := c.connectCheckAtEnd(); err != nil {
+			return c.sum, err
+		}
+	}
+	var ce *ConnectError
+	switch cause := context.Cause(runCtx); {
+	case sinkErr != nil:
+		return c.sum, sinkErr
+	case errors.As(cause, &ce):
+		return c.sum, ce
+	case c.sinkErr != nil:
+		return c.sum, c.sinkErr
+	case srcErr != nil:
+		return c.sum, fmt.Errorf("read recordings: %w", srcErr)
+	case ctx.Err() != nil:
+		return c.sum, fmt.Errorf("replay interrupted after %d exchanges: %w", c.sum.Sent, ctx.Err())
+	}
+	return c.sum, nil
+}
+
+// producer reads the source, filters and paces.
+type producer struct {
+	o                  *Options
+	start              time.Time
+	resumed, truncated int64
+}
+
+func (p *producer) run(ctx context.Context, src Source, jobs chan<- job) error {
+	var (
+		selected int64
+		sent     int64
+		offset   time.Duration // Speed: time since start at which the last exchange was due
+		prev     time.Time     // Speed: recorded start of the last exchange sent
+		timer    *time.Timer
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if p.o.Limit > 0 && selected >= p.o.Limit {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		x, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if p.o.PathPrefix != "" && !strings.HasPrefix(x.Path, p.o.PathPrefix) {
+			continue
+		}
+		selected++
+		if p.o.Skip.Has(x.ID) {
+			p.resumed++
+			continue
+		}
+		if x.RequestBodyTruncated {
+			p.truncated++
+			continue
+		}
+		var due time.Time
+		switch {
+		case p.o.Rate > 0:
+			due = p.start.Add(time.Duration(float64(sent) / p.o.Rate * float64(time.Second)))
+		case p.o.Speed > 0:
+			if !prev.IsZero() {
+				gap := time.Duration(float64(x.StartedAt.Sub(prev)) / p.o.Speed)
+				offset += min(max(gap, 0), p.o.MaxGap)
+			}
+			prev = x.StartedAt
+			due = p.start.Add(offset)
+		}
+		sent++
+		if !due.IsZero() {
+			if wait := time.Until(due); wait > 0 {
+				if timer == nil {
+					timer = time.NewTimer(wait)
+				} else {
+					timer.Reset(wait)
+				}
+				select {
+				case <-timer.C:
+				case <-ctx.Done():
+					return nil
+				}
+			}
+		}
+		select {
+		case jobs <- job{x: x, due: due}:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// work sends jobs until the queue closes. After ctx ends it drops the
+// queued jobs; requests already sent finish within Timeout.
+func work(ctx context.Context, o *Options, jobs <-chan job, outs chan<- outcome) {
+	reqCtx := context.WithoutCancel(ctx)
+	for j := range jobs {
+		if ctx.Err() != nil {
+			continue
+		}
+		outs <- sendJob(reqCtx, o, j)
+	}
+}
+
+func sendJob(ctx context.Context, o *Options, j job) outcome {
+	x := j.x
+	now := time.Now()
+	start := now
+	var late time.Duration
+	if !j.due.IsZero() {
+		start, late = j.due, now.Sub(j.due)
+	}
+	r := outcome{late: late, hasBase: o.Baseline != nil}
+	r.Result = Result{
+		ID: x.ID, Method: x.Method, Path: x.Path, RequestBody: x.RequestBody, SentAt: now,
+		RecordedStartedAt: x.StartedAt, RecordedStatus: x.Status, RecordedBody: x.ResponseBody,
+		RecordedBodyTruncated: x.ResponseBodyTruncated, RecordedLatencyNs: x.LatencyNs, RecordedError: x.Error,
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+
+	var cand, base side
+	path, err := url.ParseRequestURI(x.Path)
+	if err != nil {
+		cand = side{err: fmt.Sprintf("recorded path %q: %v", x.Path, err), kind: KindOther}
+		base = cand
+	} else {
+		h := requestHeader(x.RequestHeaders, o.Header)
+		var wg sync.WaitGroup
+		if o.Baseline != nil {
+			bu := targetURL(o.Baseline, path)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				base = send(ctx, o.Client, x.Method, bu, h, x.RequestBody, start)
+			}()
+		}
+		cand = send(ctx, o.Client, x.Method, targetURL(o.Target, path), h, x.RequestBody, start)
+		wg.Wait()
+	}
+	r.CandidateStatus, r.CandidateBody, r.CandidateLatencyNs = cand.status, cand.body, int64(cand.latency)
+	r.CandidateError, r.CandidateErrorKind = cand.err, cand.kind
+	r.cand = cand.kind
+	if o.Baseline != nil {
+		b := &struct {
+			status    int32
+			lat       int64
+			err, kind string
+		}{base.status, int64(base.latency), base.err, base.kind}
+		r.BaselineStatus, r.BaselineBody, r.BaselineLatencyNs = &b.status, base.body, &b.lat
+		r.BaselineError, r.BaselineErrorKind = &b.err, &b.kind
+		if r.BaselineBody == nil {
+			r.BaselineBody = []byte{} // present, empty: not null
+		}
+		r.base, r.baseErr = base.kind, base.err
+	}
+	return r
+}
+
+// collector writes rows in batches, counts, reports progress and watches
+// for targets that refuse every connection.
+type collector struct {
+	o       *Options
+	sink    Sink
+	sum     Summary
+	total   int64
+	errs    int64
+	batch   []Result
+	sinkErr error
+	last    time.Time
+
+	// first answers per side while all of them failed to connect
+	candFails, baseFails int
+	candFirst, baseFirst outcome
+	candOK, baseOK       bool
+}
+
+const batchRows = 256
+
+func (c *collector) add(r outcome) error {
+	c.sum.Sent++
+	if r.cand == "" {
+		c.sum.OK++
+	} else {
+		c.sum.Errors[r.cand]++
+	}
+	failed := r.cand != ""
+	if r.hasBase {
+		if r.base == "" {
+			c.sum.BaselineOK++
+		} else {
+			c.sum.BaselineErrors[r.base]++
+			failed = true
+		}
+	}
+	if failed {
+		c.errs++
+	}
+	c.sum.Behind = max(c.sum.Behind, r.late)
+	if c.sinkErr == nil {
+		c.batch = append(c.batch, r.Result)
+		if len(c.batch) >= batchRows {
+			c.sinkErr = c.flush()
+			if c.sinkErr != nil {
+				return c.sinkErr
+			}
+		}
+	}
+	c.progress(false)
+	return c.connectCheck(r)
+}
+
+func (c *collector) flush() error {
+	if len(c.batch) == 0 || c.sinkErr != nil {
+		return nil
+	}
+	err := c.sink.Write(c.batch)
+	clear(c.batch)
+	c.batch = c.batch[:0]
+	return err
+}
+
+func (c *collector) progress(final bool) {
+	if c.o.Progress == nil {
+		return
+	}
+	now := time.Now()
+	if !final && now.Sub(c.last) < c.o.ProgressEvery {
+		return
+	}
+	c.last = now
+	c.o.Progress(Progress{Done: c.sum.Sent, Total: c.total, Errors: c.errs})
+}
+
+// connectCheck stops the run when the first EarlyStop answers of a side
+// all failed to connect.
+func (c *collector) connectCheck(r outcome) error {
+	if c.o.EarlyStop < 0 {
+		return nil
+	}
+	if !c.candOK {
+		if connectFailure(r.cand) {
+			if c.candFails == 0 {
+				c.candFirst = r
+			}
+			c.candFails++
+			if c.candFails >= c.o.EarlyStop {
+				return c.connectErr("target")
+			}
+		} else {
+			c.candOK = true
+		}
+	}
+	if r.hasBase && !c.baseOK {
+		if connectFailure(r.base) {
+			if c.baseFails == 0 {
+				c.baseFirst = r
+			}
+			c.baseFails++
+			if c.baseFails >= c.o.EarlyStop {
+				return c.connectErr("baseline")
+			}
+		} else {
+			c.baseOK = true
+		}
+	}
+	return nil
+}
+
+// connectCheckAtEnd reports a run shorter than EarlyStop whose answers all
+// failed to connect.
+func (c *collector) connectCheckAtEnd() error {
+	if c.o.EarlyStop < 0 {
+		return nil
+	}
+	if !c.candOK && c.candFails > 0 {
+		return c.connectErr("target")
+	}
+	if c.o.Baseline != nil && !c.baseOK && c.baseFails > 0 {
+		return c.connectErr("baseline")
+	}
+	return nil
+}
+
+func (c *collector) connectErr(which string) *ConnectError {
+	if which == "target" {
+		r := c.candFirst
+		return &ConnectError{Side: which, URL: c.o.Target.String(), Kind: r.cand, Err: r.CandidateError}
+	}
+	r := c.baseFirst
+	return &ConnectError{Side: which, URL: c.o.Baseline.String(), Kind: r.base, Err: r.baseErr}
+}

@@ -1,0 +1,600 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shadowctl/shadowctl/record"
+)
+
+// sliceSource feeds exchanges from memory.
+type sliceSource struct {
+	xs []record.Exchange
+	i  int
+}
+
+func (s *sliceSource) Next() (*record.Exchange, error) {
+	if s.i >= len(s.xs) {
+		return nil, io.EOF
+	}
+	s.i++
+	return &s.xs[s.i-1], nil
+}
+
+func (s *sliceSource) Total() int64 { return int64(len(s.xs)) }
+
+// memSink keeps the rows it is given.
+type memSink struct {
+	mu   sync.Mutex
+	rows []Result
+}
+
+func (m *memSink) Write(rs []Result) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rows = append(m.rows, rs...)
+	return nil
+}
+
+func (m *memSink) byID() map[string]Result {
+	out := map[string]Result{}
+	for _, r := range m.rows {
+		out[r.ID] = r
+	}
+	return out
+}
+
+var base = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+func ex(i int, path string) record.Exchange {
+	at := base.Add(time.Duration(i) * time.Millisecond)
+	return record.Exchange{
+		ID: fmt.Sprintf("id%06d", i), StartedAt: at, Method: "POST", Host: "model.prod", Path: path,
+		RequestHeaders: []record.Header{{Name: "Content-Type", Value: "application/json"}},
+		RequestBody:    []byte(fmt.Sprintf(`{"n":%d}`, i)), Status: 200,
+		ResponseBody: []byte(`{"y":1}`), LatencyNs: 1000 + int64(i),
+	}
+}
+
+func exchanges(n int, path string) []record.Exchange {
+	xs := make([]record.Exchange, n)
+	for i := range xs {
+		xs[i] = ex(i, path)
+	}
+	return xs
+}
+
+func mustURL(t testing.TB, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func okHandler(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"ok":true}`))
+}
+
+type seen struct {
+	method, uri, host string
+	header            http.Header
+	body              []byte
+}
+
+func TestRequestsMatchTheRecording(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]seen{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got[r.Header.Get("X-Id")] = seen{r.Method, r.RequestURI, r.Host, r.Header.Clone(), b}
+		mu.Unlock()
+		w.WriteHeader(201)
+		w.Write(append([]byte("echo:"), b...))
+	}))
+	defer srv.Close()
+
+	binary := make([]byte, 256)
+	for i := range binary {
+		binary[i] = byte(i)
+	}
+	hdr := func(kv ...string) []record.Header {
+		var hs []record.Header
+		for i := 0; i < len(kv); i += 2 {
+			hs = append(hs, record.Header{Name: kv[i], Value: kv[i+1]})
+		}
+		return hs
+	}
+	xs := []record.Exchange{
+		{ID: "a", StartedAt: base, Method: "POST", Path: "/v1/predict?x=1&y=%2F&y=2", RequestBody: []byte(`{"instances":[[1,2]]}`),
+			RequestHeaders: hdr("Content-Type", "application/json", "X-Id", "a", "X-Multi", "1", "X-Multi", "2",
+				"Connection", "keep-alive, X-Hop", "X-Hop", "secret", "Keep-Alive", "timeout=5", "Te", "trailers",
+				"Authorization", record.Redacted, "Content-Length", "999", "Host", "elsewhere", "User-Agent", "client/1")},
+		{ID: "b", StartedAt: base.Add(time.Millisecond), Method: "GET", Path: "/a%2Fb/c", RequestHeaders: hdr("X-Id", "b")},
+		{ID: "c", StartedAt: base.Add(2 * time.Millisecond), Method: "PUT", Path: "/bin", RequestBody: binary,
+			RequestHeaders: hdr("X-Id", "c", "Content-Type", "application/octet-stream", "X-Api-Key", "visible")},
+	}
+	sink := &memSink{}
+	opts := Options{Target: mustURL(t, srv.URL), Concurrency: 2,
+		Header: http.Header{"X-Extra": {"yes"}, "X-Api-Key": {"override"}}}
+	sum, err := Run(context.Background(), opts, &sliceSource{xs: xs}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Sent != 3 || sum.OK != 3 || len(sum.Errors) != 0 {
+		t.Errorf("summary = %+v, want 3 sent, 3 ok", sum)
+	}
+	host := mustURL(t, srv.URL).Host
+	cases := []struct {
+		id, method, uri string
+		body            []byte
+		want            http.Header // exact set of headers received
+	}{
+		{"a", "POST", "/v1/predict?x=1&y=%2F&y=2", []byte(`{"instances":[[1,2]]}`), http.Header{
+			"Content-Type": {"application/json"}, "X-Id": {"a"}, "X-Multi": {"1", "2"}, "User-Agent": {"client/1"},
+			"X-Extra": {"yes"}, "X-Api-Key": {"override"}, "Content-Length": {"21"}}},
+		{"b", "GET", "/a%2Fb/c", []byte{}, http.Header{"X-Id": {"b"}, "X-Extra": {"yes"}, "X-Api-Key": {"override"}}},
+		{"c", "PUT", "/bin", binary, http.Header{"X-Id": {"c"}, "Content-Type": {"application/octet-stream"},
+			"X-Extra": {"yes"}, "X-Api-Key": {"override"}, "Content-Length": {"256"}}},
+	}
+	rows := sink.byID()
+	for _, c := range cases {
+		s, ok := got[c.id]
+		if !ok {
+			t.Errorf("%s: not received", c.id)
+			continue
+		}
+		if s.method != c.method || s.uri != c.uri || s.host != host || !bytes.Equal(s.body, c.body) {
+			t.Errorf("%s: got %s %s host %s body %q, want %s %s host %s body %q", c.id, s.method, s.uri, s.host, s.body,
+				c.method, c.uri, host, c.body)
+		}
+		// Go's server adds Accept-Encoding only if the client sent it: it must not.
+		if fmt.Sprint(s.header) != fmt.Sprint(c.want) {
+			t.Errorf("%s: headers\n got %v\nwant %v", c.id, s.header, c.want)
+		}
+		r := rows[c.id]
+		if r.CandidateStatus != 201 || string(r.CandidateBody) != "echo:"+string(c.body) || r.CandidateErrorKind != "" ||
+			r.Method != c.method || r.CandidateLatencyNs <= 0 || r.SentAt.IsZero() || r.HasBaseline() {
+			t.Errorf("%s: result row %+v", c.id, r)
+		}
+	}
+	if r := rows["a"]; !bytes.Equal(r.RequestBody, xs[0].RequestBody) || r.Path != xs[0].Path || !r.RecordedStartedAt.Equal(base) {
+		t.Errorf("recorded side not carried: %+v", r)
+	}
+}
+
+func TestConcurrencyIsReachedAndNeverExceeded(t *testing.T) {
+	const conc = 6
+	var inFlight, peak atomic.Int64
+	release := make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		if n >= conc {
+			once.Do(func() { close(release) })
+		}
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+			http.Error(w, "concurrency never reached", 500)
+			return
+		}
+		okHandler(w, r)
+	}))
+	defer srv.Close()
+	for _, mode := range []struct {
+		name string
+		rate float64
+	}{{"closed loop", 0}, {"open loop", 1000}} {
+		t.Run(mode.name, func(t *testing.T) {
+			peak.Store(0)
+			release = make(chan struct{})
+			once = sync.Once{}
+			sink := &memSink{}
+			sum, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Concurrency: conc, Rate: mode.rate},
+				&sliceSource{xs: exchanges(60, "/p")}, sink)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.OK != 60 || len(sink.rows) != 60 {
+				t.Errorf("ok = %d, rows = %d, want 60 (errors %v)", sum.OK, len(sink.rows), sum.Errors)
+			}
+			if p := peak.Load(); p != conc {
+				t.Errorf("peak in flight = %d, want exactly %d", p, conc)
+			}
+		})
+	}
+}
+
+func TestRateHoldsTheSchedule(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	defer srv.Close()
+	const n, rate = 200, 400.0
+	sink := &memSink{}
+	sum, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Concurrency: 8, Rate: rate},
+		&sliceSource{xs: exchanges(n, "/p")}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last request is due (n-1)/rate after the start: it cannot go sooner.
+	if min := time.Duration(float64(n-1) / rate * float64(time.Second)); sum.Elapsed < min {
+		t.Errorf("elapsed %v, faster than the schedule allows (%v)", sum.Elapsed, min)
+	}
+	if got := sum.Rate(); got > rate*1.05 || got < rate/4 {
+		t.Errorf("achieved rate %.0f/s, want about %.0f/s", got, rate)
+	}
+	// No request goes before its due time: the k-th send is at least k/rate
+	// after the start.
+	times := make([]time.Time, 0, n)
+	for _, r := range sink.rows {
+		times = append(times, r.SentAt)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	for k, at := range times {
+		if due := sum.Started.Add(time.Duration(float64(k) / rate * float64(time.Second))); at.Before(due) {
+			t.Fatalf("send %d at %v, before its due time %v", k, at.Sub(sum.Started), due.Sub(sum.Started))
+		}
+	}
+}
+
+func TestSpeedFollowsRecordedTimesAndCapsGaps(t *testing.T) {
+	var mu sync.Mutex
+	var order []string
+	arrived := map[string]time.Time{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		order = append(order, r.URL.Path)
+		arrived[r.URL.Path] = time.Now()
+		mu.Unlock()
+		okHandler(w, r)
+	}))
+	defer srv.Close()
+	mk := func(at time.Duration, path string) record.Exchange {
+		x := ex(0, path)
+		x.ID, x.StartedAt = path, base.Add(at)
+		return x
+	}
+	xs := []record.Exchange{
+		mk(0, "/a"), mk(200*time.Millisecond, "/b"), mk(400*time.Millisecond, "/c"),
+		mk(time.Hour, "/d"), // capped by MaxGap
+	}
+	sum, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Concurrency: 1, Speed: 2,
+		MaxGap: 150 * time.Millisecond}, &sliceSource{xs: xs}, &memSink{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(order, []string{"/a", "/b", "/c", "/d"}) {
+		t.Errorf("order = %v", order)
+	}
+	// At speed 2: /b 100ms after /a, /c 200ms, /d 150ms later (capped gap).
+	if d := arrived["/b"].Sub(arrived["/a"]); d < 95*time.Millisecond {
+		t.Errorf("/b came %v after /a, want about 100ms", d)
+	}
+	if d := arrived["/d"].Sub(arrived["/c"]); d < 145*time.Millisecond {
+		t.Errorf("/d came %v after /c, want about 150ms (capped)", d)
+	}
+	if sum.Elapsed < 345*time.Millisecond || sum.Elapsed > 30*time.Second {
+		t.Errorf("elapsed %v, want about 350ms", sum.Elapsed)
+	}
+}
+
+// refusedURL is a loopback port that was just closed.
+func refusedURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
+
+func TestFailuresAreClassifiedRows(t *testing.T) {
+	stop := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	defer slow.Close()
+	defer close(stop) // before Close, which waits for the handlers
+	reset := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			if tc, ok := c.(*net.TCPConn); ok {
+				tc.SetLinger(0) // RST, not FIN
+			}
+			c.Close()
+		}
+	}))
+	defer reset.Close()
+	status := func(code int) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(code)
+			w.Write([]byte("nope"))
+		}))
+	}
+	s500, s404 := status(503), status(404)
+	defer s500.Close()
+	defer s404.Close()
+
+	cases := []struct {
+		name, url, kind string
+		status          int32
+	}{
+		{"timeout", slow.URL, KindTimeout, 0},
+		{"refused", refusedURL(t), KindRefused, 0},
+		{"reset", reset.URL, KindReset, 0},
+		{"5xx", s500.URL, KindHTTP5xx, 503},
+		{"4xx", s404.URL, KindHTTP4xx, 404},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sink := &memSink{}
+			sum, err := Run(context.Background(), Options{Target: mustURL(t, c.url), Concurrency: 2,
+				Timeout: 200 * time.Millisecond, EarlyStop: -1}, &sliceSource{xs: exchanges(3, "/p")}, sink)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Sent != 3 || sum.Errors[c.kind] != 3 || sum.OK != 0 {
+				t.Errorf("summary %+v, want 3 %s", sum, c.kind)
+			}
+			for _, r := range sink.rows {
+				if r.CandidateErrorKind != c.kind || r.CandidateStatus != c.status {
+					t.Errorf("row kind %q status %d (error %q), want %q %d", r.CandidateErrorKind, r.CandidateStatus,
+						r.CandidateError, c.kind, c.status)
+				}
+				if (c.status == 0) != (r.CandidateError != "") {
+					t.Errorf("error text %q for kind %s", r.CandidateError, c.kind)
+				}
+			}
+		})
+	}
+}
+
+func TestRefusingTargetStopsEarly(t *testing.T) {
+	target := refusedURL(t)
+	sink := &memSink{}
+	sum, err := Run(context.Background(), Options{Target: mustURL(t, target), Concurrency: 2},
+		&sliceSource{xs: exchanges(1000, "/p")}, sink)
+	var ce *ConnectError
+	if !errors.As(err, &ce) || err.Error() != "target "+target+": connection refused" {
+		t.Fatalf("err = %v, want target %s: connection refused", err, target)
+	}
+	if sum.Sent < DefaultEarlyStop || sum.Sent > DefaultEarlyStop+4 {
+		t.Errorf("sent %d before stopping, want about %d", sum.Sent, DefaultEarlyStop)
+	}
+	// Fewer exchanges than the early-stop count: still one clear error.
+	_, err = Run(context.Background(), Options{Target: mustURL(t, target)}, &sliceSource{xs: exchanges(2, "/p")}, &memSink{})
+	if !errors.As(err, &ce) {
+		t.Errorf("short run: err = %v, want a ConnectError", err)
+	}
+}
+
+func TestBaselineGetsTheSameRequestAtTheSameTime(t *testing.T) {
+	// Each side waits for the other to have the same exchange in flight.
+	var mu sync.Mutex
+	arrived := map[string]chan struct{}{}
+	meet := func(key string) chan struct{} {
+		mu.Lock()
+		defer mu.Unlock()
+		if arrived[key] == nil {
+			arrived[key] = make(chan struct{})
+		}
+		return arrived[key]
+	}
+	side := func(me, other, answer string) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			close(meet(me + string(b)))
+			select {
+			case <-meet(other + string(b)):
+				w.Write([]byte(answer))
+			case <-time.After(5 * time.Second):
+				http.Error(w, "the other side never came", 500)
+			}
+		}))
+	}
+	cand, basel := side("c", "b", `{"v":2}`), side("b", "c", `{"v":1}`)
+	defer cand.Close()
+	defer basel.Close()
+	sink := &memSink{}
+	sum, err := Run(context.Background(), Options{Target: mustURL(t, cand.URL), Baseline: mustURL(t, basel.URL),
+		Concurrency: 1}, &sliceSource{xs: exchanges(5, "/p")}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.OK != 5 || sum.BaselineOK != 5 {
+		t.Errorf("summary %+v", sum)
+	}
+	for _, r := range sink.rows {
+		if !r.HasBaseline() || *r.BaselineStatus != 200 || string(r.BaselineBody) != `{"v":1}` ||
+			string(r.CandidateBody) != `{"v":2}` || *r.BaselineLatencyNs <= 0 || *r.BaselineErrorKind != "" {
+			t.Errorf("row %+v", r)
+		}
+	}
+}
+
+func TestLimitAndPathPrefix(t *testing.T) {
+	var count atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		count.Add(1)
+		okHandler(w, r)
+	}))
+	defer srv.Close()
+	var xs []record.Exchange
+	for i := range 30 {
+		p := "/v1/predict"
+		if i%3 == 0 {
+			p = "/v2/predict"
+		}
+		xs = append(xs, ex(i, p))
+	}
+	cases := []struct {
+		name   string
+		limit  int64
+		prefix string
+		want   int
+	}{
+		{"all", 0, "", 30},
+		{"limit", 7, "", 7},
+		{"prefix", 0, "/v1/", 20},
+		{"both", 5, "/v2/", 5},
+		{"limit above", 100, "/v2/", 10},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			count.Store(0)
+			sink := &memSink{}
+			_, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Limit: c.limit, PathPrefix: c.prefix},
+				&sliceSource{xs: xs}, sink)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sink.rows) != c.want || count.Load() != int64(c.want) {
+				t.Errorf("rows %d, requests %d, want %d", len(sink.rows), count.Load(), c.want)
+			}
+			for _, r := range sink.rows {
+				if !strings.HasPrefix(r.Path, c.prefix) {
+					t.Errorf("path %s outside prefix %s", r.Path, c.prefix)
+				}
+			}
+		})
+	}
+}
+
+func readIDs(t *testing.T, path string) []string {
+	t.Helper()
+	r, err := OpenResults(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var ids []string
+	for {
+		x, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return ids
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, x.ID)
+	}
+}
+
+func TestResumeAfterInterruptGivesEveryExchangeOnce(t *testing.T) {
+	const n = 50
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var count atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if count.Add(1) == 20 {
+			cancel() // Ctrl-C in the middle of the first run
+		}
+		okHandler(w, r)
+	}))
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "results.parquet")
+	xs := exchanges(n, "/p")
+
+	run := func(ctx context.Context, resume bool) (Summary, error) {
+		out, err := CreateOutput(path, resume)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := Run(ctx, Options{Target: mustURL(t, srv.URL), Concurrency: 4, Skip: out.Done},
+			&sliceSource{xs: xs}, out)
+		if cerr := out.Close(); cerr != nil {
+			t.Fatal(cerr)
+		}
+		return sum, err
+	}
+	sum1, err := run(ctx, false)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("first run: err = %v, want canceled", err)
+	}
+	first := readIDs(t, path)
+	if len(first) == 0 || len(first) >= n || int64(len(first)) != sum1.Sent {
+		t.Fatalf("first run wrote %d rows, sent %d; want some but not all of %d", len(first), sum1.Sent, n)
+	}
+	if _, err := CreateOutput(path, false); !errors.Is(err, ErrExists) {
+		t.Errorf("overwrite without resume: err = %v, want ErrExists", err)
+	}
+
+	// A run killed hard leaves its partial file; the finished one is intact.
+	out, err := CreateOutput(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = out // never closed: the process "died"
+	if got := readIDs(t, path); len(got) != len(first) {
+		t.Fatalf("results file changed under a running resume: %d rows, want %d", len(got), len(first))
+	}
+
+	sum2, err := run(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum2.Resumed != int64(len(first)) || sum2.Sent != int64(n-len(first)) {
+		t.Errorf("resume: resumed %d sent %d, want %d and %d", sum2.Resumed, sum2.Sent, len(first), n-len(first))
+	}
+	ids := readIDs(t, path)
+	sort.Strings(ids)
+	want := make([]string, n)
+	for i := range want {
+		want[i] = xs[i].ID
+	}
+	if !slices.Equal(ids, want) {
+		t.Errorf("after resume the file has %d rows %v…, want each of %d exchanges once", len(ids), ids[:min(5, len(ids))], n)
+	}
+}
+
+func TestValidateRejectsConflictingOptions(t *testing.T) {
+	u := mustURL(t, "http://127.0.0.1:1")
+	cases := []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"ok", Options{Target: u}, ""},
+		{"rate and speed", Options{Target: u, Rate: 1, Speed: 1}, "exclude each other"},
+		{"no target", Options{}, "no target"},
+		{"bad scheme", Options{Target: mustURL(t, "ftp://x")}, "want http"},
+		{"negative rate", Options{Target: u, Rate: -1}, "rate -1"},
+	}
+	for _, c := range cases {
+		err := c.o.Validate()
+		if (c.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)
+		}
+	}
+}

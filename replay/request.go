@@ -1,0 +1,167 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/shadowctl/shadowctl/record"
+)
+
+// NewClient returns an HTTP/1.1 client built for a load generator: up to
+// concurrency keep-alive connections per host (so every worker keeps its
+// connection), no proxy from the environment, no transparent compression (the
+// recorded Accept-Encoding is sent as it was) and no redirects followed (a
+// 3xx is an answer to compare, as the recorder saw it). tlsConf may be nil.
+func NewClient(concurrency int, tlsConf *tls.Config) *http.Client {
+	if concurrency < 1 {
+		concurrency = 1
+	}
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	t := &http.Transport{
+		Proxy:               nil,
+		DialContext:         d.DialContext,
+		TLSClientConfig:     tlsConf,
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxIdleConns:        2 * concurrency, // target and baseline
+		MaxIdleConnsPerHost: concurrency,
+		MaxConnsPerHost:     concurrency,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   false,
+		// A non-nil empty map turns HTTP/2 off: the load is measured per
+		// connection, as HTTP/1.1 clients in production send it.
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	return &http.Client{
+		Transport:     t,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// hopByHop are the headers that describe one connection, not the request
+// (RFC 9110 §7.6.1), plus those net/http computes itself.
+var hopByHop = map[string]bool{
+	"Connection":        true,
+	"Keep-Alive":        true,
+	"Proxy-Connection":  true,
+	"Te":                true,
+	"Transfer-Encoding": true,
+	"Upgrade":           true,
+	"Trailer":           true,
+	"Host":              true, // set for the target
+	"Content-Length":    true, // recomputed from the body
+}
+
+// requestHeader rebuilds the headers to send from the recorded ones: without
+// hop-by-hop headers (and those Connection names), without values that were
+// redacted at recording time (the real value is unknown), with extra added or
+// overriding.
+func requestHeader(hs []record.Header, extra http.Header) http.Header {
+	h := make(http.Header, len(hs)+len(extra)+1)
+	var listed map[string]bool
+	for _, x := range hs {
+		if http.CanonicalHeaderKey(x.Name) != "Connection" {
+			continue
+		}
+		for _, tok := range strings.Split(x.Value, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" {
+				if listed == nil {
+					listed = map[string]bool{}
+				}
+				listed[http.CanonicalHeaderKey(tok)] = true
+			}
+		}
+	}
+	for _, x := range hs {
+		k := http.CanonicalHeaderKey(x.Name)
+		if hopByHop[k] || listed[k] || x.Value == record.Redacted {
+			continue
+		}
+		h[k] = append(h[k], x.Value)
+	}
+	for k, vs := range extra {
+		h[http.CanonicalHeaderKey(k)] = vs
+	}
+	// net/http adds its own User-Agent when there is none; an empty value
+	// tells it not to, so a request recorded without one is sent without one.
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = []string{""}
+	}
+	return h
+}
+
+// targetURL is where the recorded path goes on base: base's scheme and host,
+// base's path (if any) followed by the recorded path and query, kept
+// byte-for-byte (escapes included).
+func targetURL(base *url.URL, recorded *url.URL) *url.URL {
+	u := *recorded
+	u.Scheme, u.Host, u.User = base.Scheme, base.Host, nil
+	if p := strings.TrimSuffix(base.Path, "/"); p != "" {
+		u.Path = p + recorded.Path
+		if recorded.RawPath != "" {
+			u.RawPath = strings.TrimSuffix(base.EscapedPath(), "/") + recorded.RawPath
+		} else {
+			u.RawPath = ""
+		}
+	}
+	return &u
+}
+
+// side is one request's outcome.
+type side struct {
+	status  int32
+	body    []byte
+	latency time.Duration
+	err     string
+	kind    string
+}
+
+// send sends one request to u and reads the whole answer. Latency runs from
+// start (the due time in open loop) to the last byte of the body.
+func send(ctx context.Context, c *http.Client, method string, u *url.URL, h http.Header, body []byte, start time.Time) side {
+	var rd io.Reader
+	if len(body) > 0 {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "", rd)
+	if err != nil {
+		return side{err: fmt.Sprintf("build request: %v", err), kind: KindOther, latency: time.Since(start)}
+	}
+	req.URL = u
+	req.Host = u.Host
+	// Both sides may share the header map: the client only reads it.
+	req.Header = h
+	resp, err := c.Do(req)
+	if err != nil {
+		return side{err: err.Error(), kind: Classify(err, 0), latency: time.Since(start)}
+	}
+	b, err := readBody(resp)
+	resp.Body.Close()
+	s := side{status: int32(resp.StatusCode), body: b, latency: time.Since(start)}
+	if err != nil {
+		s.err = fmt.Sprintf("read body: %v", err)
+		s.kind = Classify(err, 0)
+		return s
+	}
+	s.kind = Classify(nil, resp.StatusCode)
+	return s
+}
+
+func readBody(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= 64<<20 {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(resp.Body)
+}
