@@ -25,5 +25,11 @@ lint:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+# demo: record -> replay -> report with two real models on loopback (cmd/demo).
+demo: build
+	$(GO) build -o $(BIN)/demomodel ./cmd/demomodel
+	$(GO) build -o $(BIN)/demo ./cmd/demo
+	$(BIN)/demo --shadowctl $(BIN)/shadowctl --demomodel $(BIN)/demomodel --dir demo-out
+
 clean:
 	rm -rf $(BIN)
