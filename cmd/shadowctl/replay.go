@@ -1,18 +1,294 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/shadowctl/shadowctl/internal/parquetfile"
+	"github.com/shadowctl/shadowctl/record"
+	"github.com/shadowctl/shadowctl/replay"
 )
 
-// newReplayCmd is a placeholder until the replay command lands.
+// replayOptions are the flags of `shadowctl replay`.
+type replayOptions struct {
+	Target             string
+	Baseline           string
+	Out                string
+	Concurrency        int
+	Rate               float64
+	Speed              float64
+	MaxGap             time.Duration
+	Timeout            time.Duration
+	Limit              int64
+	PathPrefix         string
+	Headers            []string
+	Progress           string
+	Resume             bool
+	InsecureSkipVerify bool
+	CAFile             string
+}
+
+func (o *replayOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Target, "target", "", "base URL of the candidate model, e.g. http://127.0.0.1:9000 (required)")
+	fs.StringVar(&o.Baseline, "baseline", "", "base URL of a baseline that gets every request at the same moment (optional)")
+	fs.StringVar(&o.Out, "out", "results.parquet", "results file, written atomically")
+	fs.IntVar(&o.Concurrency, "concurrency", replay.DefaultConcurrency, "requests in flight (closed loop), or their cap with --rate/--speed")
+	fs.Float64Var(&o.Rate, "rate", 0, "send this many requests per second (open loop); 0: closed loop")
+	fs.Float64Var(&o.Speed, "speed", 0, "follow the recorded inter-arrival times divided by this (1: as recorded); 0: off")
+	fs.DurationVar(&o.MaxGap, "max-gap", replay.DefaultMaxGap, "with --speed, the longest idle wait between two sends")
+	fs.DurationVar(&o.Timeout, "timeout", replay.DefaultTimeout, "bound on one request, from sending to the last byte")
+	fs.Int64Var(&o.Limit, "limit", 0, "replay at most this many exchanges; 0: all")
+	fs.StringVar(&o.PathPrefix, "path-prefix", "", "replay only exchanges whose path starts with this, e.g. /v1/")
+	fs.StringArrayVar(&o.Headers, "header", nil, "'Name: value' added to every request, overriding the recorded value; repeatable")
+	fs.StringVar(&o.Progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
+	fs.BoolVar(&o.Resume, "resume", false, "continue an existing --out, skipping the exchanges already in it")
+	fs.BoolVar(&o.InsecureSkipVerify, "insecure-skip-verify", false, "do not verify HTTPS certificates (logs a warning)")
+	fs.StringVar(&o.CAFile, "ca-file", "", "PEM file of CA certificates to trust for HTTPS, besides the system's")
+}
+
 func newReplayCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "replay",
-		Short: "not built yet",
+	opts := &replayOptions{}
+	cmd := &cobra.Command{
+		Use:   "replay --target URL [flags] RECORDING...",
+		Short: "Send recorded requests to a candidate model (and a baseline) and write a results file",
+		Long: `replay reads recordings (files, folders, globs; merged in time order and
+streamed) and sends every recorded request to --target, and with --baseline to
+a baseline at the same moment, then writes one row per exchange to --out.
+
+Scheduling: by default --concurrency requests are always in flight (closed
+loop). --rate R sends R requests per second whatever the target does (open
+loop; latency counts from when a request was due). --speed X follows the
+recorded inter-arrival times divided by X, with idle gaps capped at --max-gap.
+
+A failed request is a row with an error kind, never an abort. Ctrl-C stops
+sending, waits for the requests in flight, keeps the rows done and exits 130;
+--resume continues from there.`,
+		Example: `  shadowctl replay --target http://127.0.0.1:9000 ./recordings
+  shadowctl replay --target http://127.0.0.1:9000 --baseline http://127.0.0.1:8080 --rate 200 --out results.parquet ./recordings`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("replay: not built yet")
+			return runReplay(cmd.Context(), g, opts, args)
 		},
 	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// check turns the flags into library options, or a usage error.
+func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
+	var ro replay.Options
+	if o.Target == "" {
+		return ro, usageErrorf("--target is required (e.g. --target http://127.0.0.1:9000)")
+	}
+	parse := func(flag, s string) (*url.URL, error) {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, usageErrorf("--%s %q: want an http:// or https:// URL with a host", flag, s)
+		}
+		return u, nil
+	}
+	var err error
+	if ro.Target, err = parse("target", o.Target); err != nil {
+		return ro, err
+	}
+	if o.Baseline != "" {
+		if ro.Baseline, err = parse("baseline", o.Baseline); err != nil {
+			return ro, err
+		}
+	}
+	switch {
+	case o.Out == "":
+		return ro, usageErrorf("--out: want a file name")
+	case o.Concurrency < 1:
+		return ro, usageErrorf("--concurrency %d: want 1 or more", o.Concurrency)
+	case o.Rate < 0:
+		return ro, usageErrorf("--rate %v: want 0 (closed loop) or a positive rate", o.Rate)
+	case o.Speed < 0:
+		return ro, usageErrorf("--speed %v: want 0 (off) or a positive factor", o.Speed)
+	case o.Rate > 0 && o.Speed > 0:
+		return ro, usageErrorf("--rate and --speed exclude each other: pace at a fixed rate, or follow the recorded times")
+	case o.MaxGap <= 0:
+		return ro, usageErrorf("--max-gap %v: want a positive duration", o.MaxGap)
+	case o.Timeout <= 0:
+		return ro, usageErrorf("--timeout %v: want a positive duration", o.Timeout)
+	case o.Limit < 0:
+		return ro, usageErrorf("--limit %d: want 0 (all) or more", o.Limit)
+	case o.Progress != "auto" && o.Progress != "always" && o.Progress != "never":
+		return ro, usageErrorf("--progress %q: want auto, always or never", o.Progress)
+	}
+	ro.Header = http.Header{}
+	for _, h := range o.Headers {
+		name, value, ok := strings.Cut(h, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return ro, usageErrorf("--header %q: want 'Name: value'", h)
+		}
+		ro.Header.Add(name, strings.TrimSpace(value))
+	}
+	tlsConf := &tls.Config{}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return ro, usageErrorf("--ca-file: %v", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return ro, usageErrorf("--ca-file %s: no PEM certificate in it", o.CAFile)
+		}
+		tlsConf.RootCAs = pool
+	}
+	if o.InsecureSkipVerify {
+		logger.Warn("--insecure-skip-verify: HTTPS certificates are not verified")
+		tlsConf.InsecureSkipVerify = true
+	}
+	ro.Concurrency, ro.Rate, ro.Speed, ro.MaxGap, ro.Timeout = o.Concurrency, o.Rate, o.Speed, o.MaxGap, o.Timeout
+	ro.Limit, ro.PathPrefix = o.Limit, o.PathPrefix
+	ro.Client = replay.NewClient(o.Concurrency, tlsConf)
+	return ro, nil
+}
+
+func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args []string) error {
+	logger := g.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ro, err := opts.check(logger)
+	if err != nil {
+		return err
+	}
+	src, err := record.Open(args)
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("read recordings: %w", err))
+	}
+	defer src.Close()
+	for _, p := range src.Skipped() {
+		logger.Warn("skipping in-progress recording file", "file", p)
+	}
+	out, err := replay.CreateOutput(opts.Out, opts.Resume)
+	switch {
+	case errors.Is(err, replay.ErrExists), errors.Is(err, parquetfile.ErrFormat):
+		return withCode(exitUsage, err)
+	case err != nil:
+		return err
+	}
+	if out.StalePartial != "" {
+		logger.Warn("removed the partial results file of a run that did not finish", "file", out.StalePartial)
+	}
+	if n := out.Done.Len(); n > 0 {
+		logger.Info("resuming", "file", opts.Out, "done", n)
+	}
+	ro.Skip = out.Done
+
+	var bar *progressbar.ProgressBar
+	if opts.Progress == "always" || opts.Progress == "auto" && g.StderrIsTerminal {
+		bar = newReplayBar(g.Stderr)
+		var lastErrs int64 = -1
+		ro.Progress = func(p replay.Progress) {
+			if p.Total > 0 && bar.GetMax64() != p.Total {
+				bar.ChangeMax64(max(p.Total, p.Done))
+			}
+			if p.Errors != lastErrs {
+				lastErrs = p.Errors
+				bar.Describe(fmt.Sprintf("replay (%d errors)", p.Errors))
+			}
+			_ = bar.Set64(p.Done)
+		}
+	}
+
+	sum, runErr := replay.Run(ctx, ro, src, out)
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(g.Stderr)
+	}
+	var ce *replay.ConnectError
+	if errors.As(runErr, &ce) {
+		// Nothing useful was written: keep any previous file as it was, and
+		// say only why.
+		_ = out.Abort()
+		return runErr
+	}
+	fmt.Fprintln(g.Stderr, summaryLine(sum, opts.Rate > 0 || opts.Speed > 0))
+	// Interrupted or not, the rows done are safe: finalize the file.
+	if err := out.Close(); err != nil {
+		return errors.Join(runErr, fmt.Errorf("results: %w", err))
+	}
+	logger.Info("results written", "file", opts.Out, "rows", out.Rows())
+	switch {
+	case runErr == nil:
+		return nil
+	case errors.Is(runErr, context.Canceled):
+		return withCode(exitInterrupted, fmt.Errorf("%w; %d rows kept in %s (continue with --resume)", runErr, out.Rows(), opts.Out))
+	case errors.Is(runErr, parquetfile.ErrFormat):
+		return withCode(exitUsage, runErr)
+	}
+	return runErr
+}
+
+func newReplayBar(w io.Writer) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("replay"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("req"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSetWidth(30),
+	)
+}
+
+// summaryLine is the end summary: sent, ok, errors by kind, elapsed, rate.
+func summaryLine(s replay.Summary, paced bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "replayed %d exchanges in %s (%.1f/s): %d ok, %d errors%s",
+		s.Sent, s.Elapsed.Round(time.Millisecond), s.Rate(), s.OK, s.Sent-s.OK, kinds(s.Errors))
+	if s.BaselineErrors != nil {
+		fmt.Fprintf(&b, "; baseline %d ok, %d errors%s", s.BaselineOK, s.Sent-s.BaselineOK, kinds(s.BaselineErrors))
+	}
+	if s.Resumed > 0 {
+		fmt.Fprintf(&b, "; %d already done (resumed)", s.Resumed)
+	}
+	if s.Truncated > 0 {
+		fmt.Fprintf(&b, "; %d not sent (request body truncated in the recording)", s.Truncated)
+	}
+	if paced && s.Behind > 100*time.Millisecond {
+		fmt.Fprintf(&b, "; fell behind schedule by up to %s (target or --concurrency too slow; latencies include the wait)",
+			s.Behind.Round(time.Millisecond))
+	}
+	return b.String()
+}
+
+func kinds(m map[string]int64) string {
+	if len(m) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
