@@ -236,15 +236,52 @@ func shorten(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
+// ignorePath is an --ignore path; names is set when the path is a plain
+// chain of member names ($.a.b), which is deleted without the general
+// query machinery (the common case, and much cheaper per row).
+type ignorePath struct {
+	path  *jsonpath.Path
+	names []string
+}
+
+func newIgnorePath(p *jsonpath.Path) ignorePath {
+	var names []string
+	for _, seg := range p.Query().Segments() {
+		sels := seg.Selectors()
+		if seg.IsDescendant() || len(sels) != 1 {
+			return ignorePath{path: p}
+		}
+		n, ok := sels[0].(spec.Name)
+		if !ok {
+			return ignorePath{path: p}
+		}
+		names = append(names, string(n))
+	}
+	if len(names) == 0 {
+		return ignorePath{path: p}
+	}
+	return ignorePath{path: p, names: names}
+}
+
 // removePaths deletes every node the paths select from v and returns the
-// result (v itself is changed). Nodes are deleted deepest and last first, so
-// removing array elements does not shift the indexes still to remove.
-func removePaths(v any, paths []*jsonpath.Path) any {
-	// Every path is resolved against the document as given, then nodes go
-	// from the last to the first, children before their parents.
+// result (v itself is changed). General paths are all resolved against the
+// document first, then their nodes go from the last to the first, children
+// before parents, so removing array elements shifts no index still to
+// remove.
+func removePaths(v any, paths []ignorePath) any {
 	var located []*spec.LocatedNode
 	for _, p := range paths {
-		located = append(located, p.SelectLocated(v)...)
+		if p.names == nil {
+			located = append(located, p.path.SelectLocated(v)...)
+		}
+	}
+	for _, p := range paths {
+		if p.names != nil {
+			v = removeNames(v, p.names)
+		}
+	}
+	if len(located) == 0 {
+		return v
 	}
 	sort.Slice(located, func(i, j int) bool {
 		return located[i].Path.Compare(located[j].Path) > 0
@@ -254,6 +291,20 @@ func removePaths(v any, paths []*jsonpath.Path) any {
 			continue // selected twice
 		}
 		v = removeAt(v, n.Path)
+	}
+	return v
+}
+
+func removeNames(v any, names []string) any {
+	m, ok := v.(map[string]any)
+	for _, n := range names[:len(names)-1] {
+		if !ok {
+			return v
+		}
+		m, ok = m[n].(map[string]any)
+	}
+	if ok {
+		delete(m, names[len(names)-1])
 	}
 	return v
 }

@@ -94,6 +94,7 @@ func allHave(list []any, key string) bool {
 type extractor struct {
 	proto protocol
 	path  *jsonpath.Path
+	text  string // the path as written
 	// singular paths select at most one node, which is the prediction;
 	// other paths select a list of nodes, each an instance.
 	singular bool
@@ -102,20 +103,28 @@ type extractor struct {
 func newExtractor(p protocol, field string) (extractor, error) {
 	if p != protoFlag {
 		q := protoQueries[p]
-		return extractor{proto: p, path: q, singular: q.Query().Singular() != nil}, nil
+		return extractor{proto: p, path: q, text: protoPaths[p], singular: q.Query().Singular() != nil}, nil
 	}
 	q, err := jsonpath.Parse(field)
 	if err != nil {
 		return extractor{}, fmt.Errorf("--field %q: %w", field, err)
 	}
-	return extractor{proto: p, path: q, singular: q.Query().Singular() != nil}, nil
+	return extractor{proto: p, path: q, text: field, singular: q.Query().Singular() != nil}, nil
 }
 
 // extract returns the prediction in body, and false when the path selects
 // nothing.
 func (e extractor) extract(body any) (any, bool) {
-	if e.proto == protoWhole {
+	switch e.proto {
+	case protoWhole:
 		return body, true
+	case protoV1: // the common case, without the general query machinery
+		m, ok := body.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		v, ok := m["predictions"]
+		return v, ok
 	}
 	nodes := e.path.Select(body)
 	if len(nodes) == 0 {

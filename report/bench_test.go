@@ -1,0 +1,136 @@
+package report
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"testing"
+	"time"
+
+	"github.com/shadowctl/shadowctl/replay"
+)
+
+// writeBenchResults writes n results rows of a KServe V1 classifier with a
+// baseline, batches of 4, about 1% disagreements and 0.1% timeouts, a
+// candidate that reports another model_version, over
+// 2 files (shards).
+func writeBenchResults(b *testing.B, dir string, n int) []string {
+	b.Helper()
+	bodies := [][]byte{
+		[]byte(`{"predictions":[1,0,1,1],"model_version":"1"}`),
+		[]byte(`{"predictions":[0,0,1,0],"model_version":"1"}`),
+		[]byte(`{"predictions":[1,1,1,0],"model_version":"1"}`),
+	}
+	// The candidate names another model version, so its bytes never equal
+	// the recorded ones and every body is decoded (the slow path).
+	cand := [][]byte{
+		[]byte(`{"predictions":[1,0,1,1],"model_version":"2"}`),
+		[]byte(`{"predictions":[0,0,1,0],"model_version":"2"}`),
+		[]byte(`{"predictions":[1,1,1,0],"model_version":"2"}`),
+	}
+	other := []byte(`{"predictions":[1,0,0,1],"model_version":"2"}`)
+	paths := []string{"/v1/models/a:predict", "/v1/models/b:predict", "/v1/models/c:predict"}
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	const shards = 2
+	var files []string
+	batch := make([]replay.Result, 0, 4096)
+	for s := range shards {
+		path := filepath.Join(dir, fmt.Sprintf("results-%d.parquet", s))
+		files = append(files, path)
+		w, err := replay.CreateResults(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := s * n / shards; i < (s+1)*n/shards; i++ {
+			body := bodies[i%len(bodies)]
+			st, lat := int32(200), int64(8e6+(i*7919)%4e6)
+			r := replay.Result{ID: fmt.Sprintf("%016x", i), Method: "POST", Path: paths[i%len(paths)],
+				RequestBody: []byte(`{"instances":[[1,2,3,4],[5,6,7,8],[1,2,3,4],[5,6,7,8]]}`), SentAt: start,
+				RecordedStartedAt: start, RecordedStatus: 200, RecordedBody: body, RecordedLatencyNs: 9e6 + int64(i%1000)*1e4,
+				CandidateStatus: 200, CandidateBody: cand[i%len(cand)], CandidateLatencyNs: lat,
+				BaselineStatus: &st, BaselineBody: body, BaselineLatencyNs: &lat}
+			switch {
+			case i%1000 == 7:
+				r.CandidateStatus, r.CandidateBody, r.CandidateErrorKind = 0, nil, replay.KindTimeout
+			case i%100 == 3:
+				r.CandidateBody = other
+			}
+			batch = append(batch, r)
+			if len(batch) == cap(batch) {
+				if err := w.Write(batch); err != nil {
+					b.Fatal(err)
+				}
+				batch = batch[:0]
+			}
+		}
+		if err := w.Write(batch); err != nil {
+			b.Fatal(err)
+		}
+		batch = batch[:0]
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return files
+}
+
+// peakHeap samples the live heap until stop is closed and returns the
+// largest value seen.
+func peakHeap(stop <-chan struct{}) <-chan uint64 {
+	out := make(chan uint64, 1)
+	go func() {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		var peak uint64
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			peak = max(peak, s[0].Value.Uint64())
+			select {
+			case <-stop:
+				out <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return out
+}
+
+// BenchmarkReport1M reports over 1,000,000 results rows (written once per
+// run, not timed) and reports rows/s and the peak live heap. It never
+// asserts on the figures.
+func BenchmarkReport1M(b *testing.B) {
+	const n = 1_000_000
+	files := writeBenchResults(b, b.TempDir(), n)
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{
+		{"detect", Options{}},
+		{"by-path-ignore", Options{By: "path", Ignore: []string{"$.model_version"}}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var peak uint64
+			for b.Loop() {
+				runtime.GC()
+				stop := make(chan struct{})
+				got := peakHeap(stop)
+				r, err := Build(context.Background(), c.opts, files)
+				close(stop)
+				peak = max(peak, <-got)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if r.Exchanges != n {
+					b.Fatalf("exchanges = %d", r.Exchanges)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+		})
+	}
+}
+
