@@ -133,4 +133,3 @@ func BenchmarkReport1M(b *testing.B) {
 		})
 	}
 }
-
