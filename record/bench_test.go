@@ -1,0 +1,158 @@
+package record
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// jsonBody is a model request of about n bytes: an instances array of
+// numbers, as KServe V1 clients send.
+func jsonBody(n int, seed int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"instances":[[`)
+	for i := 0; b.Len() < n-4; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%.4f", float64((seed*7919+i*104729)%100000)/1000)
+	}
+	b.WriteString(`]]}`)
+	return b.Bytes()
+}
+
+// BenchmarkSink measures the writer alone, on the benchmark's goroutine (one
+// core): rows/s and bytes on disk per row for rows with a 1 KiB JSON request
+// and a small JSON response, in batches as the writer takes them.
+func BenchmarkSink(b *testing.B) {
+	rows := make([]Exchange, 1024)
+	for i := range rows {
+		x := row(i, jsonBody(1024, i))
+		x.RequestHeaders = []Header{{"Accept", "*/*"}, {"Content-Type", "application/json"}, {"User-Agent", "bench/1.0"}}
+		x.ResponseHeaders = []Header{{"Content-Length", "64"}, {"Content-Type", "application/json"}}
+		x.ResponseBody = []byte(fmt.Sprintf(`{"predictions":[[%d.0,0.%d]]}`, i%2, i))
+		x.LatencyNs = int64(i) * 1000
+		rows[i] = *x
+	}
+	s, err := NewSink(SinkOptions{Dir: b.TempDir(), Instance: "bench", RotateInterval: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	w := &sinkWriter{s: s}
+	b.ResetTimer()
+	start := time.Now()
+	for done := 0; done < b.N; {
+		n := min(maxBatch, b.N-done)
+		w.batch = append(w.batch[:0], rows[done%len(rows):][:min(n, len(rows)-done%len(rows))]...)
+		w.write()
+		done += len(w.batch)
+	}
+	if err := w.finalize(); err != nil {
+		b.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	st := s.Stats()
+	if st.Recorded != int64(b.N) {
+		b.Fatalf("recorded %d of %d", st.Recorded, b.N)
+	}
+	b.ReportMetric(float64(st.Recorded)/elapsed.Seconds(), "rows/s")
+	b.ReportMetric(float64(st.BytesWritten)/float64(st.Recorded), "disk-B/row")
+}
+
+// BenchmarkProxy sends the same load (32 concurrent clients, 1 KiB JSON
+// bodies, loopback) straight to an upstream and through the recording proxy,
+// in one run, and reports the proxy's throughput as a fraction of direct and
+// the latency it adds at p50 and p99. Each b.N is one request per phase.
+func BenchmarkProxy(b *testing.B) {
+	const concurrency = 32
+	reply := jsonBody(1024, 1)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(reply)
+	}))
+	defer upstream.Close()
+	sink, err := NewSink(SinkOptions{Dir: b.TempDir(), Instance: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, _ := url.Parse(upstream.URL)
+	p, err := NewProxy(ProxyOptions{Upstream: u, MaxBody: 4 << 20, Sample: 1, Redact: RedactSet(DefaultRedact),
+		Instance: "bench", Sink: sink, Metrics: NewMetrics(), UpstreamTimeout: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	front := httptest.NewServer(p)
+	defer front.Close()
+	bodies := make([][]byte, 64)
+	for i := range bodies {
+		bodies[i] = jsonBody(1024, i)
+	}
+
+	run := func(target string, n int) (rps float64, lat []time.Duration) {
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency * 2, DisableCompression: true}}
+		defer client.CloseIdleConnections()
+		lat = make([]time.Duration, n)
+		var next atomic.Int64
+		var failed atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range concurrency {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= n {
+						return
+					}
+					t0 := time.Now()
+					res, err := client.Post(target+"/v1/models/m:predict", "application/json", bytes.NewReader(bodies[i%len(bodies)]))
+					if err != nil {
+						failed.Add(1)
+						continue
+					}
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					lat[i] = time.Since(t0)
+				}
+			})
+		}
+		wg.Wait()
+		if failed.Load() > 0 {
+			b.Fatalf("%d requests failed", failed.Load())
+		}
+		return float64(n) / time.Since(start).Seconds(), lat
+	}
+	// Warm both paths (connections, pools) before measuring.
+	run(upstream.URL, 512)
+	run(front.URL, 512)
+	b.ResetTimer()
+	directRPS, directLat := run(upstream.URL, b.N)
+	proxiedRPS, proxiedLat := run(front.URL, b.N)
+	b.StopTimer()
+	if err := sink.Close(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	st := sink.Stats()
+	pct := func(l []time.Duration, q float64) float64 {
+		slices.Sort(l)
+		return float64(l[min(len(l)-1, int(q*float64(len(l))))]) / 1e6
+	}
+	b.ReportMetric(directRPS, "direct-req/s")
+	b.ReportMetric(proxiedRPS, "proxied-req/s")
+	b.ReportMetric(proxiedRPS/directRPS, "throughput-ratio")
+	b.ReportMetric(pct(directLat, .5), "direct-p50-ms")
+	b.ReportMetric(pct(proxiedLat, .5)-pct(directLat, .5), "added-p50-ms")
+	b.ReportMetric(pct(proxiedLat, .99)-pct(directLat, .99), "added-p99-ms")
+	b.ReportMetric(float64(st.DroppedTotal()), "dropped")
+}
