@@ -39,6 +39,7 @@ func Instances(path string, body []byte) ([][]float64, error) {
 		in := b.Inputs[0]
 		var rows [][]float64
 		if err := json.Unmarshal(in.Data, &rows); err != nil {
+			rows = nil // Unmarshal may have filled some before failing
 			var flat []float64
 			if err := json.Unmarshal(in.Data, &flat); err != nil {
 				return nil, fmt.Errorf("decode V2 request to %s: data: %w", path, err)
