@@ -186,7 +186,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := f.Report(ctx, stdout, stderr); err != nil {
 		return err
 	}
-	jsonPath := filepath.Join(opts.dir, "report.json")
+	jsonPath := f.ReportJSON()
 	if err := f.ReportToFile(ctx, jsonPath, stderr, "--format", "json"); err != nil {
 		return err
 	}

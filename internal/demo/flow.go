@@ -50,11 +50,14 @@ func (f *Flow) Recordings() string { return filepath.Join(f.Dir, "recordings") }
 // Results is the replay's results file.
 func (f *Flow) Results() string { return filepath.Join(f.Dir, "results.parquet") }
 
+// ReportJSON is where the demo keeps the JSON report.
+func (f *Flow) ReportJSON() string { return filepath.Join(f.Dir, "report.json") }
+
 // Clean removes what an earlier run left in Dir (recordings, results and
-// logs), so that the replay reads only this run's recordings. Nothing else
+// logs, the JSON report), so that the replay reads only this run's recordings. Nothing else
 // in Dir is touched.
 func (f *Flow) Clean() error {
-	for _, p := range []string{f.Recordings(), f.Results(), f.Results() + ".partial", f.Runner.Logs} {
+	for _, p := range []string{f.Recordings(), f.Results(), f.Results() + ".partial", f.ReportJSON(), f.Runner.Logs} {
 		if p == "" {
 			continue
 		}
