@@ -352,3 +352,21 @@ func TestMetricsAndAdmin(t *testing.T) {
 		t.Error("metrics lack bytes written")
 	}
 }
+
+func TestProxyAnswersWhileTheQueueIsFull(t *testing.T) {
+	gate := make(chan struct{})
+	defer close(gate)
+	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	rg := newRig(t, upstream, ProxyOptions{}, SinkOptions{Queue: 2, create: gatedCreate(gate)})
+	// The writer is stuck on the disk: every request must still be answered
+	// (a blocked Offer would hang this loop), and the overflow counted.
+	for range 20 {
+		if res := do(t, http.DefaultClient, mustRequest(t, "GET", rg.front.URL+"/x")); res.status != 200 || string(res.body) != "ok" {
+			t.Fatalf("got %d %q", res.status, res.body)
+		}
+	}
+	st := rg.sink.Stats()
+	if st.Offered != 20 || st.Dropped[DropQueueFull] < 17 {
+		t.Errorf("stats %+v, want 20 offered and at least 17 dropped", st)
+	}
+}
