@@ -345,22 +345,29 @@ func TestFailuresAreClassifiedRows(t *testing.T) {
 	s500, s404 := status(503), status(404)
 	defer s500.Close()
 	defer s404.Close()
+	untrusted := httptest.NewTLSServer(http.HandlerFunc(okHandler)) // its CA is not in the client's pool
+	defer untrusted.Close()
 
 	cases := []struct {
 		name, url, kind string
 		status          int32
 	}{
-		{"timeout", slow.URL, KindTimeout, 0},
+		{"timeout", slow.URL, KindTimeout, 0}, // the only case that may wait for the timeout
 		{"refused", refusedURL(t), KindRefused, 0},
 		{"reset", reset.URL, KindReset, 0},
 		{"5xx", s500.URL, KindHTTP5xx, 503},
 		{"4xx", s404.URL, KindHTTP4xx, 404},
+		{"tls", untrusted.URL, KindTLS, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			sink := &memSink{}
+			timeout := 10 * time.Second
+			if c.kind == KindTimeout {
+				timeout = 200 * time.Millisecond
+			}
 			sum, err := Run(context.Background(), Options{Target: mustURL(t, c.url), Concurrency: 2,
-				Timeout: 200 * time.Millisecond, EarlyStop: -1}, &sliceSource{xs: exchanges(3, "/p")}, sink)
+				Timeout: timeout, EarlyStop: -1}, &sliceSource{xs: exchanges(3, "/p")}, sink)
 			if err != nil {
 				t.Fatal(err)
 			}
