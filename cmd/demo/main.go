@@ -176,9 +176,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	say("5. Replay the recording against model-v2, with model-v1 beside it as the baseline")
-	// The child gets our stderr itself, so it sees the terminal and draws
-	// its progress bar there.
-	if err := f.Replay(ctx, p2.URL, p1.URL, stdout, os.Stderr); err != nil {
+	// main passes os.Stderr itself, which exec hands to the child as is:
+	// the child sees the terminal and draws its progress bar there.
+	if err := f.Replay(ctx, p2.URL, p1.URL, stdout, stderr); err != nil {
 		return err
 	}
 
