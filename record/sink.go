@@ -42,6 +42,9 @@ const (
 	flushBytes = 8 << 20
 	// errLogEvery is how often, at most, disk errors are logged.
 	errLogEvery = 30 * time.Second
+	// walSyncEvery bounds what a hard crash can lose: rows reach the disk's
+	// log at least this often.
+	walSyncEvery = time.Second
 )
 
 // SinkOptions configures a Sink.
@@ -64,6 +67,9 @@ type SinkOptions struct {
 	Now func() time.Time
 	// Logger receives disk errors (rate-limited); nil discards them.
 	Logger *slog.Logger
+	// NoWAL turns off the write-ahead log: faster, but a hard crash then
+	// loses the whole file being written.
+	NoWAL bool
 
 	// create opens a file; tests replace it to inject disk failures.
 	create func(path string) (rowFile, error)
@@ -158,6 +164,14 @@ func NewSink(opts SinkOptions) (*Sink, error) {
 	}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create recordings folder %s: %w", opts.Dir, err)
+	}
+	recovered, err := Recover(opts.Dir)
+	for _, r := range recovered {
+		opts.Logger.Warn("recovered recording left by a recorder that did not stop cleanly",
+			"log", r.WAL, "file", r.File, "rows", r.Rows, "damaged_tail_bytes", r.CutBytes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("recover recordings in %s: %w", opts.Dir, err)
 	}
 	s := &Sink{
 		opts:  opts,
@@ -267,6 +281,8 @@ func rowBytes(x *Exchange) int64 {
 type sinkWriter struct {
 	s       *Sink
 	f       rowFile
+	log     *wal // f's write-ahead log; nil with NoWAL
+	dirty   bool // log written since its last sync
 	path    string
 	rows    int64 // rows in f
 	unflush int64 // bytes written to f since its last flush
@@ -282,12 +298,16 @@ type sinkWriter struct {
 func (w *sinkWriter) run() {
 	s := w.s
 	defer close(s.done)
+	syncTicker := time.NewTicker(walSyncEvery)
+	defer syncTicker.Stop()
 	for {
 		var tick <-chan time.Time
 		if w.timer != nil {
 			tick = w.timer.C
 		}
 		select {
+		case <-syncTicker.C:
+			w.syncLog()
 		case x, ok := <-s.queue:
 			if !ok {
 				s.closeErr = w.finalize()
@@ -348,6 +368,13 @@ func (w *sinkWriter) write() {
 		w.fail(err, n)
 		return
 	}
+	if w.log != nil {
+		if err := w.log.append(w.batch); err != nil {
+			w.fail(err, n)
+			return
+		}
+		w.dirty = true
+	}
 	w.rows += n
 	w.unflush += size
 	if w.unflush >= flushBytes {
@@ -370,6 +397,12 @@ func (w *sinkWriter) open() error {
 	if err != nil {
 		return err
 	}
+	if !s.opts.NoWAL {
+		if w.log, err = createWAL(w.path + WALSuffix); err != nil {
+			_ = f.Abort()
+			return err
+		}
+	}
 	w.f, w.rows, w.unflush = f, 0, 0
 	w.timer = time.NewTimer(s.opts.RotateInterval)
 	return nil
@@ -388,6 +421,7 @@ func (w *sinkWriter) finalize() error {
 	}
 	f, rows := w.f, w.rows
 	w.f, w.rows, w.unflush = nil, 0, 0
+	defer w.dropLog()
 	if err := f.Close(); err != nil {
 		s.pending.Add(-rows)
 		s.drop(DropWriteError, rows)
@@ -406,6 +440,29 @@ func (w *sinkWriter) finalize() error {
 	return nil
 }
 
+// syncLog makes the rows written since the last sync durable.
+func (w *sinkWriter) syncLog() {
+	if w.log == nil || !w.dirty {
+		return
+	}
+	w.dirty = false
+	if err := w.log.sync(); err != nil {
+		w.logErr(err, 0)
+	}
+}
+
+// dropLog removes the log of the file just finalized or abandoned: its rows
+// are either in a finished file or counted as dropped.
+func (w *sinkWriter) dropLog() {
+	if w.log == nil {
+		return
+	}
+	if err := w.log.remove(); err != nil {
+		w.logErr(err, 0)
+	}
+	w.log, w.dirty = nil, false
+}
+
 // fail drops the current file and its rows, plus the extra rows of the
 // batch that did not reach it.
 func (w *sinkWriter) fail(err error, extra int64) {
@@ -414,6 +471,7 @@ func (w *sinkWriter) fail(err error, extra int64) {
 	if w.f != nil {
 		lost += w.rows
 		_ = w.f.Abort()
+		w.dropLog()
 		w.f, w.rows, w.unflush = nil, 0, 0
 		if w.timer != nil {
 			w.timer.Stop()

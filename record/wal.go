@@ -45,6 +45,7 @@ func createWAL(path string) (*wal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
+	lockWAL(f)
 	return &wal{f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
 }
 
@@ -157,6 +158,9 @@ func Recover(dir string) ([]Recovered, error) {
 	}
 	var out []Recovered
 	for _, log := range logs {
+		if live, err := isLive(log); err != nil || live {
+			continue // another recorder is writing it, or it is already gone
+		}
 		rec, err := recoverWAL(log)
 		if err != nil {
 			return out, err
@@ -164,6 +168,16 @@ func Recover(dir string) ([]Recovered, error) {
 		out = append(out, rec)
 	}
 	return out, nil
+}
+
+// isLive tells whether a running recorder holds the log's lock.
+func isLive(log string) (bool, error) {
+	f, err := os.Open(log)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close() // releases the lock taken here
+	return !lockWAL(f), nil
 }
 
 func recoverWAL(log string) (Recovered, error) {

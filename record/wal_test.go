@@ -1,6 +1,7 @@
 package record
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -163,4 +164,45 @@ func normalized(x Exchange) Exchange {
 		x.ResponseBody = nil
 	}
 	return x
+}
+
+func TestSinkKeepsALiveLogThatRecoverLeavesAlone(t *testing.T) {
+	dir := t.TempDir()
+	s, err := NewSink(SinkOptions{Dir: dir, Instance: "pod-a", RotateInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs := walExchanges(5)
+	for i := range xs {
+		if !s.Offer(&xs[i]) {
+			t.Fatal("offer dropped a row")
+		}
+	}
+	// The rows reach the log within about a second of being written.
+	var logs []string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		logs, _ = filepath.Glob(filepath.Join(dir, "*"+WALSuffix))
+		if len(logs) == 1 {
+			if got, _ := readBack(t, logs[0]); len(got) == 5 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log never held the 5 rows: %v", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Another replica starting on the same folder must not take it over.
+	recs, err := Recover(dir)
+	if err != nil || len(recs) != 0 {
+		t.Fatalf("Recover on a live log = %v, %v; want nothing done", recs, err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(left) != 1 || filepath.Ext(left[0]) != ".parquet" {
+		t.Errorf("after Close the folder holds %v, want one finished file and no log", left)
+	}
 }
