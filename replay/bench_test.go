@@ -82,10 +82,24 @@ func goLoop(b *testing.B, c *http.Client, url string, n int) {
 	wg.Wait()
 }
 
+type discardSink struct{}
+
+func (discardSink) Write([]Result) error { return nil }
+func (discardSink) Close() error         { return nil }
+
+// replayN replays n exchanges into the results file out, or nowhere when
+// out is empty (to tell the client side's cost from the file's).
 func replayN(b *testing.B, c *http.Client, target string, n int, out string) {
-	w, err := CreateResults(out)
-	if err != nil {
-		b.Fatal(err)
+	var w interface {
+		Sink
+		Close() error
+	} = discardSink{}
+	if out != "" {
+		f, err := CreateResults(out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w = f
 	}
 	sum, err := Run(context.Background(), Options{Target: mustURL(b, target), Client: c, Concurrency: benchConcurrency},
 		&genSource{n: n, t: time.Now()}, w)
@@ -98,7 +112,9 @@ func replayN(b *testing.B, c *http.Client, target string, n int, out string) {
 	if sum.OK != int64(n) {
 		b.Fatalf("%d ok of %d: %v", sum.OK, n, sum.Errors)
 	}
-	os.Remove(out)
+	if out != "" {
+		os.Remove(out)
+	}
 }
 
 // BenchmarkGoLoop is the minimal client loop; allocs/op are per request.
@@ -128,27 +144,34 @@ func BenchmarkReplay(b *testing.B) {
 // BenchmarkReplayVsGoLoop runs both against the same server, one after the
 // other, and reports replay's throughput as a fraction of the loop's.
 func BenchmarkReplayVsGoLoop(b *testing.B) {
-	srv := fastServer()
-	defer srv.Close()
-	c := NewClient(benchConcurrency, nil)
-	out := filepath.Join(b.TempDir(), "results.parquet")
-	const rounds = 5 // interleaved, so drift in the machine's load hits both alike
-	per := max(b.N/rounds, 1000)
-	n := per * rounds
-	goLoop(b, c, srv.URL+"/v1/models/m:predict", 500) // warm the connections
-	b.ResetTimer()
-	var loop, rep time.Duration
-	for range rounds {
-		t0 := time.Now()
-		goLoop(b, c, srv.URL+"/v1/models/m:predict", per)
-		loop += time.Since(t0)
-		t0 = time.Now()
-		replayN(b, c, srv.URL, per, out)
-		rep += time.Since(t0)
+	for _, sink := range []string{"results-file", "no-sink"} {
+		b.Run(sink, func(b *testing.B) {
+			srv := fastServer()
+			defer srv.Close()
+			c := NewClient(benchConcurrency, nil)
+			out := ""
+			if sink == "results-file" {
+				out = filepath.Join(b.TempDir(), "results.parquet")
+			}
+			const rounds = 5 // interleaved, so drift in the machine's load hits both alike
+			per := max(b.N/rounds, 1000)
+			n := per * rounds
+			goLoop(b, c, srv.URL+"/v1/models/m:predict", 500) // warm the connections
+			b.ResetTimer()
+			var loop, rep time.Duration
+			for range rounds {
+				t0 := time.Now()
+				goLoop(b, c, srv.URL+"/v1/models/m:predict", per)
+				loop += time.Since(t0)
+				t0 = time.Now()
+				replayN(b, c, srv.URL, per, out)
+				rep += time.Since(t0)
+			}
+			b.ReportMetric(float64(n)/loop.Seconds(), "loop-req/s")
+			b.ReportMetric(float64(n)/rep.Seconds(), "replay-req/s")
+			b.ReportMetric(loop.Seconds()/rep.Seconds(), "replay/loop")
+		})
 	}
-	b.ReportMetric(float64(n)/loop.Seconds(), "loop-req/s")
-	b.ReportMetric(float64(n)/rep.Seconds(), "replay-req/s")
-	b.ReportMetric(loop.Seconds()/rep.Seconds(), "replay/loop")
 }
 
 // BenchmarkReplayMemory replays a large recording (1,000,000 exchanges, or
