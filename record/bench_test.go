@@ -50,7 +50,7 @@ func BenchmarkSink(b *testing.B) {
 	defer s.Close(context.Background())
 	w := &sinkWriter{s: s}
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	for done := 0; done < b.N; {
 		n := min(maxBatch, b.N-done)
 		w.batch = append(w.batch[:0], rows[done%len(rows):][:min(n, len(rows)-done%len(rows))]...)
@@ -60,7 +60,7 @@ func BenchmarkSink(b *testing.B) {
 	if err := w.finalize(); err != nil {
 		b.Fatal(err)
 	}
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	b.StopTimer()
 	st := s.Stats()
 	if st.Recorded != int64(b.N) {
@@ -68,6 +68,7 @@ func BenchmarkSink(b *testing.B) {
 	}
 	b.ReportMetric(float64(st.Recorded)/elapsed.Seconds(), "rows/s")
 	b.ReportMetric(float64(st.BytesWritten)/float64(st.Recorded), "disk-B/row")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(st.Recorded), "cpu-µs/row")
 }
 
 // BenchmarkProxy sends the same load (32 concurrent clients, 1 KiB JSON

@@ -6,11 +6,17 @@ import (
 	"io"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 )
 
 // RowGroupRows bounds a row group: large enough for good compression, small
 // enough that a writer's buffers stay a few MiB with 1 KiB bodies.
 const RowGroupRows = 4096
+
+// codec is zstd at its fastest level: the recorder's sink writes on one core
+// and must keep up with the proxy; the default level costs about twice the CPU
+// for files only a little smaller. One shared codec keeps a pool of encoders.
+var codec = &zstd.Codec{Level: zstd.SpeedFastest}
 
 // Writer writes rows of type T to one file that appears under its final name
 // only when Close succeeds. Rows are compressed with zstd.
@@ -32,7 +38,7 @@ func Create[T any](path, schema string, meta ...string) (*Writer[T], error) {
 		return nil, err
 	}
 	opts := []parquet.WriterOption{
-		parquet.Compression(&parquet.Zstd),
+		parquet.Compression(codec),
 		parquet.MaxRowsPerRowGroup(RowGroupRows),
 		parquet.KeyValueMetadata(SchemaKey, schema),
 		parquet.CreatedBy("shadowctl", "", ""),
