@@ -28,12 +28,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	interrupted := ctx.Err() != nil // read before stop, which cancels ctx
 	stop()
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 	case errors.Is(err, errUsage):
 		os.Exit(2)
-	case ctx.Err() != nil:
+	case interrupted:
 		fmt.Fprintln(os.Stderr, "demo: interrupted; every process it started has been stopped")
 		os.Exit(130)
 	default:
@@ -118,10 +119,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%w (run `make demo`, which builds it)", err)
 		}
 	}
-	if err := f.Clean(); err != nil {
+	if err := os.MkdirAll(opts.dir, 0o755); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(opts.dir, 0o755); err != nil {
+	release, err := demo.LockDir(opts.dir)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := f.Clean(); err != nil {
 		return err
 	}
 
