@@ -37,6 +37,10 @@ type recordOptions struct {
 	UpstreamTimeout time.Duration
 	Instance        string
 	DrainTimeout    time.Duration
+	// ReadHeaderTimeout and MaxHeaderBytes protect the listener from slow
+	// or oversized client headers.
+	ReadHeaderTimeout time.Duration
+	MaxHeaderBytes    string
 }
 
 func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
@@ -54,6 +58,8 @@ func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.UpstreamTimeout, "upstream-timeout", 60*time.Second, "wait this long for the upstream's response headers (then 504); 0 waits forever")
 	fs.StringVar(&o.Instance, "instance", "", "name of this recorder in file names and rows (default: host name and a random suffix)")
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+	fs.DurationVar(&o.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "close a client connection whose request headers take longer than this")
+	fs.StringVar(&o.MaxHeaderBytes, "max-header-bytes", "1MiB", "largest request header block accepted from a client (larger: 431)")
 }
 
 func newRecordCmd(g *globalOptions) *cobra.Command {
@@ -82,6 +88,7 @@ type recordConfig struct {
 	upstream   *url.URL
 	rotateSize int64
 	maxBody    int64
+	maxHeader  int64
 	redact     map[string]bool
 	instance   string
 }
@@ -120,6 +127,15 @@ func (o *recordOptions) check() (*recordConfig, error) {
 	}
 	if c.maxBody, err = record.ParseSize(o.MaxBody); err != nil {
 		return nil, usageErrorf("--max-body: %v", err)
+	}
+	if o.ReadHeaderTimeout <= 0 {
+		return nil, usageErrorf("--read-header-timeout %v: want a positive duration", o.ReadHeaderTimeout)
+	}
+	if c.maxHeader, err = record.ParseSize(o.MaxHeaderBytes); err != nil {
+		return nil, usageErrorf("--max-header-bytes: %v", err)
+	}
+	if c.maxHeader < 1<<10 || c.maxHeader > 1<<30 {
+		return nil, usageErrorf("--max-header-bytes %s: want between 1KiB and 1GiB", o.MaxHeaderBytes)
 	}
 	if !(o.Sample >= 0 && o.Sample <= 1) {
 		return nil, usageErrorf("--sample %v: want a fraction between 0 and 1", o.Sample)
@@ -232,8 +248,8 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	srv := &http.Server{
 		Handler:           proxy,
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    1 << 20,
+		ReadHeaderTimeout: opts.ReadHeaderTimeout,
+		MaxHeaderBytes:    int(cfg.maxHeader),
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          errLog,
 	}
