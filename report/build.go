@@ -521,7 +521,7 @@ func (b *Builder) compare(rec *recorded, status int32, kind string, body []byte,
 	fail := func(why string) outcome {
 		n := int64(len(recInst))
 		return outcome{instCompared: n, failed: why,
-			severity: severity{class: 2, instances: max(n, 1), magnitude: math.Inf(1)}}
+			severity: severity{class: 1, instances: max(n, 1), magnitude: math.Inf(1)}}
 	}
 	if kind != "" {
 		return fail("error " + kind)
@@ -533,7 +533,7 @@ func (b *Builder) compare(rec *recorded, status int32, kind string, body []byte,
 		if bytes.Equal(rec.body, body) {
 			return outcome{agreed: true}
 		}
-		return outcome{severity: severity{class: 1, instances: 1}}
+		return outcome{severity: severity{class: 2, instances: 1}}
 	}
 	var pred any
 	if bytes.Equal(body, rec.body) {
@@ -559,7 +559,7 @@ func (b *Builder) compare(rec *recorded, status int32, kind string, body []byte,
 		out.agreed = equalJSON(rec.pred, pred, b.tol)
 		out.instCompared = int64(len(recInst))
 		if !out.agreed {
-			out.severity = severity{class: 1, instances: max(out.instCompared, 1), magnitude: math.Inf(1)}
+			out.severity = severity{class: 2, instances: max(out.instCompared, 1), magnitude: math.Inf(1)}
 		}
 		return out
 	}
@@ -577,7 +577,7 @@ func (b *Builder) compare(rec *recorded, status int32, kind string, body []byte,
 	}
 	out.agreed = out.instAgreed == out.instCompared
 	if !out.agreed {
-		out.severity = severity{class: 1, instances: out.instCompared - out.instAgreed, magnitude: worst}
+		out.severity = severity{class: 2, instances: out.instCompared - out.instAgreed, magnitude: worst}
 	}
 	return out
 }

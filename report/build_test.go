@@ -171,22 +171,23 @@ func TestBuildFixtureByHand(t *testing.T) {
 		t.Errorf("transitions = %+v", r.Errors.Transitions)
 	}
 
-	// Worst first: failures (r05 has 2 instances, r04 one), then r02.
+	// Different answers first (r02), then failures (r05 has 2 instances, r04
+	// one): failures are counted by kind elsewhere, a wrong answer only here.
 	var ids []string
 	for _, d := range r.Disagreements {
 		ids = append(ids, d.ID)
 	}
-	if !reflect.DeepEqual(ids, []string{"r05", "r04", "r02"}) {
+	if !reflect.DeepEqual(ids, []string{"r02", "r05", "r04"}) {
 		t.Errorf("disagreements = %v", ids)
 	}
-	if d := r.Disagreements[2]; len(d.Diff) != 1 || d.Diff[0].String() != "$.predictions[1]: 0 → 1" || d.Instances != 1 {
+	if d := r.Disagreements[0]; len(d.Diff) != 1 || d.Diff[0].String() != "$.predictions[1]: 0 → 1" || d.Instances != 1 {
 		t.Errorf("diff of r02 = %+v", d)
 	}
 }
 
 func TestBuildTopAndIgnoreAndWholeBody(t *testing.T) {
 	// --top 1 keeps the worst only.
-	if r := fixtureReport(t, Options{Top: 1}); len(r.Disagreements) != 1 || r.Disagreements[0].ID != "r05" {
+	if r := fixtureReport(t, Options{Top: 1}); len(r.Disagreements) != 1 || r.Disagreements[0].ID != "r02" {
 		t.Errorf("top 1 = %+v", r.Disagreements)
 	}
 	// Whole body compared (--field $): model_version makes r08 differ,

@@ -5,10 +5,12 @@ import (
 	"sort"
 )
 
-// severity orders disagreements: failures (error or status) before wrong
-// answers, then more differing instances, then a larger numeric difference.
+// severity orders disagreements: different answers before failures (an
+// error or status), since failures are already counted by kind and status
+// transition while a different prediction can only be seen here; then more
+// differing instances, then a larger numeric difference.
 type severity struct {
-	class     int // 2: error or status, 1: a different answer
+	class     int // 2: a different answer, 1: error or status
 	instances int64
 	magnitude float64
 }
