@@ -70,6 +70,9 @@ type SinkOptions struct {
 	// NoWAL turns off the write-ahead log: faster, but a hard crash then
 	// loses the whole file being written.
 	NoWAL bool
+	// RedactJSON masks fields inside JSON bodies before rows are written;
+	// nil stores bodies as they came.
+	RedactJSON *JSONRedactor
 
 	// create opens a file; tests replace it to inject disk failures.
 	create func(path string) (rowFile, error)
@@ -352,6 +355,9 @@ func (w *sinkWriter) write() {
 	var size int64
 	for i := range w.batch {
 		size += rowBytes(&w.batch[i])
+	}
+	for i := range w.batch {
+		s.opts.RedactJSON.Apply(&w.batch[i])
 	}
 	defer func() {
 		clear(w.batch) // let the bodies go
