@@ -31,5 +31,16 @@ demo: build
 	$(GO) build -o $(BIN)/demo ./cmd/demo
 	$(BIN)/demo --shadowctl $(BIN)/shadowctl --demomodel $(BIN)/demomodel --dir demo-out
 
+# fuzz: run every fuzz target for FUZZTIME each (their seed corpora in
+# testdata/fuzz also run in make test, as ordinary tests).
+FUZZTIME ?= 20s
+FUZZ_TARGETS := record:FuzzReadRecording record:FuzzWAL record:FuzzParseSize replay:FuzzReadResults \
+	report:FuzzCompare report:FuzzJSONPath report:FuzzParseGate
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t#*:}; echo "== $$pkg $$name ($(FUZZTIME))"; \
+	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s; \
+	done
+
 clean:
 	rm -rf $(BIN)
