@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -39,8 +41,11 @@ type recordOptions struct {
 	DrainTimeout    time.Duration
 	// ReadHeaderTimeout and MaxHeaderBytes protect the listener from slow
 	// or oversized client headers.
-	ReadHeaderTimeout time.Duration
-	MaxHeaderBytes    string
+	ReadHeaderTimeout  time.Duration
+	MaxHeaderBytes     string
+	RedactJSON         []string
+	CAFile             string
+	InsecureSkipVerify bool
 }
 
 func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
@@ -59,6 +64,9 @@ func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Instance, "instance", "", "name of this recorder in file names and rows (default: host name and a random suffix)")
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.DurationVar(&o.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "close a client connection whose request headers take longer than this")
+	fs.StringArrayVar(&o.RedactJSON, "redact-json", nil, "JSONPath of a field masked inside JSON bodies before they are stored, e.g. '$.user.email' or '$.instances[*].ssn'; repeatable")
+	fs.StringVar(&o.CAFile, "ca-file", "", "PEM file of CA certificates to trust for an https:// upstream, besides the system's")
+	fs.BoolVar(&o.InsecureSkipVerify, "insecure-skip-verify", false, "do not verify the upstream's HTTPS certificate (logs a warning)")
 	fs.StringVar(&o.MaxHeaderBytes, "max-header-bytes", "1MiB", "largest request header block accepted from a client (larger: 431)")
 }
 
@@ -90,6 +98,8 @@ type recordConfig struct {
 	maxBody    int64
 	maxHeader  int64
 	redact     map[string]bool
+	redactJSON *record.JSONRedactor
+	tls        *tls.Config
 	instance   string
 }
 
@@ -154,6 +164,24 @@ func (o *recordOptions) check() (*recordConfig, error) {
 			return nil, usageErrorf("--redact-header %q: want a header name", h)
 		}
 	}
+	if c.redactJSON, err = record.NewJSONRedactor(o.RedactJSON); err != nil {
+		return nil, usageErrorf("--redact-json: %v", err)
+	}
+	c.tls = &tls.Config{InsecureSkipVerify: o.InsecureSkipVerify}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, usageErrorf("--ca-file: %v", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, usageErrorf("--ca-file %s: no PEM certificate in it", o.CAFile)
+		}
+		c.tls.RootCAs = pool
+	}
 	c.redact = record.RedactSet(append(append([]string{}, record.DefaultRedact...), o.Redact...))
 	c.instance = o.Instance
 	if c.instance == "" {
@@ -208,10 +236,16 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 		RotateSize:     cfg.rotateSize,
 		RotateInterval: opts.RotateInterval,
 		Logger:         logger,
+		RedactJSON:     cfg.redactJSON,
 	})
 	if err != nil {
 		return err
 	}
+	if opts.InsecureSkipVerify {
+		logger.Warn("--insecure-skip-verify: the upstream's HTTPS certificate is not verified")
+	}
+	transport := record.NewTransport(opts.UpstreamTimeout)
+	transport.TLSClientConfig = cfg.tls
 	metrics := record.NewMetrics()
 	metrics.WatchSink(sink)
 	proxy, err := record.NewProxy(record.ProxyOptions{
@@ -222,6 +256,7 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 		Instance:        cfg.instance,
 		Sink:            sink,
 		UpstreamTimeout: opts.UpstreamTimeout,
+		Transport:       transport,
 		Metrics:         metrics,
 		Logger:          logger,
 	})
