@@ -1,16 +1,19 @@
 package record
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -96,9 +99,16 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 	}
 	p := &Proxy{opts: opts}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:        p.rewrite,
-		Transport:      opts.Transport,
-		FlushInterval:  -1, // stream: every chunk reaches the client as it arrives
+		Rewrite:   p.rewrite,
+		Transport: opts.Transport,
+		// Streams (no length, or text/event-stream) ReverseProxy flushes at
+		// every chunk itself. Responses of known length respBody flushes
+		// before each further read of the upstream: same streaming, but a
+		// body that comes in one read goes out in one write with its
+		// headers. (FlushInterval -1 would flush the headers of every
+		// response from a timer goroutine first: a second write and a
+		// wake-up per request.)
+		FlushInterval:  0,
 		BufferPool:     bufferPool{},
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 		ModifyResponse: p.modifyResponse,
@@ -147,6 +157,7 @@ type stateKey struct{}
 type exchange struct {
 	p        *Proxy
 	ctx      context.Context // the client's request
+	w        http.ResponseWriter
 	x        Exchange
 	answered bool // the upstream sent a response
 	sampled  bool
@@ -160,7 +171,7 @@ type exchange struct {
 // ServeHTTP proxies one request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := p.opts.Now()
-	st := &exchange{p: p, ctx: r.Context(), sampled: p.sample()}
+	st := &exchange{p: p, ctx: r.Context(), w: w, sampled: p.sample()}
 	if st.sampled {
 		st.x = Exchange{
 			ID:        NewID(start),
@@ -173,6 +184,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 			st.req.init(r.Body, p.opts.MaxBody, r.ContentLength)
 			r.Body = &st.req
+			if r.ContentLength > 0 && r.ContentLength <= min(p.opts.MaxBody, preloadMax) && r.Header.Get("Expect") == "" {
+				r.Body = st.req.preload()
+			}
 		}
 	}
 	// Whatever path the proxy takes (even a panic to abort the handler),
@@ -257,6 +271,9 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		max = p.opts.MaxBody
 	}
 	st.resp.init(res.Body, st, max, res.ContentLength)
+	if res.ContentLength >= 0 && !isEventStream(res.Header) {
+		st.resp.flush = true // ReverseProxy will not (see NewProxy)
+	}
 	res.Body = &st.resp
 	return nil
 }
@@ -365,6 +382,49 @@ func (b *reqBody) Close() error {
 	return b.rc.Close()
 }
 
+// preloadMax bounds the request bodies read whole before the request goes
+// upstream. Like nginx (proxy_request_buffering on), a small body with a
+// known length is read first: the transport then sends headers and body in
+// one write instead of two, which is most of a model request's cost here.
+// Larger or chunked bodies, and those after Expect: 100-continue, stream.
+const preloadMax = 64 << 10
+
+// preload reads the whole body (its length is known and at most max) and
+// returns what the transport should send: the bytes in memory, or, if the
+// client failed mid-body, the bytes read and then the client's error, so the
+// exchange ends as it would have while streaming.
+func (b *reqBody) preload() io.ReadCloser {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	buf := b.buf[:cap(b.buf)]
+	n, err := io.ReadFull(b.rc, buf)
+	b.buf, b.n = buf[:n], int64(n)
+	if err == nil {
+		b.rc = nil // the server closes the client's body after the handler
+		return io.NopCloser(bytes.NewReader(b.buf))
+	}
+	rc := b.rc
+	b.rc = nil
+	return &failedBody{r: bytes.NewReader(b.buf), err: err, rc: rc}
+}
+
+// failedBody replays the bytes read before the client's body failed, then
+// the failure.
+type failedBody struct {
+	r   *bytes.Reader
+	err error
+	rc  io.Closer
+}
+
+func (f *failedBody) Read(p []byte) (int, error) {
+	if f.r.Len() > 0 {
+		return f.r.Read(p)
+	}
+	return 0, f.err
+}
+
+func (f *failedBody) Close() error { return f.rc.Close() }
+
 // fill reads the body up to what is stored (and a byte more, to know if it
 // was cut) when nobody else reads it.
 func (b *reqBody) fill() {
@@ -391,6 +451,23 @@ type respBody struct {
 	max int64
 	n   int64
 	err error
+	// flush: the proxy flushes the client's response itself, before each
+	// read after the first, so bytes never wait for the upstream's next
+	// ones; pending marks bytes handed out since the last flush, held an
+	// error kept until they are flushed.
+	flush, pending bool
+	held           error
+}
+
+// isEventStream is ReverseProxy's test for Server-Sent Events, which it
+// flushes at every write.
+func isEventStream(h http.Header) bool {
+	v := h.Get("Content-Type")
+	if !strings.Contains(strings.ToLower(v), "event-stream") {
+		return false // the common case, without ParseMediaType's allocations
+	}
+	ct, _, _ := mime.ParseMediaType(v)
+	return ct == "text/event-stream"
 }
 
 func (b *respBody) init(rc io.ReadCloser, st *exchange, max, size int64) {
@@ -401,6 +478,13 @@ func (b *respBody) init(rc io.ReadCloser, st *exchange, max, size int64) {
 }
 
 func (b *respBody) Read(p []byte) (int, error) {
+	if b.pending {
+		b.pending = false
+		_ = http.NewResponseController(b.st.w).Flush() // a failed client shows on the next write
+	}
+	if b.held != nil {
+		return 0, b.held
+	}
 	n, err := b.rc.Read(p)
 	if n > 0 {
 		b.n += int64(n)
@@ -413,6 +497,12 @@ func (b *respBody) Read(p []byte) (int, error) {
 		b.st.finish("")
 	case err != nil && b.err == nil:
 		b.err = err
+	}
+	if b.flush && n > 0 && err != io.EOF {
+		// More is to come, or an error that ends the response: either way
+		// the client gets these bytes first.
+		b.pending, b.held = true, err
+		return n, nil
 	}
 	return n, err
 }
