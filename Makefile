@@ -14,8 +14,10 @@ build:
 test:
 	$(GO) test -race -timeout 15m ./...
 
-bench:
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./...
+	# The recorder vs direct vs nginx under wrk, in one run (skips without wrk).
+	$(GO) run ./cmd/benchpeers --shadowctl $(BIN)/shadowctl --rounds 5 --duration 5s
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
