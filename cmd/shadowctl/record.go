@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"regexp"
@@ -46,6 +47,7 @@ type recordOptions struct {
 	RedactJSON         []string
 	CAFile             string
 	InsecureSkipVerify bool
+	Pprof              bool
 }
 
 func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
@@ -68,6 +70,7 @@ func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.CAFile, "ca-file", "", "PEM file of CA certificates to trust for an https:// upstream, besides the system's")
 	fs.BoolVar(&o.InsecureSkipVerify, "insecure-skip-verify", false, "do not verify the upstream's HTTPS certificate (logs a warning)")
 	fs.StringVar(&o.MaxHeaderBytes, "max-header-bytes", "1MiB", "largest request header block accepted from a client (larger: 431)")
+	fs.BoolVar(&o.Pprof, "pprof", false, "also serve Go's profiler (/debug/pprof/) on --admin, to see where the recorder spends its CPU")
 }
 
 func newRecordCmd(g *globalOptions) *cobra.Command {
@@ -122,6 +125,9 @@ func (o *recordOptions) check() (*recordConfig, error) {
 		if _, _, err := net.SplitHostPort(o.Admin); err != nil {
 			return nil, usageErrorf("--admin %q: want host:port, or empty to disable", o.Admin)
 		}
+	}
+	if o.Pprof && o.Admin == "" {
+		return nil, usageErrorf("--pprof serves on --admin: give --admin an address")
 	}
 	if o.Out == "" {
 		return nil, usageErrorf("--out: want a folder")
@@ -289,8 +295,12 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 		ErrorLog:          errLog,
 	}
 	var ready atomic.Bool
+	adminHandler := record.AdminHandler(metrics, func() bool { return ready.Load() && sink.Running() })
+	if opts.Pprof {
+		adminHandler = withPprof(adminHandler)
+	}
 	admin := &http.Server{
-		Handler:           record.AdminHandler(metrics, func() bool { return ready.Load() && sink.Running() }),
+		Handler:           adminHandler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          errLog,
 	}
@@ -302,7 +312,11 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 	ready.Store(true)
 	fmt.Fprintf(g.Stderr, "recording http://%s -> %s, files in %s\n", ln.Addr(), cfg.upstream.Redacted(), opts.Out)
 	if adminLn != nil {
-		logger.Info("admin endpoints", "addr", "http://"+adminLn.Addr().String(), "paths", "/healthz /readyz /metrics")
+		paths := "/healthz /readyz /metrics"
+		if opts.Pprof {
+			paths += " /debug/pprof/"
+		}
+		logger.Info("admin endpoints", "addr", "http://"+adminLn.Addr().String(), "paths", paths)
 	}
 
 	var runErr error
@@ -342,4 +356,16 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 		return withCode(exitFailed, runErr)
 	}
 	return nil
+}
+
+// withPprof adds Go's profiler under /debug/pprof/ to the admin handler h.
+func withPprof(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
