@@ -45,6 +45,11 @@ const (
 	// walSyncEvery bounds what a hard crash can lose: rows reach the disk's
 	// log at least this often.
 	walSyncEvery = time.Second
+	// batchLinger is how long the writer rests after a batch that did not
+	// fill: rows queue meanwhile without waking it, so under load it takes
+	// them (and writes their log) in batches, not one wake-up and one
+	// write(2) per request. Rows wait at most this much longer for the log.
+	batchLinger = 2 * time.Millisecond
 )
 
 // SinkOptions configures a Sink.
@@ -303,24 +308,38 @@ func (w *sinkWriter) run() {
 	defer close(s.done)
 	syncTicker := time.NewTicker(walSyncEvery)
 	defer syncTicker.Stop()
+	rest := time.NewTimer(batchLinger)
+	defer rest.Stop()
+	resting := false
 	for {
 		var tick <-chan time.Time
 		if w.timer != nil {
 			tick = w.timer.C
 		}
+		queue := s.queue
+		if resting {
+			queue = nil
+		}
 		select {
 		case <-syncTicker.C:
 			w.syncLog()
-		case x, ok := <-s.queue:
+		case <-rest.C:
+			resting = false
+		case x, ok := <-queue:
 			if !ok {
 				s.closeErr = w.finalize()
 				return
 			}
 			closed := !w.take(x)
+			full := len(w.batch) == maxBatch
 			w.write()
 			if closed {
 				s.closeErr = w.finalize()
 				return
+			}
+			if !full {
+				resting = true
+				rest.Reset(batchLinger)
 			}
 		case <-tick:
 			w.timer = nil
