@@ -100,7 +100,7 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 	p := &Proxy{opts: opts}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:   p.rewrite,
-		Transport: opts.Transport,
+		Transport: roundTripper{p},
 		// Streams (no length, or text/event-stream) ReverseProxy flushes at
 		// every chunk itself. Responses of known length respBody flushes
 		// before each further read of the upstream: same streaming, but a
@@ -141,6 +141,25 @@ func NewTransport(headerTimeout time.Duration) *http.Transport {
 	t.Protocols = new(http.Protocols)
 	t.Protocols.SetHTTP1(true)
 	return t
+}
+
+// roundTripper sends the proxy's upstream requests through its transport,
+// first giving back a preloaded body as the in-memory reader it is:
+// ReverseProxy wraps every body in a type of its own, and the transport then
+// flushes the headers before copying the body (a second write(2) and TCP
+// segment per request), which it skips for bytes.Reader bodies.
+type roundTripper struct{ p *Proxy }
+
+func (t roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	if st := stateOf(r); st != nil && st.req.preloaded {
+		body := st.req.buf
+		r2 := new(http.Request)
+		*r2 = *r // RoundTrip must not change r
+		r2.Body = io.NopCloser(bytes.NewReader(body))
+		r2.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		r = r2
+	}
+	return t.p.opts.Transport.RoundTrip(r)
 }
 
 // Close drops the idle upstream connections.
@@ -351,6 +370,9 @@ type reqBody struct {
 	max  int64
 	n    int64
 	done bool
+	// preloaded: buf is the whole body, read before the request went
+	// upstream (see preload).
+	preloaded bool
 }
 
 func (b *reqBody) init(rc io.ReadCloser, max, size int64) {
@@ -401,6 +423,7 @@ func (b *reqBody) preload() io.ReadCloser {
 	b.buf, b.n = buf[:n], int64(n)
 	if err == nil {
 		b.rc = nil // the server closes the client's body after the handler
+		b.preloaded = true
 		return io.NopCloser(bytes.NewReader(b.buf))
 	}
 	rc := b.rc
