@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	kzstd "github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 )
@@ -16,7 +17,42 @@ const RowGroupRows = 4096
 // codec is zstd at its fastest level: the recorder's sink writes on one core
 // and must keep up with the proxy; the default level costs about twice the CPU
 // for files only a little smaller. One shared codec keeps a pool of encoders.
-var codec = &zstd.Codec{Level: zstd.SpeedFastest}
+var codec = &zstdCodec{free: make(chan *kzstd.Encoder, keptEncoders)}
+
+// keptEncoders bounds the idle encoders kept (about 1.3 MiB each): one per
+// file written at the same time is enough.
+const keptEncoders = 4
+
+// zstdCodec is parquet-go's zstd codec with encoders that outlive garbage
+// collections. parquet-go keeps them in a sync.Pool, which every GC empties:
+// under a replay's allocation rate most pages then built a new encoder and
+// its 1 MiB window, a sixth of all the bytes a replay allocated. The frames
+// are the same, so files read as before.
+type zstdCodec struct {
+	zstd.Codec // String, CompressionCodec and Decode
+	free       chan *kzstd.Encoder
+}
+
+func (c *zstdCodec) Encode(dst, src []byte) ([]byte, error) {
+	var e *kzstd.Encoder
+	select {
+	case e = <-c.free:
+	default:
+		// The options of parquet-go's codec at SpeedFastest.
+		var err error
+		e, err = kzstd.NewWriter(nil, kzstd.WithEncoderConcurrency(1), kzstd.WithEncoderLevel(kzstd.SpeedFastest),
+			kzstd.WithZeroFrames(true), kzstd.WithEncoderCRC(false))
+		if err != nil {
+			return dst[:0], err
+		}
+	}
+	dst = e.EncodeAll(src, dst[:0])
+	select {
+	case c.free <- e:
+	default:
+	}
+	return dst, nil
+}
 
 // Writer writes rows of type T to one file that appears under its final name
 // only when Close succeeds. Rows are compressed with zstd.
