@@ -78,9 +78,17 @@ var DefaultRedact = []string{"Authorization", "Cookie", "Set-Cookie", "Proxy-Aut
 // HeadersFrom converts h to rows, sorted by name so files compare, with the
 // values of headers in redact (canonical names) replaced by Redacted.
 func HeadersFrom(h http.Header, redact map[string]bool) []Header {
+	return headersFrom(h, redact, nil)
+}
+
+// headersFrom is HeadersFrom of the headers keep accepts (all when nil).
+func headersFrom(h http.Header, redact map[string]bool, keep func(string) bool) []Header {
 	names := make([]string, 0, len(h))
 	n := 0
 	for k, vs := range h {
+		if keep != nil && !keep(k) {
+			continue
+		}
 		names = append(names, k)
 		n += len(vs)
 	}

@@ -1,8 +1,10 @@
 package record
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -43,8 +45,13 @@ type ProxyOptions struct {
 	// once the request is sent (a streaming body may take longer); 0 waits
 	// forever. Ignored when Transport is set.
 	UpstreamTimeout time.Duration
-	// Transport sends requests upstream; NewTransport(UpstreamTimeout) by
-	// default.
+	// TLSConfig is used for an https:// upstream (CAs, verification).
+	TLSConfig *tls.Config
+	// Transport, when set, sends every request upstream through
+	// httputil.ReverseProxy. By default the proxy uses its own lean
+	// HTTP/1.1 client (see client), and ReverseProxy with
+	// NewTransport(UpstreamTimeout) only for protocol upgrades and
+	// upstream URLs with a path or query.
 	Transport http.RoundTripper
 	// Metrics counts requests and upstream latency; nil counts nothing.
 	Metrics *Metrics
@@ -63,8 +70,9 @@ type ProxyOptions struct {
 // X-Forwarded-* of its own (the model should see what it saw without the
 // sidecar; an ingress in front already adds them).
 type Proxy struct {
-	opts ProxyOptions
-	rp   *httputil.ReverseProxy
+	opts   ProxyOptions
+	rp     *httputil.ReverseProxy
+	client *client // nil: every request goes through rp
 }
 
 // StatusClientClosed is counted in the requests metric for a client that went
@@ -94,10 +102,15 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Transport == nil {
-		opts.Transport = NewTransport(opts.UpstreamTimeout)
-	}
 	p := &Proxy{opts: opts}
+	if opts.Transport == nil {
+		t := NewTransport(opts.UpstreamTimeout)
+		t.TLSClientConfig = opts.TLSConfig
+		p.opts.Transport = t
+		if (u.Path == "" || u.Path == "/") && u.RawQuery == "" {
+			p.client = newClient(upstreamHost(u), opts.TLSConfig, opts.UpstreamTimeout)
+		}
+	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:   p.rewrite,
 		Transport: roundTripper{p},
@@ -162,8 +175,25 @@ func (t roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.p.opts.Transport.RoundTrip(r)
 }
 
+// upstreamHost is the address the client dials for u.
+func upstreamHost(u *url.URL) *urlHost {
+	h := &urlHost{name: u.Hostname(), tls: u.Scheme == "https"}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if h.tls {
+			port = "443"
+		}
+	}
+	h.addr = net.JoinHostPort(h.name, port)
+	return h
+}
+
 // Close drops the idle upstream connections.
 func (p *Proxy) Close() {
+	if p.client != nil {
+		p.client.close()
+	}
 	if t, ok := p.opts.Transport.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()
 	}
@@ -207,11 +237,263 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				r.Body = st.req.preload()
 			}
 		}
+	} else if p.client != nil && r.ContentLength > 0 && r.ContentLength <= preloadMax && r.Header.Get("Expect") == "" {
+		// Not recorded, but sent the same way: one write, no goroutine.
+		st.req.init(r.Body, r.ContentLength, r.ContentLength)
+		r.Body = st.req.preload()
 	}
 	// Whatever path the proxy takes (even a panic to abort the handler),
 	// the exchange ends here at the latest.
 	defer st.finish("proxy: exchange ended without a complete response")
+	if p.client != nil && r.Header["Upgrade"] == nil && r.Method != http.MethodConnect {
+		p.forward(st, w, r)
+		return
+	}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+}
+
+// forward is the proxy's own path for plain requests: the request goes to
+// the upstream on a pooled connection, and the response comes back, on the
+// handler's goroutine (see client). It does what ReverseProxy does with
+// the proxy's Rewrite and ModifyResponse: end-to-end headers both ways, the
+// client's Host, target and query unchanged, trailers passed on, and a
+// response cut by the upstream cut for the client too.
+func (p *Proxy) forward(st *exchange, w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	keep := newEndToEnd(r.Header)
+	if st.sampled {
+		st.x.RequestHeaders = headersFrom(r.Header, p.opts.Redact, keep.keep)
+	}
+	var mem []byte     // the whole body, in memory (or none)
+	var body io.Reader // the body, to stream
+	chunked := false
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		if st.req.preloaded {
+			mem = st.req.buf
+		} else {
+			body, chunked = r.Body, r.ContentLength < 0
+		}
+	}
+	target, host := requestTarget(r), r.Host
+	if host == "" {
+		host = p.opts.Upstream.Host
+	}
+
+	var (
+		pc    *upConn
+		res   *http.Response
+		wrote <-chan error
+		stop  func() bool
+		err   error
+	)
+	for attempt := 0; ; attempt++ {
+		if pc, err = p.client.get(ctx); err != nil {
+			p.upstreamFailed(st, w, r, err)
+			return
+		}
+		stop = context.AfterFunc(ctx, pc.abort)
+		stale := pc.reused
+		st.sent = p.opts.Now()
+		writeRequestHead(pc.bw, r, target, host, keep, chunked)
+		if body == nil {
+			_, _ = pc.bw.Write(mem)
+			err = pc.bw.Flush()
+		} else {
+			ch := make(chan error, 1)
+			go func(pc *upConn) { ch <- writeBody(pc, body, r.ContentLength, chunked) }(pc)
+			wrote = ch
+		}
+		if err == nil {
+			if t := p.client.headerTimeout; t > 0 {
+				pc.setReadDeadline(time.Now().Add(t))
+			}
+			// Peek first: an error before the response's first byte
+			// may mean a connection the upstream had closed.
+			if _, err = pc.br.Peek(1); err == nil {
+				res, err = readResponse(pc.br, r)
+				stale = false
+			}
+			if p.client.headerTimeout > 0 {
+				pc.setReadDeadline(time.Time{})
+			}
+		}
+		if err == nil {
+			break
+		}
+		stop()
+		_ = pc.c.Close()
+		// A kept-alive connection the upstream had closed: the request
+		// never reached it, and a body in memory can be sent again.
+		if attempt == 0 && stale && body == nil && ctx.Err() == nil && staleConnError(err) {
+			continue
+		}
+		p.upstreamFailed(st, w, r, err)
+		return
+	}
+
+	removeHopByHop(res.Header)
+	st.status, st.answered = res.StatusCode, true
+	if st.sampled {
+		st.x.Status = int32(res.StatusCode)
+		st.x.ResponseHeaders = HeadersFrom(res.Header, p.opts.Redact)
+	}
+	h := w.Header()
+	for k, vs := range res.Header {
+		h[k] = vs
+	}
+	announced := len(res.Trailer)
+	if announced > 0 {
+		keys := make([]string, 0, announced)
+		for k := range res.Trailer {
+			keys = append(keys, k)
+		}
+		h.Add("Trailer", strings.Join(keys, ", "))
+	}
+	w.WriteHeader(res.StatusCode)
+
+	max := int64(0)
+	if st.sampled {
+		max = p.opts.MaxBody
+	}
+	st.resp.init(res.Body, st, max, res.ContentLength)
+	flushEach := res.ContentLength < 0 || isEventStream(res.Header)
+	st.resp.flush = !flushEach
+	readErr, writeErr := copyBody(w, &st.resp, flushEach)
+	if readErr != nil || writeErr != nil {
+		// Close the connection first: closing a body that is not at its
+		// end would read the rest of it.
+		stop()
+		_ = pc.c.Close()
+		_ = st.resp.Close()
+		if readErr != nil && writeErr == nil {
+			// The upstream cut the response: cut the client's too,
+			// rather than end it as if it were complete.
+			panic(http.ErrAbortHandler)
+		}
+		return
+	}
+	if len(res.Trailer) > 0 {
+		// Force chunking, so the server does not compute a length and
+		// drop the trailers.
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		if len(res.Trailer) == announced {
+			for k, vs := range res.Trailer {
+				h[k] = vs
+			}
+		} else {
+			for k, vs := range res.Trailer {
+				for _, v := range vs {
+					h.Add(http.TrailerPrefix+k, v)
+				}
+			}
+		}
+	}
+	reusable := stop() && !res.Close
+	if wrote != nil {
+		select {
+		case werr := <-wrote:
+			reusable = reusable && werr == nil
+		default:
+			// The upstream answered before it read the whole body.
+			reusable = false
+		}
+	}
+	if reusable {
+		p.client.put(pc)
+	} else {
+		pc.abort()
+		_ = pc.c.Close()
+	}
+}
+
+// writeBody streams a request body that is not in memory to the upstream,
+// n bytes long, or chunked. On failure it aborts the connection, so that the
+// upstream does not wait for the rest.
+func writeBody(pc *upConn, body io.Reader, n int64, chunked bool) error {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	var err error
+	if chunked {
+		cw := httputil.NewChunkedWriter(flushWriter{pc.bw})
+		if _, err = io.CopyBuffer(cw, onlyReader{body}, *bp); err == nil {
+			if err = cw.Close(); err == nil {
+				_, err = pc.bw.WriteString("\r\n")
+			}
+		}
+	} else {
+		var m int64
+		m, err = io.CopyBuffer(pc.bw, io.LimitReader(body, n), *bp)
+		if err == nil && m < n {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	if err == nil {
+		err = pc.bw.Flush()
+	}
+	if err != nil {
+		pc.abort()
+	}
+	return err
+}
+
+// flushWriter flushes after every write: each chunk of a streamed request
+// body goes out as it comes.
+type flushWriter struct{ w *bufio.Writer }
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err == nil {
+		err = f.w.Flush()
+	}
+	return n, err
+}
+
+// onlyReader hides any WriterTo of a body, so that CopyBuffer reads it in
+// pieces that are sent as they come.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// copyBody copies the response body to the client, flushing after every
+// write when flushEach (streams of unknown length, Server-Sent Events;
+// otherwise the body flushes itself, see respBody). It returns the error
+// that ended it, reading from the upstream or writing to the client; none
+// at the body's end.
+func copyBody(w http.ResponseWriter, body *respBody, flushEach bool) (readErr, writeErr error) {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
+	f, _ := w.(http.Flusher)
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return nil, werr
+			}
+			if flushEach && f != nil {
+				f.Flush()
+			}
+		}
+		if err == io.EOF {
+			return nil, nil
+		}
+		if err != nil {
+			return err, nil
+		}
+	}
+}
+
+// removeHopByHop deletes the hop-by-hop headers of h, and those its
+// Connection header names.
+func removeHopByHop(h http.Header) {
+	keep := newEndToEnd(h)
+	for k := range h {
+		if !keep.keep(k) {
+			delete(h, k)
+		}
+	}
 }
 
 func (p *Proxy) sample() bool {
@@ -301,7 +583,12 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 // timed out), a short plain-text reason, and the exchange is recorded with
 // its error and status 0.
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	st := stateOf(r)
+	p.upstreamFailed(stateOf(r), w, r, err)
+}
+
+// upstreamFailed answers the client when the upstream gave no response and
+// ends the exchange st (which may be nil) with the error.
+func (p *Proxy) upstreamFailed(st *exchange, w http.ResponseWriter, r *http.Request, err error) {
 	code, reason, stored := http.StatusBadGateway, "upstream unreachable", "upstream: "+err.Error()
 	var ne net.Error
 	switch {

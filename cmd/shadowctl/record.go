@@ -250,8 +250,6 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 	if opts.InsecureSkipVerify {
 		logger.Warn("--insecure-skip-verify: the upstream's HTTPS certificate is not verified")
 	}
-	transport := record.NewTransport(opts.UpstreamTimeout)
-	transport.TLSClientConfig = cfg.tls
 	metrics := record.NewMetrics()
 	metrics.WatchSink(sink)
 	proxy, err := record.NewProxy(record.ProxyOptions{
@@ -262,7 +260,7 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 		Instance:        cfg.instance,
 		Sink:            sink,
 		UpstreamTimeout: opts.UpstreamTimeout,
-		Transport:       transport,
+		TLSConfig:       cfg.tls,
 		Metrics:         metrics,
 		Logger:          logger,
 	})
