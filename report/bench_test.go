@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
@@ -102,9 +103,21 @@ func peakHeap(stop <-chan struct{}) <-chan uint64 {
 // BenchmarkReport1M reports over 1,000,000 results rows (written once per
 // run, not timed) and reports rows/s and the peak live heap. It never
 // asserts on the figures.
+//
+// SHADOWCTL_BENCH_DIR=dir writes the files into dir and keeps them, so the
+// real binary can be timed on the same input:
+//
+//	SHADOWCTL_BENCH_DIR=/tmp/bench1m go test ./report -run '^$' -bench Report1M -benchtime 1x
+//	bin/shadowctl report --format json /tmp/bench1m
 func BenchmarkReport1M(b *testing.B) {
 	const n = 1_000_000
-	files := writeBenchResults(b, b.TempDir(), n)
+	dir := os.Getenv("SHADOWCTL_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	files := writeBenchResults(b, dir, n)
 	for _, c := range []struct {
 		name string
 		opts Options
