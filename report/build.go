@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"sort"
 	"strconv"
@@ -90,33 +89,16 @@ func Build(ctx context.Context, opts Options, args []string) (*Report, error) {
 		readers = append(readers, r)
 		total += r.NumRows()
 	}
-	var done int64
-	for _, r := range readers {
-		for {
-			row, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return nil, err
-			}
-			b.Add(row)
-			done++
-			if done%4096 == 0 {
-				if err := ctx.Err(); err != nil {
-					return nil, err
-				}
-				if opts.Progress != nil {
-					opts.Progress(done, total)
-				}
-			}
-		}
-		// Close now: a long run over many shards should not hold every
-		// file open.
-		r.Close()
-	}
+	var progress func(int64)
 	if opts.Progress != nil {
-		opts.Progress(done, total)
+		progress = func(done int64) { opts.Progress(done, total) }
+	}
+	done, err := addAll(ctx, b, readers, progress)
+	if err != nil {
+		return nil, err
+	}
+	if progress != nil {
+		progress(done)
 	}
 	if done == 0 {
 		return nil, fmt.Errorf("%s: %w", strings.Join(exp.Files, ", "), ErrEmpty)

@@ -1,0 +1,117 @@
+package report
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/shadowctl/shadowctl/replay"
+)
+
+// batchRows is the number of rows handed over at a time: enough that a
+// channel operation costs nothing per row, few enough that the batches in
+// flight stay around a MiB.
+const batchRows = 1024
+
+// batchesInFlight is the number of batches that exist: the reader can run
+// this far ahead of the aggregation, and no further.
+const batchesInFlight = 4
+
+// readBatches reads the rows of readers, in order, into batches taken from
+// free and sends them on full, which it closes when it returns. Each reader
+// is closed once read. It stops early when ctx is done.
+func readBatches(ctx context.Context, readers []*replay.ResultsReader, free <-chan []replay.Result, full chan<- []replay.Result) error {
+	defer close(full)
+	var batch []replay.Result
+	send := func() error {
+		select {
+		case full <- batch:
+			batch = nil
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for _, r := range readers {
+		for {
+			if batch == nil {
+				select {
+				case batch = <-free:
+					batch = batch[:0]
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			row, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			// A shallow copy is enough: the reader allocates the bodies
+			// and strings of every row afresh, and Builder.Add keeps
+			// none of them.
+			batch = append(batch, *row)
+			if len(batch) == cap(batch) {
+				if err := send(); err != nil {
+					return err
+				}
+			}
+		}
+		// Close now: a long run over many shards should not hold every
+		// file open.
+		r.Close()
+	}
+	if len(batch) > 0 {
+		return send()
+	}
+	return nil
+}
+
+// addAll feeds every row of readers to b and returns the number of rows.
+// progress, when set, is called on the caller's goroutine after each batch.
+//
+// It runs in two stages so that a report uses two cores: a goroutine decodes
+// Parquet rows into batches (reading is about 40% of the work) while the
+// caller's goroutine compares and aggregates them. The aggregation stays on
+// one goroutine and sees the rows in file order, so every figure is exactly
+// that of a sequential pass; split aggregations merged at the end would not
+// be (the streaming mean and variance, the label ids and the top-N list all
+// depend on the order).
+func addAll(ctx context.Context, b *Builder, readers []*replay.ResultsReader, progress func(done int64)) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	free := make(chan []replay.Result, batchesInFlight)
+	full := make(chan []replay.Result, batchesInFlight)
+	for range batchesInFlight {
+		free <- make([]replay.Result, 0, batchRows)
+	}
+	readErr := make(chan error, 1)
+	go func() { readErr <- readBatches(ctx, readers, free, full) }()
+
+	var done int64
+	var err error
+	for batch := range full {
+		for i := range batch {
+			b.Add(&batch[i])
+		}
+		done += int64(len(batch))
+		free <- batch // never blocks: free holds every batch there is
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		if progress != nil {
+			progress(done)
+		}
+	}
+	// Stop the reader (when the loop broke early) and wait for it: no
+	// goroutine outlives Build, and the readers are closed only after. When
+	// the loop ran to the end the reader has returned already, and its
+	// error (a damaged file, ctx done) is the result.
+	cancel()
+	if rerr := <-readErr; err == nil {
+		err = rerr
+	}
+	return done, err
+}
