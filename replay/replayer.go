@@ -275,7 +275,9 @@ func Run(ctx context.Context, opts Options, src Source, sink Sink) (Summary, err
 		close(outs)
 	}()
 
-	c := collector{o: &o, sink: sink, sum: Summary{Errors: map[string]int64{}}, total: total}
+	// A sink error stops the run as a cause, like a connect error.
+	rw := startRowWriter(sink, func(err error) { cancel(err) })
+	c := collector{o: &o, rows: rw, sum: Summary{Errors: map[string]int64{}}, total: total}
 	c.sum.Started = start
 	if o.Baseline != nil {
 		c.sum.BaselineErrors = map[string]int64{}
@@ -286,7 +288,8 @@ func Run(ctx context.Context, opts Options, src Source, sink Sink) (Summary, err
 		}
 	}
 	<-prodDone
-	sinkErr := c.flush()
+	c.flush()
+	sinkErr := rw.close()
 	c.sum.Resumed, c.sum.Truncated = p.resumed, p.truncated
 	c.sum.Elapsed = time.Since(start)
 	c.progress(true)
@@ -298,12 +301,10 @@ func Run(ctx context.Context, opts Options, src Source, sink Sink) (Summary, err
 	}
 	var ce *ConnectError
 	switch cause := context.Cause(runCtx); {
-	case sinkErr != nil:
-		return c.sum, sinkErr
 	case errors.As(cause, &ce):
 		return c.sum, ce
-	case c.sinkErr != nil:
-		return c.sum, c.sinkErr
+	case sinkErr != nil:
+		return c.sum, sinkErr
 	case srcErr != nil:
 		return c.sum, fmt.Errorf("read recordings: %w", srcErr)
 	case ctx.Err() != nil:
@@ -460,25 +461,22 @@ func sendJob(ctx context.Context, o *Options, j job) outcome {
 	return r
 }
 
-// collector writes rows in batches, counts, reports progress and watches
-// for targets that refuse every connection.
+// collector batches rows for the row writer, counts, reports progress and
+// watches for targets that refuse every connection.
 type collector struct {
-	o       *Options
-	sink    Sink
-	sum     Summary
-	total   int64
-	errs    int64
-	batch   []Result
-	sinkErr error
-	last    time.Time
+	o     *Options
+	rows  *rowWriter
+	sum   Summary
+	total int64
+	errs  int64
+	batch []Result
+	last  time.Time
 
 	// first answers per side while all of them failed to connect
 	candFails, baseFails int
 	candFirst, baseFirst outcome
 	candOK, baseOK       bool
 }
-
-const batchRows = 256
 
 func (c *collector) add(r outcome) error {
 	c.sum.Sent++
@@ -500,27 +498,22 @@ func (c *collector) add(r outcome) error {
 		c.errs++
 	}
 	c.sum.Behind = max(c.sum.Behind, r.late)
-	if c.sinkErr == nil {
-		c.batch = append(c.batch, r.Result)
-		if len(c.batch) >= batchRows {
-			c.sinkErr = c.flush()
-			if c.sinkErr != nil {
-				return c.sinkErr
-			}
-		}
+	if c.batch == nil {
+		c.batch = c.rows.get()
+	}
+	c.batch = append(c.batch, r.Result)
+	if len(c.batch) == cap(c.batch) {
+		c.flush()
 	}
 	c.progress(false)
 	return c.connectCheck(r)
 }
 
-func (c *collector) flush() error {
-	if len(c.batch) == 0 || c.sinkErr != nil {
-		return nil
+func (c *collector) flush() {
+	if len(c.batch) > 0 {
+		c.rows.put(c.batch)
+		c.batch = nil
 	}
-	err := c.sink.Write(c.batch)
-	clear(c.batch)
-	c.batch = c.batch[:0]
-	return err
 }
 
 func (c *collector) progress(final bool) {

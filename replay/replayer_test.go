@@ -411,6 +411,59 @@ func TestRefusingTargetStopsEarly(t *testing.T) {
 	}
 }
 
+// failingSink fails its write number failAt (from 1) and counts the rows
+// it was given before.
+type failingSink struct {
+	failAt, writes int
+	rows           int
+}
+
+var errDiskFull = errors.New("no space left on device")
+
+func (f *failingSink) Write(rs []Result) error {
+	f.writes++
+	if f.writes == f.failAt {
+		return errDiskFull
+	}
+	if f.writes > f.failAt {
+		return errors.New("written after the first error")
+	}
+	f.rows += len(rs)
+	return nil
+}
+
+func TestSinkErrorStopsTheRun(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	defer srv.Close()
+	for _, c := range []struct {
+		name      string
+		exchanges int
+		failAt    int
+		wantRows  int
+		wantAll   bool // every exchange sent: the error came with the last rows
+	}{
+		{"first batch", 20 * batchRows, 1, 0, false},
+		{"second batch", 20 * batchRows, 2, batchRows, false},
+		{"last rows", batchRows + 10, 2, batchRows, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sink := &failingSink{failAt: c.failAt}
+			sum, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Concurrency: 4},
+				&sliceSource{xs: exchanges(c.exchanges, "/p")}, sink)
+			if !errors.Is(err, errDiskFull) {
+				t.Fatalf("err = %v, want %v", err, errDiskFull)
+			}
+			if sink.writes != c.failAt || sink.rows != c.wantRows {
+				t.Errorf("%d writes with %d rows, want %d with %d (none after the error)",
+					sink.writes, sink.rows, c.failAt, c.wantRows)
+			}
+			if all := sum.Sent == int64(c.exchanges); all != c.wantAll {
+				t.Errorf("sent %d of %d exchanges, want all: %v", sum.Sent, c.exchanges, c.wantAll)
+			}
+		})
+	}
+}
+
 func TestBaselineGetsTheSameRequestAtTheSameTime(t *testing.T) {
 	// Each side waits for the other to have the same exchange in flight.
 	var mu sync.Mutex

@@ -1,0 +1,61 @@
+package replay
+
+// Rows go to the sink in batches of batchRows, at most queuedBatches of them
+// waiting: a few hundred KiB with 1 KiB bodies.
+const (
+	batchRows     = 256
+	queuedBatches = 2
+)
+
+// rowWriter writes batches of rows to a sink on its own goroutine, so the
+// workers keep sending while a row group is encoded, compressed and written:
+// written inline, that stalled every worker behind the collector.
+type rowWriter struct {
+	sink  Sink
+	full  chan []Result
+	free  chan []Result
+	done  chan struct{}
+	err   error // the sink's first error; read after done closes
+	onErr func(error)
+}
+
+// startRowWriter starts the writer; onErr is called once, from its
+// goroutine, with the sink's first error. Rows after it are dropped.
+func startRowWriter(sink Sink, onErr func(error)) *rowWriter {
+	w := &rowWriter{
+		sink: sink, onErr: onErr, done: make(chan struct{}),
+		full: make(chan []Result, queuedBatches), free: make(chan []Result, queuedBatches+1),
+	}
+	for range queuedBatches + 1 {
+		w.free <- make([]Result, 0, batchRows)
+	}
+	go w.run()
+	return w
+}
+
+func (w *rowWriter) run() {
+	defer close(w.done)
+	for b := range w.full {
+		if w.err == nil {
+			if err := w.sink.Write(b); err != nil {
+				w.err = err
+				w.onErr(err)
+			}
+		}
+		clear(b) // the rows' bodies can go
+		w.free <- b[:0]
+	}
+}
+
+// get returns an empty batch, waiting while the sink is behind.
+func (w *rowWriter) get() []Result { return <-w.free }
+
+// put queues a batch to write.
+func (w *rowWriter) put(b []Result) { w.full <- b }
+
+// close waits for the queued batches and returns the sink's first error.
+func (w *rowWriter) close() error {
+	close(w.full)
+	<-w.done
+	return w.err
+}
