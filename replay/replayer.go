@@ -398,15 +398,16 @@ func (p *producer) run(ctx context.Context, src Source, jobs chan<- job) error {
 // queued jobs; requests already sent finish within Timeout.
 func work(ctx context.Context, o *Options, jobs <-chan job, outs chan<- outcome) {
 	reqCtx := context.WithoutCancel(ctx)
+	var rc requestCache
 	for j := range jobs {
 		if ctx.Err() != nil {
 			continue
 		}
-		outs <- sendJob(reqCtx, o, j)
+		outs <- sendJob(reqCtx, o, &rc, j)
 	}
 }
 
-func sendJob(ctx context.Context, o *Options, j job) outcome {
+func sendJob(ctx context.Context, o *Options, rc *requestCache, j job) outcome {
 	x := j.x
 	now := time.Now()
 	start := now
@@ -424,22 +425,21 @@ func sendJob(ctx context.Context, o *Options, j job) outcome {
 	defer cancel()
 
 	var cand, base side
-	path, err := url.ParseRequestURI(x.Path)
+	tu, bu, err := rc.urls(o, x.Path)
 	if err != nil {
 		cand = side{err: fmt.Sprintf("recorded path %q: %v", x.Path, err), kind: KindOther}
 		base = cand
 	} else {
-		h := requestHeader(x.RequestHeaders, o.Header)
+		h := rc.header(x.RequestHeaders, o.Header)
 		var wg sync.WaitGroup
 		if o.Baseline != nil {
-			bu := targetURL(o.Baseline, path)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				base = send(ctx, o.Client, x.Method, bu, h, x.RequestBody, start)
 			}()
 		}
-		cand = send(ctx, o.Client, x.Method, targetURL(o.Target, path), h, x.RequestBody, start)
+		cand = send(ctx, o.Client, x.Method, tu, h, x.RequestBody, start)
 		wg.Wait()
 	}
 	r.CandidateStatus, r.CandidateBody, r.CandidateLatencyNs = cand.status, cand.body, int64(cand.latency)

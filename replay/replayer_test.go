@@ -182,6 +182,68 @@ func TestRequestsMatchTheRecording(t *testing.T) {
 	}
 }
 
+// A worker reuses the URL and header built for the exchange before when
+// they repeat: each request must still get its own.
+func TestConsecutiveRequestsGetTheirOwnPathAndHeaders(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.RequestURI+" "+fmt.Sprint(r.Header["X-H"]))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	h := func(vs ...string) []record.Header {
+		var hs []record.Header
+		for _, v := range vs {
+			hs = append(hs, record.Header{Name: "X-H", Value: v})
+		}
+		return hs
+	}
+	steps := []struct {
+		path string
+		hs   []record.Header
+		want string // what the target saw; empty: not sent
+	}{
+		{"/p", h("1"), "/p [1]"},
+		{"/p", h("1"), "/p [1]"},
+		{"/p", h("2"), "/p [2]"},
+		{"/q?x=1", h("2"), "/q?x=1 [2]"},
+		{"/q?x=1", h("2", "3"), "/q?x=1 [2 3]"},
+		{"no-slash", h("2", "3"), ""},
+		{"no-slash", nil, ""},
+		{"/p", nil, "/p []"},
+		{"/p", h("1"), "/p [1]"},
+	}
+	var xs []record.Exchange
+	var want []string
+	for i, s := range steps {
+		x := ex(i, s.path)
+		x.RequestHeaders = s.hs
+		xs = append(xs, x)
+		if s.want != "" {
+			want = append(want, s.want)
+		}
+	}
+	sink := &memSink{}
+	sum, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Concurrency: 1, EarlyStop: -1},
+		&sliceSource{xs: xs}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("target saw\n %q\nwant\n %q", got, want)
+	}
+	if sum.Errors[KindOther] != 2 {
+		t.Errorf("errors %v, want 2 %s (the paths without a slash)", sum.Errors, KindOther)
+	}
+	for _, r := range sink.rows {
+		if strings.HasPrefix(r.Path, "/") != (r.CandidateErrorKind == "") {
+			t.Errorf("%s %s: error kind %q", r.ID, r.Path, r.CandidateErrorKind)
+		}
+	}
+}
+
 func TestConcurrencyIsReachedAndNeverExceeded(t *testing.T) {
 	const conc = 6
 	var inFlight, peak atomic.Int64

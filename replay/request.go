@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +59,45 @@ var hopByHop = map[string]bool{
 	"Trailer":           true,
 	"Host":              true, // set for the target
 	"Content-Length":    true, // recomputed from the body
+}
+
+// requestCache keeps, per worker, the URLs and the header built for the last
+// exchange: recordings repeat paths and headers, and building them anew was
+// a third of replay's own allocations per request. The client only reads a
+// request's URL and header, so consecutive requests may share them.
+type requestCache struct {
+	ok               bool
+	path             string
+	target, baseline *url.URL
+	pathErr          error
+
+	recorded []record.Header
+	hdr      http.Header
+}
+
+// urls returns where path goes on the target and the baseline (nil without
+// one), or why path cannot be sent.
+func (c *requestCache) urls(o *Options, path string) (target, baseline *url.URL, err error) {
+	if !c.ok || path != c.path {
+		c.ok, c.path, c.target, c.baseline = true, path, nil, nil
+		var u *url.URL
+		if u, c.pathErr = url.ParseRequestURI(path); c.pathErr == nil {
+			c.target = targetURL(o.Target, u)
+			if o.Baseline != nil {
+				c.baseline = targetURL(o.Baseline, u)
+			}
+		}
+	}
+	return c.target, c.baseline, c.pathErr
+}
+
+// header returns requestHeader(recorded, extra), extra being the same on
+// every call.
+func (c *requestCache) header(recorded []record.Header, extra http.Header) http.Header {
+	if c.hdr == nil || !slices.Equal(recorded, c.recorded) {
+		c.hdr, c.recorded = requestHeader(recorded, extra), recorded
+	}
+	return c.hdr
 }
 
 // requestHeader rebuilds the headers to send from the recorded ones: without
