@@ -117,6 +117,7 @@ type Builder struct {
 	tol    Tolerance
 	ignore []ignorePath
 	field  *extractor // --field, or nil to detect
+	dec    decoder
 
 	all       core
 	candidate sideMetrics
@@ -149,6 +150,7 @@ func NewBuilder(opts Options) (*Builder, error) {
 		candidate: newSideMetrics(),
 		baseline:  newSideMetrics(),
 		all:       newCore(),
+		dec:       newDecoder(),
 	}
 	for _, s := range opts.Ignore {
 		p, err := jsonpath.Parse(s)
@@ -447,7 +449,7 @@ type recorded struct {
 
 func (b *Builder) prepareRecorded(body []byte) recorded {
 	rec := recorded{body: body}
-	v, err := decodeJSON(body)
+	v, err := b.dec.decode(body)
 	if err != nil {
 		b.useField("", "not JSON: bytes")
 		return rec
@@ -523,7 +525,7 @@ func (b *Builder) compare(rec *recorded, status int32, kind string, body []byte,
 		// the same tree; the instance metrics still see every pair.
 		pred = rec.pred
 	} else {
-		v, err := decodeJSON(body)
+		v, err := b.dec.decode(body)
 		if err != nil {
 			return fail("body is not JSON")
 		}

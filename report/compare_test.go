@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"testing"
@@ -42,6 +43,46 @@ func TestDecodeJSON(t *testing.T) {
 	}
 	if _, err := decodeJSON(deep); err == nil {
 		t.Error("decode of a too deep body succeeded")
+	}
+}
+
+// TestDecoderReuse: one decoder used for body after body (as a Builder
+// does), across errors mid-array, gives exactly the trees of fresh ones, and
+// its table of shared strings stays bounded.
+func TestDecoderReuse(t *testing.T) {
+	d := newDecoder()
+	for _, in := range []string{
+		`{"predictions":[1,0,1],"model_version":"1"}`,
+		`[1,[2,"x",[3`, // error with three arrays open
+		`[4,5]`,
+		`{"predictions":["cat","dog"],"model_version":"1"}`,
+		`{"a":[[],[{"b":["cat"]}]],"c\"d":"e\u00e9"}`,
+		`["cat", "dog"`,
+		`{"predictions":["dog","cat"]}`,
+	} {
+		want, wantErr := decodeJSON([]byte(in))
+		got, err := d.decode([]byte(in))
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("decode %s: error %v, fresh decoder %v", in, err, wantErr)
+		}
+		if err == nil && (!reflect.DeepEqual(got, want) || !sameTypes(got, want)) {
+			t.Errorf("decode %s = %#v, fresh decoder %#v", in, got, want)
+		}
+	}
+	if len(d.stack) != 0 {
+		t.Errorf("stack left with %d elements", len(d.stack))
+	}
+	many := []byte("[")
+	for i := range maxInterned + 100 {
+		many = append(many, fmt.Sprintf("%q,", fmt.Sprint(i))...)
+	}
+	many = append(many, `"x"]`...)
+	v, err := d.decode(many)
+	if err != nil || len(v.([]any)) != maxInterned+101 {
+		t.Fatalf("decode of many strings: %v", err)
+	}
+	if len(d.strs) != maxInterned {
+		t.Errorf("%d strings interned, want the bound %d", len(d.strs), maxInterned)
 	}
 }
 

@@ -20,7 +20,47 @@ var errNotJSON = errors.New("not JSON")
 // keeps integer literals apart from decimals so that labels can be told from
 // scores.
 func decodeJSON(b []byte) (any, error) {
-	d := decoder{b: b}
+	var d decoder
+	return d.decode(b)
+}
+
+// decoder decodes one document at a time; reusing one (a Builder decodes
+// two or three bodies per row) saves most of the allocations.
+type decoder struct {
+	b []byte
+	i int
+	// stack holds the elements of the arrays being decoded, so that each
+	// array is allocated once, at its final length.
+	stack []any
+	// strs interns short strings (object keys, labels, a model version):
+	// model outputs repeat the same few, and a shared string costs nothing.
+	// Nil in a one-off decoder.
+	strs map[string]any
+}
+
+// Interning bounds: a body full of distinct strings must not grow the table
+// without limit; past it, strings are simply allocated.
+const (
+	maxInterned   = 4096
+	maxInternSize = 32
+)
+
+func newDecoder() decoder {
+	return decoder{strs: map[string]any{}}
+}
+
+// decode decodes b. The returned tree shares nothing mutable with d.
+func (d *decoder) decode(b []byte) (any, error) {
+	d.b, d.i, d.stack = b, 0, d.stack[:0]
+	v, err := d.document()
+	if err != nil {
+		clear(d.stack[:cap(d.stack)]) // what the error left behind
+	}
+	d.b = nil
+	return v, err
+}
+
+func (d *decoder) document() (any, error) {
 	d.space()
 	v, err := d.value(0)
 	if err != nil {
@@ -31,11 +71,6 @@ func decodeJSON(b []byte) (any, error) {
 		return nil, errNotJSON
 	}
 	return v, nil
-}
-
-type decoder struct {
-	b []byte
-	i int
 }
 
 func (d *decoder) space() {
@@ -67,7 +102,7 @@ func (d *decoder) value(depth int) (any, error) {
 	case c == '[':
 		return d.array(depth)
 	case c == '"':
-		return d.str()
+		return d.strValue()
 	case d.literal("true"):
 		return true, nil
 	case d.literal("false"):
@@ -132,19 +167,19 @@ func (d *decoder) object(depth int) (any, error) {
 
 func (d *decoder) array(depth int) (any, error) {
 	d.i++ // [
-	a := []any{}
 	d.space()
 	if d.i < len(d.b) && d.b[d.i] == ']' {
 		d.i++
-		return a, nil
+		return []any{}, nil
 	}
+	base := len(d.stack)
 	for {
 		d.space()
 		v, err := d.value(depth + 1)
 		if err != nil {
 			return nil, err
 		}
-		a = append(a, v)
+		d.stack = append(d.stack, v)
 		d.space()
 		if d.i >= len(d.b) {
 			return nil, errNotJSON
@@ -154,6 +189,10 @@ func (d *decoder) array(depth int) (any, error) {
 			d.i++
 		case ']':
 			d.i++
+			a := make([]any, len(d.stack)-base)
+			copy(a, d.stack[base:])
+			clear(d.stack[base:])
+			d.stack = d.stack[:base]
 			return a, nil
 		default:
 			return nil, errNotJSON
@@ -161,10 +200,53 @@ func (d *decoder) array(depth int) (any, error) {
 	}
 }
 
+// str is a string token as an object key.
 func (d *decoder) str() (string, error) {
+	raw, escaped, err := d.scanString()
+	if err != nil {
+		return "", err
+	}
+	if escaped {
+		return unescape(raw)
+	}
+	if v, ok := d.strs[string(raw)]; ok {
+		return v.(string), nil
+	}
+	s := string(raw)
+	d.intern(s)
+	return s, nil
+}
+
+// strValue is a string token as a value: interned ones are shared as they
+// are, already boxed.
+func (d *decoder) strValue() (any, error) {
+	raw, escaped, err := d.scanString()
+	if err != nil {
+		return nil, err
+	}
+	if escaped {
+		return unescape(raw)
+	}
+	if v, ok := d.strs[string(raw)]; ok {
+		return v, nil
+	}
+	return d.intern(string(raw)), nil
+}
+
+// intern boxes s and keeps it for the next bodies, while the table has room.
+func (d *decoder) intern(s string) any {
+	var v any = s
+	if d.strs != nil && len(d.strs) < maxInterned && len(s) <= maxInternSize {
+		d.strs[s] = v
+	}
+	return v
+}
+
+// scanString moves past a string token and returns its contents or, when it
+// holds escapes, the whole quoted token for unescape.
+func (d *decoder) scanString() (raw []byte, escaped bool, err error) {
 	start := d.i
 	d.i++ // opening quote
-	escaped := false
 	for d.i < len(d.b) {
 		c := d.b[d.i]
 		switch {
@@ -175,21 +257,26 @@ func (d *decoder) str() (string, error) {
 		case c == '"':
 			d.i++
 			if !escaped {
-				return string(d.b[start+1 : d.i-1]), nil
+				return d.b[start+1 : d.i-1], false, nil
 			}
-			// Escapes are rare in model outputs: let encoding/json get
-			// them exactly right (\uXXXX surrogate pairs and all).
-			var s string
-			if err := json.Unmarshal(d.b[start:d.i], &s); err != nil {
-				return "", errNotJSON
-			}
-			return s, nil
+			return d.b[start:d.i], true, nil
 		case c < 0x20:
-			return "", errNotJSON
+			return nil, false, errNotJSON
 		}
 		d.i++
 	}
-	return "", errNotJSON
+	return nil, false, errNotJSON
+}
+
+// unescape decodes a quoted string token with escapes. They are rare in
+// model outputs: let encoding/json get them exactly right (\uXXXX surrogate
+// pairs and all).
+func unescape(quoted []byte) (string, error) {
+	var s string
+	if err := json.Unmarshal(quoted, &s); err != nil {
+		return "", errNotJSON
+	}
+	return s, nil
 }
 
 func (d *decoder) number() (any, error) {

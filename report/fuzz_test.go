@@ -20,6 +20,16 @@ func FuzzCompare(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b []byte, abs, rel float64) {
 		x, errA := decodeJSON(a)
 		y, errB := decodeJSON(b)
+		// One decoder reused, as a Builder does (across errors too), gives
+		// the trees of fresh ones.
+		shared := newDecoder()
+		for i, body := range [][]byte{a, b, a} {
+			want, wantErr := []any{x, y, x}[i], []error{errA, errB, errA}[i]
+			got, err := shared.decode(body)
+			if (err == nil) != (wantErr == nil) || err == nil && (!equalJSON(got, want, Tolerance{}) || !sameTypes(got, want)) {
+				t.Fatalf("reused decoder: %#v, %v; fresh one: %#v, %v", got, err, want, wantErr)
+			}
+		}
 		if errA != nil || errB != nil {
 			for _, err := range []error{errA, errB} {
 				if err != nil && (err.Error() == "" || strings.Contains(err.Error(), "\n")) {
