@@ -426,21 +426,18 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, j job) outcome {
 
 	var cand, base side
 	tu, bu, err := rc.urls(o, x.Path)
-	if err != nil {
+	switch {
+	case err != nil:
 		cand = side{err: fmt.Sprintf("recorded path %q: %v", x.Path, err), kind: KindOther}
 		base = cand
-	} else {
-		h := rc.header(x.RequestHeaders, o.Header)
-		var wg sync.WaitGroup
-		if o.Baseline != nil {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				base = send(ctx, o.Client, x.Method, bu, h, x.RequestBody, start)
-			}()
-		}
-		cand = send(ctx, o.Client, x.Method, tu, h, x.RequestBody, start)
-		wg.Wait()
+	case rc.methodErr(x.Method) != nil:
+		cand = side{err: fmt.Sprintf("build request: %v", rc.methodErr(x.Method)), kind: KindOther,
+			latency: time.Since(start)}
+		base = cand
+	case o.Baseline == nil:
+		cand = send(ctx, o.Client, x.Method, tu, rc.header(x.RequestHeaders, o.Header), x.RequestBody, start)
+	default:
+		cand, base = sendBoth(ctx, o.Client, x.Method, tu, bu, rc.header(x.RequestHeaders, o.Header), x.RequestBody, start)
 	}
 	r.CandidateStatus, r.CandidateBody, r.CandidateLatencyNs = cand.status, cand.body, int64(cand.latency)
 	r.CandidateError, r.CandidateErrorKind = cand.err, cand.kind
@@ -459,6 +456,21 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, j job) outcome {
 		r.base, r.baseErr = base.kind, base.err
 	}
 	return r
+}
+
+// sendBoth sends the same request to the target at tu and the baseline at
+// bu at the same moment. Apart from send, so that without a baseline nothing
+// escapes to a goroutine.
+func sendBoth(ctx context.Context, c *http.Client, method string, tu, bu *url.URL, h http.Header, body []byte,
+	start time.Time) (cand, base side) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		base = send(ctx, c, method, bu, h, body, start)
+	}()
+	cand = send(ctx, c, method, tu, h, body, start)
+	<-done
+	return cand, base
 }
 
 // collector batches rows for the row writer, counts, reports progress and

@@ -244,6 +244,62 @@ func TestConsecutiveRequestsGetTheirOwnPathAndHeaders(t *testing.T) {
 	}
 }
 
+func TestMethodsAsRecorded(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.Method+" "+string(b))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	steps := []struct {
+		method  string
+		want    string // what the target saw; empty: not sent
+		wantErr string
+	}{
+		{"", "GET ", ""}, // net/http's default, as a recorder never writes it
+		{"PATCH", "PATCH x", ""},
+		{"BAD METHOD", "", `build request: net/http: invalid method "BAD METHOD"`},
+		{"BAD METHOD", "", `build request: net/http: invalid method "BAD METHOD"`},
+		{"PATCH", "PATCH x", ""},
+	}
+	var xs []record.Exchange
+	var want []string
+	for i, s := range steps {
+		x := ex(i, "/p")
+		x.Method, x.RequestBody = s.method, []byte("x")
+		if s.method == "" {
+			x.RequestBody = nil
+		}
+		xs = append(xs, x)
+		if s.want != "" {
+			want = append(want, s.want)
+		}
+	}
+	sink := &memSink{}
+	if _, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Concurrency: 1, EarlyStop: -1},
+		&sliceSource{xs: xs}, sink); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("target saw %q, want %q", got, want)
+	}
+	rows := sink.byID()
+	for i, s := range steps {
+		r := rows[xs[i].ID]
+		wantKind := ""
+		if s.wantErr != "" {
+			wantKind = KindOther
+		}
+		if r.Method != s.method || r.CandidateError != s.wantErr || r.CandidateErrorKind != wantKind {
+			t.Errorf("%d: row method %q error %q (%q), want %q error %q (%q)", i, r.Method, r.CandidateError,
+				r.CandidateErrorKind, s.method, s.wantErr, wantKind)
+		}
+	}
+}
+
 func TestConcurrencyIsReachedAndNeverExceeded(t *testing.T) {
 	const conc = 6
 	var inFlight, peak atomic.Int64

@@ -73,6 +73,20 @@ type requestCache struct {
 
 	recorded []record.Header
 	hdr      http.Header
+
+	methodOK  bool
+	method    string
+	methodBad error
+}
+
+// methodErr is why method cannot be sent: http.NewRequest's check, done
+// once per method instead of once per request.
+func (c *requestCache) methodErr(method string) error {
+	if !c.methodOK || method != c.method {
+		c.methodOK, c.method = true, method
+		_, c.methodBad = http.NewRequest(method, "/", nil)
+	}
+	return c.methodBad
 }
 
 // urls returns where path goes on the target and the baseline (nil without
@@ -167,19 +181,7 @@ type side struct {
 // send sends one request to u and reads the whole answer. Latency runs from
 // start (the due time in open loop) to the last byte of the body.
 func send(ctx context.Context, c *http.Client, method string, u *url.URL, h http.Header, body []byte, start time.Time) side {
-	var rd io.Reader
-	if len(body) > 0 {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "", rd)
-	if err != nil {
-		return side{err: fmt.Sprintf("build request: %v", err), kind: KindOther, latency: time.Since(start)}
-	}
-	req.URL = u
-	req.Host = u.Host
-	// Both sides may share the header map: the client only reads it.
-	req.Header = h
-	resp, err := c.Do(req)
+	resp, err := c.Do(newRequest(ctx, method, u, h, body))
 	if err != nil {
 		return side{err: err.Error(), kind: Classify(err, 0), latency: time.Since(start)}
 	}
@@ -193,6 +195,23 @@ func send(ctx context.Context, c *http.Client, method string, u *url.URL, h http
 	}
 	s.kind = Classify(nil, resp.StatusCode)
 	return s
+}
+
+// newRequest is what http.NewRequestWithContext makes of method, u and a
+// bytes.Reader of body, with header h, without parsing a URL already parsed
+// nor making a header map to replace. The caller checked method (methodErr).
+// Both sides may share u and h: the client only reads them.
+func newRequest(ctx context.Context, method string, u *url.URL, h http.Header, body []byte) *http.Request {
+	if method == "" {
+		method = http.MethodGet
+	}
+	req := http.Request{Method: method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h, Host: u.Host}
+	if len(body) > 0 {
+		req.ContentLength = int64(len(body))
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	return req.WithContext(ctx)
 }
 
 func readBody(resp *http.Response) ([]byte, error) {
