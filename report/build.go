@@ -122,7 +122,7 @@ type Builder struct {
 	all       core
 	candidate sideMetrics
 	baseline  sideMetrics
-	fields    map[string]*FieldUse
+	fields    map[fieldKey]*FieldUse
 	trans     map[[2]string]int64
 	top       topN
 
@@ -144,7 +144,7 @@ func NewBuilder(opts Options) (*Builder, error) {
 	b := &Builder{
 		opts:      opts,
 		tol:       Tolerance{Abs: opts.AbsTol, Rel: opts.RelTol},
-		fields:    map[string]*FieldUse{},
+		fields:    map[fieldKey]*FieldUse{},
 		trans:     map[[2]string]int64{},
 		top:       topN{n: opts.Top},
 		candidate: newSideMetrics(),
@@ -477,8 +477,12 @@ func (b *Builder) prepareRecorded(body []byte) recorded {
 	return rec
 }
 
+// fieldKey is a FieldUse's key: a struct, so that counting a row allocates
+// nothing.
+type fieldKey struct{ path, source string }
+
 func (b *Builder) useField(path, source string) {
-	key := path + "\x00" + source
+	key := fieldKey{path, source}
 	if f, ok := b.fields[key]; ok {
 		f.Requests++
 		return
@@ -573,7 +577,7 @@ func (b *Builder) instanceMetrics(a, c any, proto protocol, m *sideMetrics) floa
 	m.kinds[kind]++
 	switch kind {
 	case kindLabels:
-		m.labels.add(labelOf(a), labelOf(c))
+		m.labels.addValues(a, c)
 	case kindScores:
 		x, _ := toFloat(a)
 		y, _ := toFloat(c)

@@ -38,10 +38,13 @@ var protoNames = map[protocol]string{
 	protoFlag:        "--field",
 }
 
-var protoQueries = func() map[protocol]*jsonpath.Path {
-	m := map[protocol]*jsonpath.Path{}
+// protoExtractors are built once: a Builder picks one per row, and building
+// one (Singular) allocates.
+var protoExtractors = func() map[protocol]extractor {
+	m := map[protocol]extractor{}
 	for p, s := range protoPaths {
-		m[p] = jsonpath.MustParse(s)
+		q := jsonpath.MustParse(s)
+		m[p] = extractor{proto: p, path: q, text: s, singular: q.Query().Singular() != nil}
 	}
 	return m
 }()
@@ -102,8 +105,7 @@ type extractor struct {
 
 func newExtractor(p protocol, field string) (extractor, error) {
 	if p != protoFlag {
-		q := protoQueries[p]
-		return extractor{proto: p, path: q, text: protoPaths[p], singular: q.Query().Singular() != nil}, nil
+		return protoExtractors[p], nil
 	}
 	q, err := jsonpath.Parse(field)
 	if err != nil {

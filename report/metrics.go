@@ -40,6 +40,9 @@ type labelStats struct {
 	names []string
 	pairs map[[2]int]int64
 	n     int64
+	// intIDs caches id+1 of the integer labels 0..255 (class indexes, the
+	// usual labels), which then need no formatting and no string hashing.
+	intIDs [256]int32
 }
 
 func newLabelStats() *labelStats {
@@ -64,6 +67,27 @@ func (s *labelStats) id(label string) int {
 func (s *labelStats) add(recorded, candidate string) {
 	s.pairs[[2]int{s.id(recorded), s.id(candidate)}]++
 	s.n++
+}
+
+// addValues is add for two decoded label values.
+func (s *labelStats) addValues(recorded, candidate any) {
+	s.pairs[[2]int{s.valueID(recorded), s.valueID(candidate)}]++
+	s.n++
+}
+
+// valueID is id(labelOf(v)), cached for small integers. The cache holds what
+// id returned, so a label counted as otherClass stays so.
+func (s *labelStats) valueID(v any) int {
+	x, ok := v.(int64)
+	if !ok || x < 0 || x >= int64(len(s.intIDs)) {
+		return s.id(labelOf(v))
+	}
+	if c := s.intIDs[x]; c > 0 {
+		return int(c - 1)
+	}
+	id := s.id(labelOf(v))
+	s.intIDs[x] = int32(id + 1)
+	return id
 }
 
 // LabelMetrics describes label agreement.

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"sort"
+	"strconv"
 	"testing"
 )
 
@@ -175,5 +176,33 @@ func TestHistogramPercentilesAgainstExactSort(t *testing.T) {
 		if a.Quantile(q) != all.Quantile(q) {
 			t.Errorf("merged q%v = %v, want %v", q, a.Quantile(q), all.Quantile(q))
 		}
+	}
+}
+
+// TestLabelValueIDsSameAsStrings: the small-integer cache gives the ids that
+// formatting the labels gives, also once maxLabels is reached (a new label
+// then counts as otherClass) and when a string and an integer spell the same
+// label.
+func TestLabelValueIDsSameAsStrings(t *testing.T) {
+	var vals []any
+	for i := range 2 * maxLabels {
+		if i%3 == 0 {
+			vals = append(vals, int64(i%300))
+		} else {
+			vals = append(vals, strconv.Itoa(i))
+		}
+	}
+	vals = append(vals, int64(255), int64(256), int64(-1), true, "7", int64(7), int64(299), 2.5)
+	byString, byValue := newLabelStats(), newLabelStats()
+	for i := range vals {
+		a, c := vals[i], vals[(i*31)%len(vals)]
+		byString.add(labelOf(a), labelOf(c))
+		byValue.addValues(a, c)
+	}
+	if !reflect.DeepEqual(byString.pairs, byValue.pairs) || !reflect.DeepEqual(byString.names, byValue.names) {
+		t.Fatal("label ids differ between strings and values")
+	}
+	if got, want := byValue.metrics(10), byString.metrics(10); !reflect.DeepEqual(got, want) {
+		t.Errorf("metrics = %+v, want %+v", got, want)
 	}
 }
