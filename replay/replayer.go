@@ -112,7 +112,8 @@ type Source interface {
 }
 
 // Sink takes result rows; *ResultsWriter is one. Write must not keep the
-// slice after returning.
+// slice, nor the rows' answer bodies, after returning: their buffers are
+// reused for later answers.
 type Sink interface {
 	Write([]Result) error
 }

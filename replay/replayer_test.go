@@ -38,7 +38,8 @@ func (s *sliceSource) Next() (*record.Exchange, error) {
 
 func (s *sliceSource) Total() int64 { return int64(len(s.xs)) }
 
-// memSink keeps the rows it is given.
+// memSink keeps the rows it is given, with copies of the answer bodies
+// (their buffers are reused after Write).
 type memSink struct {
 	mu   sync.Mutex
 	rows []Result
@@ -47,7 +48,13 @@ type memSink struct {
 func (m *memSink) Write(rs []Result) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.rows = append(m.rows, rs...)
+	for _, r := range rs {
+		r.CandidateBody = bytes.Clone(r.CandidateBody)
+		if r.BaselineBody != nil {
+			r.BaselineBody = bytes.Clone(r.BaselineBody)
+		}
+		m.rows = append(m.rows, r)
+	}
 	return nil
 }
 

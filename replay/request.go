@@ -213,14 +213,3 @@ func newRequest(ctx context.Context, method string, u *url.URL, h http.Header, b
 	}
 	return req.WithContext(ctx)
 }
-
-func readBody(resp *http.Response) ([]byte, error) {
-	if n := resp.ContentLength; n >= 0 && n <= 64<<20 {
-		b := make([]byte, n)
-		if _, err := io.ReadFull(resp.Body, b); err != nil {
-			return nil, err
-		}
-		return b, nil
-	}
-	return io.ReadAll(resp.Body)
-}

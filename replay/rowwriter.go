@@ -42,7 +42,13 @@ func (w *rowWriter) run() {
 				w.onErr(err)
 			}
 		}
-		clear(b) // the rows' bodies can go
+		// Written or dropped, the rows are done with: their answer buffers
+		// serve later answers, the rest goes to the garbage collector.
+		for i := range b {
+			putBody(b[i].CandidateBody)
+			putBody(b[i].BaselineBody)
+		}
+		clear(b)
 		w.free <- b[:0]
 	}
 }
