@@ -295,27 +295,34 @@ func (p *Proxy) forward(st *exchange, w http.ResponseWriter, r *http.Request) {
 		stale := pc.reused
 		st.sent = p.opts.Now()
 		writeRequestHead(pc.bw, r, target, host, keep, chunked)
+		// --upstream-timeout runs from the end of the request, as
+		// http.Transport's ResponseHeaderTimeout does: a slow upload is
+		// not an upstream timeout.
+		timeout := p.client.headerTimeout
 		if body == nil {
 			_, _ = pc.bw.Write(mem)
-			err = pc.bw.Flush()
+			if err = pc.bw.Flush(); err == nil {
+				pc.armHeaderTimeout(timeout)
+			}
 		} else {
 			ch := make(chan error, 1)
-			go func(pc *upConn) { ch <- writeBody(pc, body, r.ContentLength, chunked) }(pc)
+			go func(pc *upConn) {
+				err := writeBody(pc, body, r.ContentLength, chunked)
+				if err == nil {
+					pc.armHeaderTimeout(timeout)
+				}
+				ch <- err
+			}(pc)
 			wrote = ch
 		}
 		if err == nil {
-			if t := p.client.headerTimeout; t > 0 {
-				pc.setReadDeadline(time.Now().Add(t))
-			}
 			// Peek first: an error before the response's first byte
 			// may mean a connection the upstream had closed.
 			if _, err = pc.br.Peek(1); err == nil {
 				res, err = readResponse(pc.br, r)
 				stale = false
 			}
-			if p.client.headerTimeout > 0 {
-				pc.setReadDeadline(time.Time{})
-			}
+			pc.disarmHeaderTimeout()
 		}
 		if err == nil {
 			break

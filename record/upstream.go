@@ -82,6 +82,8 @@ type upConn struct {
 
 	mu       sync.Mutex
 	canceled bool // the client went away: deadlines stay in the past
+	armed    bool // a read deadline bounds the wait for the response head
+	answered bool // the response head was read (or the wait ended)
 }
 
 // aLongTimeAgo is a deadline that makes blocked reads and writes return.
@@ -95,12 +97,29 @@ func (pc *upConn) abort() {
 	pc.mu.Unlock()
 }
 
-// setReadDeadline sets a read deadline unless the connection was aborted.
-func (pc *upConn) setReadDeadline(t time.Time) {
-	pc.mu.Lock()
-	if !pc.canceled {
-		_ = pc.c.SetReadDeadline(t)
+// armHeaderTimeout bounds the wait for the response head to d from now
+// (0: no bound), once the request is sent. The body's writer may call it
+// after the head came: then it does nothing.
+func (pc *upConn) armHeaderTimeout(d time.Duration) {
+	if d <= 0 {
+		return
 	}
+	pc.mu.Lock()
+	if !pc.canceled && !pc.answered {
+		pc.armed = true
+		_ = pc.c.SetReadDeadline(time.Now().Add(d))
+	}
+	pc.mu.Unlock()
+}
+
+// disarmHeaderTimeout ends the wait for the response head.
+func (pc *upConn) disarmHeaderTimeout() {
+	pc.mu.Lock()
+	pc.answered = true
+	if pc.armed && !pc.canceled {
+		_ = pc.c.SetReadDeadline(time.Time{})
+	}
+	pc.armed = false
 	pc.mu.Unlock()
 }
 
@@ -125,7 +144,7 @@ func (c *client) get(ctx context.Context) (*upConn, error) {
 		_ = s.c.Close()
 	}
 	if pc != nil {
-		pc.reused = true
+		pc.reused, pc.answered, pc.armed = true, false, false
 		return pc, nil
 	}
 	return c.dial(ctx)

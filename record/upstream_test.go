@@ -237,3 +237,38 @@ func (r *recorderWriter) Header() http.Header         { return r.header }
 func (r *recorderWriter) WriteHeader(code int)        { r.code = code }
 func (r *recorderWriter) Write(b []byte) (int, error) { return r.body.Write(b) }
 func (r *recorderWriter) Flush()                      {}
+
+// --upstream-timeout bounds the wait for the answer once the request is
+// sent, not a slow upload (as http.Transport's ResponseHeaderTimeout).
+func TestProxyUpstreamTimeoutStartsAfterTheUpload(t *testing.T) {
+	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/slow-answer" {
+			time.Sleep(600 * time.Millisecond)
+		}
+		io.WriteString(w, strings.Repeat("x", int(n%7)))
+	})
+	rg := newRig(t, upstream, ProxyOptions{UpstreamTimeout: 300 * time.Millisecond}, SinkOptions{})
+	// The client sends its body in pieces over about 0.9 s: 3 × the timeout.
+	pr, pw := io.Pipe()
+	go func() {
+		for range 6 {
+			pw.Write(bytes.Repeat([]byte("a"), 1000))
+			time.Sleep(150 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", rg.front.URL+"/upload", pr)
+	if got := do(t, http.DefaultClient, req); got.status != 200 || string(got.body) != strings.Repeat("x", 6000%7) {
+		t.Fatalf("slow upload: got %d %q, want 200", got.status, got.body)
+	}
+	// A slow answer still times out, on a kept-alive connection too.
+	req, _ = http.NewRequest("POST", rg.front.URL+"/slow-answer", strings.NewReader("q"))
+	if got := do(t, http.DefaultClient, req); got.status != http.StatusGatewayTimeout {
+		t.Fatalf("slow answer: got %d, want 504", got.status)
+	}
+	rows := rg.rows(2)
+	if rows[0].Status != 200 || rows[1].Status != 0 || !strings.HasPrefix(rows[1].Error, "upstream timeout") {
+		t.Errorf("recorded %d %q and %d %q", rows[0].Status, rows[0].Error, rows[1].Status, rows[1].Error)
+	}
+}
