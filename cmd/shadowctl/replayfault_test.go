@@ -32,15 +32,23 @@ func TestReplayTargetDiesMidRun(t *testing.T) {
 	died := make(chan struct{})
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if count.Add(1) == 20 {
+		switch n := count.Add(1); {
+		case n > 20:
+			// Dead already, but the closing below has not caught up with
+			// this connection: cut it as a dying process would.
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
+		case n == 20:
 			close(died)
 		}
 		w.Write([]byte(`{"y":1}`))
 	}))
 	go func() {
 		<-died
-		srv.CloseClientConnections()
 		srv.Listener.Close() // nothing listens any more: new connections are refused
+		srv.CloseClientConnections()
 	}()
 	defer srv.Close()
 	out := filepath.Join(dir, "r.parquet")
