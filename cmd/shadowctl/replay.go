@@ -225,12 +225,14 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 		_ = out.Abort()
 		return runErr
 	}
+	// Interrupted or not, the rows done are safe: finalize the file, then
+	// say what was done, last.
+	closeErr := out.Close()
 	fmt.Fprintln(g.Stderr, summaryLine(sum, opts.Rate > 0 || opts.Speed > 0))
-	// Interrupted or not, the rows done are safe: finalize the file.
-	if err := out.Close(); err != nil {
-		return errors.Join(runErr, fmt.Errorf("results: %w", err))
+	if closeErr != nil {
+		return errors.Join(runErr, fmt.Errorf("results: %w", closeErr))
 	}
-	logger.Info("results written", "file", opts.Out, "rows", out.Rows())
+	logger.Debug("results written", "file", opts.Out, "rows", out.Rows())
 	switch {
 	case runErr == nil:
 		return nil
