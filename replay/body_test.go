@@ -3,9 +3,7 @@ package replay
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -70,21 +68,8 @@ func TestEveryAnswerReachesTheFileIntact(t *testing.T) {
 	if sum.OK != int64(len(xs)) {
 		t.Fatalf("%d ok of %d: %v", sum.OK, len(xs), sum.Errors)
 	}
-	r, err := OpenResults(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	rows := 0
-	for {
-		x, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows++
+	rows := readResultRows(t, path)
+	for _, x := range rows {
 		var i, n int
 		var chunked string
 		fmt.Sscanf(x.Path, "/b?i=%d&n=%d&chunked=%s", &i, &n, &chunked)
@@ -92,8 +77,8 @@ func TestEveryAnswerReachesTheFileIntact(t *testing.T) {
 			t.Errorf("%s: %d bytes %.20q…, want %d bytes %.20q…", x.Path, len(x.CandidateBody), x.CandidateBody, n, want)
 		}
 	}
-	if rows != len(xs) {
-		t.Errorf("%d rows, want %d", rows, len(xs))
+	if len(rows) != len(xs) {
+		t.Errorf("%d rows, want %d", len(rows), len(xs))
 	}
 }
 
@@ -118,16 +103,11 @@ func TestResultsWriterKeepsNoBody(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := OpenResults(path)
-	if err != nil {
-		t.Fatal(err)
+	rows := readResultRows(t, path)
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want %d", len(rows), len(want))
 	}
-	defer r.Close()
-	for i := range want {
-		x, err := r.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, x := range rows {
 		if !bytes.Equal(x.CandidateBody, want[i]) || !bytes.Equal(x.BaselineBody, want[i]) {
 			t.Errorf("row %d: bodies %.20q and %.20q, want %.20q", i, x.CandidateBody, x.BaselineBody, want[i])
 		}

@@ -683,22 +683,11 @@ func TestLimitAndPathPrefix(t *testing.T) {
 
 func readIDs(t *testing.T, path string) []string {
 	t.Helper()
-	r, err := OpenResults(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 	var ids []string
-	for {
-		x, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return ids
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, x := range readResultRows(t, path) {
 		ids = append(ids, x.ID)
 	}
+	return ids
 }
 
 func TestResumeAfterInterruptGivesEveryExchangeOnce(t *testing.T) {

@@ -27,22 +27,7 @@ func TestResultsRoundTripKeepsBaselineNulls(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := OpenResults(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var got []Result
-	for {
-		x, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, *x)
-	}
+	got := readResultRows(t, path)
 	if len(got) != 2 {
 		t.Fatalf("rows = %d, want 2", len(got))
 	}
@@ -58,5 +43,26 @@ func TestResultsRoundTripKeepsBaselineNulls(t *testing.T) {
 	}
 	if _, err := OpenResults(filepath.Join(t.TempDir(), "none.parquet")); err == nil {
 		t.Error("OpenResults of a missing file succeeded")
+	}
+}
+
+// readResultRows reads every row of the results file at path.
+func readResultRows(t *testing.T, path string) []Result {
+	t.Helper()
+	r, err := OpenResults(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var rows []Result
+	for {
+		x, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return rows
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, *x)
 	}
 }
