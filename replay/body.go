@@ -2,6 +2,8 @@ package replay
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"math/bits"
 	"net/http"
@@ -64,12 +66,20 @@ func putBody(b []byte) {
 	bodyPools[bodyClass(c)].Put(p)
 }
 
-// readBody reads a whole answer body into a buffer of its size, the one the
-// row keeps: a body of unknown length (chunked) goes through a recycled
-// scratch buffer rather than one grown, copied and thrown away step by step.
-// On error it returns what came of a body of unknown length.
-func readBody(resp *http.Response) ([]byte, error) {
-	if n := resp.ContentLength; n >= 0 && n <= 64<<20 {
+// ErrBodyTooLarge is an answer longer than Options.MaxBody: it is not kept
+// (its row has kind KindTooLarge), so that one runaway answer cannot take
+// the replayer's memory.
+var ErrBodyTooLarge = errors.New("answer body over --max-body")
+
+// readBody reads a whole answer body, at most max bytes, into a buffer of
+// its size, the one the row keeps: a body of unknown length (chunked) goes
+// through a recycled scratch buffer rather than one grown, copied and thrown
+// away step by step. On error it returns what came of a body of unknown
+// length.
+func readBody(resp *http.Response, max int64) ([]byte, error) {
+	if n := resp.ContentLength; n > max {
+		return nil, fmt.Errorf("%w: Content-Length %d > %d", ErrBodyTooLarge, n, max)
+	} else if n >= 0 {
 		b := getBody(int(n))
 		if _, err := io.ReadFull(resp.Body, b); err != nil {
 			putBody(b)
@@ -79,7 +89,11 @@ func readBody(resp *http.Response) ([]byte, error) {
 	}
 	buf := scratch.Get().(*bytes.Buffer)
 	buf.Reset()
-	_, err := buf.ReadFrom(resp.Body)
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, max+1))
+	if err == nil && int64(buf.Len()) > max {
+		err = fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, max)
+		buf.Reset()
+	}
 	b := getBody(buf.Len())
 	copy(b, buf.Bytes())
 	if buf.Cap() <= maxPooledBody {

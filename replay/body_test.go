@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/shadowctl/shadowctl/record"
@@ -138,5 +140,59 @@ func TestBodyBuffers(t *testing.T) {
 	}
 	if b := getBody(600); cap(b) != 1024 {
 		t.Errorf("getBody(600) after foreign puts: cap %d, want 1024", cap(b))
+	}
+}
+
+// Answers longer than MaxBody are not kept: the row says so with its own
+// kind, and the status the target sent. Up to the limit they are whole.
+func TestAnswersOverMaxBodyAreErrorRows(t *testing.T) {
+	const max = 1000
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		var n int
+		var chunked bool
+		fmt.Sscanf(r.URL.Path, "/n%d", &n)
+		chunked = r.URL.Query().Get("chunked") == "1"
+		if !chunked {
+			w.Header().Set("Content-Length", strconv.Itoa(n))
+		}
+		w.Write(bytes.Repeat([]byte("x"), n))
+	}))
+	defer srv.Close()
+	cases := []struct {
+		path     string
+		wantKind string
+	}{
+		{"/n1000", ""},
+		{"/n1001", KindTooLarge},
+		{"/n1000?chunked=1", ""},
+		{"/n1001?chunked=1", KindTooLarge},
+		{"/n5000000?chunked=1", KindTooLarge},
+	}
+	var xs []record.Exchange
+	for i, c := range cases {
+		xs = append(xs, ex(i, c.path))
+	}
+	sink := &memSink{}
+	opts := Options{Target: mustURL(t, srv.URL), Baseline: mustURL(t, srv.URL), Concurrency: 2, MaxBody: max, EarlyStop: -1}
+	sum, err := Run(context.Background(), opts, &sliceSource{xs: xs}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Errors[KindTooLarge] != 3 {
+		t.Errorf("errors %v, want 3 %s", sum.Errors, KindTooLarge)
+	}
+	rows := sink.byID()
+	for i, c := range cases {
+		r := rows[xs[i].ID]
+		if r.CandidateErrorKind != c.wantKind || *r.BaselineErrorKind != c.wantKind || r.CandidateStatus != 200 {
+			t.Errorf("%s: candidate %d %q, baseline %q; want 200 %q on both", c.path, r.CandidateStatus, r.CandidateErrorKind, *r.BaselineErrorKind, c.wantKind)
+		}
+		switch {
+		case c.wantKind == "" && len(r.CandidateBody) != max:
+			t.Errorf("%s: kept %d bytes, want %d", c.path, len(r.CandidateBody), max)
+		case c.wantKind != "" && (len(r.CandidateBody) != 0 || !strings.Contains(r.CandidateError, "--max-body")):
+			t.Errorf("%s: kept %d bytes, error %q; want none, and an error naming --max-body", c.path, len(r.CandidateBody), r.CandidateError)
+		}
 	}
 }

@@ -35,6 +35,8 @@ func Classify(err error, status int) string {
 		certErr  x509.CertificateInvalidError
 	)
 	switch {
+	case errors.Is(err, ErrBodyTooLarge):
+		return KindTooLarge
 	case errors.Is(err, context.Canceled):
 		return KindCanceled
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():

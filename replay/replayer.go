@@ -20,6 +20,7 @@ const (
 	DefaultConcurrency = 8
 	DefaultTimeout     = 10 * time.Second
 	DefaultMaxGap      = time.Second
+	DefaultMaxBody     = 32 << 20
 	// DefaultEarlyStop is how many first answers of a side must all have
 	// failed to connect for the run to stop early.
 	DefaultEarlyStop = 10
@@ -45,6 +46,9 @@ type Options struct {
 	MaxGap time.Duration
 	// Timeout bounds one request, from sending to the last byte.
 	Timeout time.Duration
+	// MaxBody bounds the answers kept: a longer one is an error row of
+	// kind KindTooLarge. 0 means DefaultMaxBody.
+	MaxBody int64
 
 	// Limit stops after that many exchanges (0: all); PathPrefix keeps only
 	// exchanges whose path starts with it. Exchanges skipped by Skip count
@@ -177,8 +181,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("speed %g: want 0 (off) or more", o.Speed)
 	case o.Rate > 0 && o.Speed > 0:
 		return errors.New("rate and speed exclude each other: pace at a fixed rate or follow the recorded times")
-	case o.Timeout < 0, o.MaxGap < 0:
-		return errors.New("timeout and max gap cannot be negative")
+	case o.Timeout < 0, o.MaxGap < 0, o.MaxBody < 0:
+		return errors.New("timeout, max gap and max body cannot be negative")
 	case o.Limit < 0:
 		return fmt.Errorf("limit %d: want 0 (all) or more", o.Limit)
 	}
@@ -196,6 +200,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.MaxBody == 0 {
+		o.MaxBody = DefaultMaxBody
 	}
 	if o.MaxGap == 0 {
 		o.MaxGap = DefaultMaxGap
@@ -436,9 +443,9 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, j job) outcome {
 			latency: time.Since(start)}
 		base = cand
 	case o.Baseline == nil:
-		cand = send(ctx, o.Client, x.Method, tu, rc.header(x.RequestHeaders, o.Header), x.RequestBody, start)
+		cand = send(ctx, o.Client, x.Method, tu, rc.header(x.RequestHeaders, o.Header), x.RequestBody, start, o.MaxBody)
 	default:
-		cand, base = sendBoth(ctx, o.Client, x.Method, tu, bu, rc.header(x.RequestHeaders, o.Header), x.RequestBody, start)
+		cand, base = sendBoth(ctx, o.Client, x.Method, tu, bu, rc.header(x.RequestHeaders, o.Header), x.RequestBody, start, o.MaxBody)
 	}
 	r.CandidateStatus, r.CandidateBody, r.CandidateLatencyNs = cand.status, cand.body, int64(cand.latency)
 	r.CandidateError, r.CandidateErrorKind = cand.err, cand.kind
@@ -463,13 +470,13 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, j job) outcome {
 // bu at the same moment. Apart from send, so that without a baseline nothing
 // escapes to a goroutine.
 func sendBoth(ctx context.Context, c *http.Client, method string, tu, bu *url.URL, h http.Header, body []byte,
-	start time.Time) (cand, base side) {
+	start time.Time, maxBody int64) (cand, base side) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		base = send(ctx, c, method, bu, h, body, start)
+		base = send(ctx, c, method, bu, h, body, start, maxBody)
 	}()
-	cand = send(ctx, c, method, tu, h, body, start)
+	cand = send(ctx, c, method, tu, h, body, start, maxBody)
 	<-done
 	return cand, base
 }

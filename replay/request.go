@@ -178,14 +178,15 @@ type side struct {
 	kind    string
 }
 
-// send sends one request to u and reads the whole answer. Latency runs from
-// start (the due time in open loop) to the last byte of the body.
-func send(ctx context.Context, c *http.Client, method string, u *url.URL, h http.Header, body []byte, start time.Time) side {
+// send sends one request to u and reads the whole answer, up to maxBody
+// bytes. Latency runs from start (the due time in open loop) to the last
+// byte of the body.
+func send(ctx context.Context, c *http.Client, method string, u *url.URL, h http.Header, body []byte, start time.Time, maxBody int64) side {
 	resp, err := c.Do(newRequest(ctx, method, u, h, body))
 	if err != nil {
 		return side{err: err.Error(), kind: Classify(err, 0), latency: time.Since(start)}
 	}
-	b, err := readBody(resp)
+	b, err := readBody(resp, maxBody)
 	resp.Body.Close()
 	s := side{status: int32(resp.StatusCode), body: b, latency: time.Since(start)}
 	if err != nil {

@@ -34,6 +34,7 @@ type replayOptions struct {
 	Speed              float64
 	MaxGap             time.Duration
 	Timeout            time.Duration
+	MaxBody            string
 	Limit              int64
 	PathPrefix         string
 	Headers            []string
@@ -52,6 +53,7 @@ func (o *replayOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&o.Speed, "speed", 0, "follow the recorded inter-arrival times divided by this (1: as recorded); 0: off")
 	fs.DurationVar(&o.MaxGap, "max-gap", replay.DefaultMaxGap, "with --speed, the longest idle wait between two sends")
 	fs.DurationVar(&o.Timeout, "timeout", replay.DefaultTimeout, "bound on one request, from sending to the last byte")
+	fs.StringVar(&o.MaxBody, "max-body", "32MiB", "longest answer kept; a longer one is an error row of kind body_too_large, so a runaway answer cannot take the memory")
 	fs.Int64Var(&o.Limit, "limit", 0, "replay at most this many exchanges; 0: all")
 	fs.StringVar(&o.PathPrefix, "path-prefix", "", "replay only exchanges whose path starts with this, e.g. /v1/")
 	fs.StringArrayVar(&o.Headers, "header", nil, "'Name: value' added to every request, overriding the recorded value; repeatable")
@@ -131,6 +133,11 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 	case o.Progress != "auto" && o.Progress != "always" && o.Progress != "never":
 		return ro, usageErrorf("--progress %q: want auto, always or never", o.Progress)
 	}
+	maxBody, err := record.ParseSize(o.MaxBody)
+	if err != nil || maxBody < 1 {
+		return ro, usageErrorf("--max-body %q: want a size such as 32MiB", o.MaxBody)
+	}
+	ro.MaxBody = maxBody
 	ro.Header = http.Header{}
 	for _, h := range o.Headers {
 		name, value, ok := strings.Cut(h, ":")

@@ -85,6 +85,8 @@ func TestReplayUsageErrors(t *testing.T) {
 		{[]string{"replay", "--target", "http://x", "--header", "NoColon", rec}, "--header \"NoColon\""},
 		{[]string{"replay", "--target", "http://x", "--progress", "sometimes", rec}, "--progress \"sometimes\""},
 		{[]string{"replay", "--target", "http://x", "--timeout", "0s", rec}, "--timeout 0s"},
+		{[]string{"replay", "--target", "http://x", "--max-body", "lots", rec}, "--max-body \"lots\": want a size"},
+		{[]string{"replay", "--target", "http://x", "--max-body", "0", rec}, "--max-body \"0\""},
 		{[]string{"replay", "--target", "http://x", filepath.Join(dir, "none")}, "none"},
 		{[]string{"replay", "--target", "http://x", "--out", rec, rec}, "results file exists"},
 	} {
@@ -123,7 +125,7 @@ func TestReplayProgressOnTerminalOnly(t *testing.T) {
 			var stderr, stdout bytes.Buffer
 			g := &globalOptions{Stdout: &stdout, Stderr: &stderr, StderrIsTerminal: tc.terminal}
 			opts := &replayOptions{Target: srv.URL, Out: filepath.Join(t.TempDir(), "r.parquet"), Concurrency: 2,
-				MaxGap: time.Second, Timeout: 5 * time.Second, Progress: tc.progress}
+				MaxGap: time.Second, Timeout: 5 * time.Second, MaxBody: "32MiB", Progress: tc.progress}
 			if err := runReplay(context.Background(), g, opts, []string{rec}); err != nil {
 				t.Fatal(err)
 			}
