@@ -445,6 +445,9 @@ type recorded struct {
 	hasPre bool
 	ext    extractor
 	proto  protocol
+	// oneOutput: an Open Inference Protocol answer with one output, whose
+	// data are the instances; reshaped: made rows of them by its shape.
+	oneOutput, reshaped bool
 }
 
 func (b *Builder) prepareRecorded(body []byte) recorded {
@@ -474,7 +477,43 @@ func (b *Builder) prepareRecorded(body []byte) recorded {
 		return rec
 	}
 	b.useField(rec.ext.text, protoNames[rec.ext.proto])
+	if rec.proto == protoOIP {
+		outs, _ := v.(map[string]any)["outputs"].([]any)
+		flat, _ := rec.pred.([]any)
+		rec.oneOutput = len(outs) == 1
+		rec.reshaped = rec.oneOutput && len(flat) > 0 && isList(flat[0])
+	}
 	return rec
+}
+
+func isList(v any) bool { _, ok := v.([]any); return ok }
+
+// concretePaths rewrites the paths of differences under a field with one
+// wildcard into paths of the answer itself, which a user can look up:
+// instance 2 of $.choices[*].message.content is $.choices[2].message.content,
+// and instance 3 of the only output of an OIP answer is
+// $.outputs[0].data[3]. Other paths (several wildcards, OIP data made rows
+// by its shape) are left as they are.
+func (rec *recorded) concretePaths(ds []Difference) {
+	text := rec.ext.text
+	head, tail, ok := strings.Cut(text, "[*]")
+	if !ok || strings.Contains(tail, "[*]") || rec.reshaped {
+		return
+	}
+	for i := range ds {
+		rest, ok := strings.CutPrefix(ds[i].Path, text)
+		if !ok {
+			continue
+		}
+		if rec.oneOutput {
+			ds[i].Path = head + "[0]" + tail + rest
+			continue
+		}
+		// rest starts with the instance's index: [i]...
+		if end := strings.IndexByte(rest, ']'); strings.HasPrefix(rest, "[") && end > 0 {
+			ds[i].Path = head + rest[:end+1] + tail + rest[end+1:]
+		}
+	}
 }
 
 // fieldKey is a FieldUse's key: a struct, so that counting a row allocates
@@ -690,6 +729,7 @@ func (b *Builder) disagreement(r *replay.Result, rec *recorded, out outcome) Dis
 	default:
 		d.Diff = []Difference{}
 		d.Differences = diffJSON(rec.pred, out.side, b.tol, rec.ext.text, diffLimit, &d.Diff)
+		rec.concretePaths(d.Diff)
 	}
 	return d
 }

@@ -362,3 +362,37 @@ func TestBuildFromFiles(t *testing.T) {
 		t.Errorf("canceled: %v", err)
 	}
 }
+
+// The differences under a wildcard field name the answer's own paths.
+func TestDisagreementPathsAreConcrete(t *testing.T) {
+	ok := func(body string) side { return side{status: 200, body: body, lat: 1} }
+	for _, c := range []struct {
+		name, rec, cand, want string
+	}{
+		{"OIP, one output", `{"outputs":[{"name":"y","datatype":"BYTES","shape":[3],"data":["a","b","c"]}]}`,
+			`{"outputs":[{"name":"y","datatype":"BYTES","shape":[3],"data":["a","b","x"]}]}`,
+			`$.outputs[0].data[2]: "c" → "x"`},
+		{"OIP, two outputs", `{"outputs":[{"name":"y","data":[1,2]},{"name":"z","data":[3,4]}]}`,
+			`{"outputs":[{"name":"y","data":[1,2]},{"name":"z","data":[3,5]}]}`,
+			`$.outputs[1].data[1]: 4 → 5`},
+		{"OIP, rows by shape", `{"outputs":[{"name":"p","datatype":"FP32","shape":[2,2],"data":[0.9,0.1,0.2,0.8]}]}`,
+			`{"outputs":[{"name":"p","datatype":"FP32","shape":[2,2],"data":[0.9,0.1,0.7,0.3]}]}`,
+			`$.outputs[*].data[1][0]: 0.2 → 0.7`},
+		{"chat", `{"choices":[{"message":{"content":"yes"}},{"message":{"content":"no"}}]}`,
+			`{"choices":[{"message":{"content":"yes"}},{"message":{"content":"maybe"}}]}`,
+			`$.choices[1].message.content: "no" → "maybe"`},
+		{"embeddings", `{"data":[{"embedding":[1,0]},{"embedding":[0,1]}]}`,
+			`{"data":[{"embedding":[1,0]},{"embedding":[0,-1]}]}`,
+			`$.data[1].embedding[1]: 1 → -1`},
+		{"V1, no wildcard", `{"predictions":[1,0]}`, `{"predictions":[1,1]}`, `$.predictions[1]: 0 → 1`},
+	} {
+		r := buildRows(t, Options{}, []replay.Result{row("x", "/p", ok(c.rec), ok(c.cand), nil)})
+		if len(r.Disagreements) != 1 || len(r.Disagreements[0].Diff) == 0 {
+			t.Errorf("%s: disagreements %+v", c.name, r.Disagreements)
+			continue
+		}
+		if got := r.Disagreements[0].Diff[0].String(); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}
