@@ -108,7 +108,7 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 		t.TLSClientConfig = opts.TLSConfig
 		p.opts.Transport = t
 		if (u.Path == "" || u.Path == "/") && u.RawQuery == "" {
-			p.client = newClient(upstreamHost(u), opts.TLSConfig, opts.UpstreamTimeout)
+			p.client = newClient(u, opts.TLSConfig, opts.UpstreamTimeout)
 		}
 	}
 	p.rp = &httputil.ReverseProxy{
@@ -173,20 +173,6 @@ func (t roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 		r = r2
 	}
 	return t.p.opts.Transport.RoundTrip(r)
-}
-
-// upstreamHost is the address the client dials for u.
-func upstreamHost(u *url.URL) *urlHost {
-	h := &urlHost{name: u.Hostname(), tls: u.Scheme == "https"}
-	port := u.Port()
-	if port == "" {
-		port = "80"
-		if h.tls {
-			port = "443"
-		}
-	}
-	h.addr = net.JoinHostPort(h.name, port)
-	return h
 }
 
 // Close drops the idle upstream connections.
@@ -259,85 +245,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // client's Host, target and query unchanged, trailers passed on, and a
 // response cut by the upstream cut for the client too.
 func (p *Proxy) forward(st *exchange, w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	keep := newEndToEnd(r.Header)
-	if st.sampled {
-		st.x.RequestHeaders = headersFrom(r.Header, p.opts.Redact, keep.keep)
+	c := p.send(st, w, r)
+	if c == nil {
+		return // answered and ended by upstreamFailed
 	}
-	var mem []byte     // the whole body, in memory (or none)
-	var body io.Reader // the body, to stream
-	chunked := false
-	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		if st.req.preloaded {
-			mem = st.req.buf
-		} else {
-			body, chunked = r.Body, r.ContentLength < 0
-		}
-	}
-	target, host := requestTarget(r), r.Host
-	if host == "" {
-		host = p.opts.Upstream.Host
-	}
-
-	var (
-		pc    *upConn
-		res   *http.Response
-		wrote <-chan error
-		stop  func() bool
-		err   error
-	)
-	for attempt := 0; ; attempt++ {
-		if pc, err = p.client.get(ctx); err != nil {
-			p.upstreamFailed(st, w, r, err)
-			return
-		}
-		stop = context.AfterFunc(ctx, pc.abort)
-		stale := pc.reused
-		st.sent = p.opts.Now()
-		writeRequestHead(pc.bw, r, target, host, keep, chunked)
-		// --upstream-timeout runs from the end of the request, as
-		// http.Transport's ResponseHeaderTimeout does: a slow upload is
-		// not an upstream timeout.
-		timeout := p.client.headerTimeout
-		if body == nil {
-			_, _ = pc.bw.Write(mem)
-			if err = pc.bw.Flush(); err == nil {
-				pc.armHeaderTimeout(timeout)
-			}
-		} else {
-			ch := make(chan error, 1)
-			go func(pc *upConn) {
-				err := writeBody(pc, body, r.ContentLength, chunked)
-				if err == nil {
-					pc.armHeaderTimeout(timeout)
-				}
-				ch <- err
-			}(pc)
-			wrote = ch
-		}
-		if err == nil {
-			// Peek first: an error before the response's first byte
-			// may mean a connection the upstream had closed.
-			if _, err = pc.br.Peek(1); err == nil {
-				res, err = readResponse(pc.br, r)
-				stale = false
-			}
-			pc.disarmHeaderTimeout()
-		}
-		if err == nil {
-			break
-		}
-		stop()
-		_ = pc.c.Close()
-		// A kept-alive connection the upstream had closed: the request
-		// never reached it, and a body in memory can be sent again.
-		if attempt == 0 && stale && body == nil && ctx.Err() == nil && staleConnError(err) {
-			continue
-		}
-		p.upstreamFailed(st, w, r, err)
-		return
-	}
-
+	res := c.res
 	removeHopByHop(res.Header)
 	st.status, st.answered = res.StatusCode, true
 	if st.sampled {
@@ -369,8 +281,7 @@ func (p *Proxy) forward(st *exchange, w http.ResponseWriter, r *http.Request) {
 	if readErr != nil || writeErr != nil {
 		// Close the connection first: closing a body that is not at its
 		// end would read the rest of it.
-		stop()
-		_ = pc.c.Close()
+		c.drop()
 		_ = st.resp.Close()
 		if readErr != nil && writeErr == nil {
 			// The upstream cut the response: cut the client's too,
@@ -385,34 +296,129 @@ func (p *Proxy) forward(st *exchange, w http.ResponseWriter, r *http.Request) {
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
 		}
-		if len(res.Trailer) == announced {
-			for k, vs := range res.Trailer {
+		for k, vs := range res.Trailer {
+			if len(res.Trailer) == announced {
 				h[k] = vs
+				continue
 			}
-		} else {
-			for k, vs := range res.Trailer {
-				for _, v := range vs {
-					h.Add(http.TrailerPrefix+k, v)
-				}
+			for _, v := range vs {
+				h.Add(http.TrailerPrefix+k, v)
 			}
 		}
 	}
-	reusable := stop() && !res.Close
-	if wrote != nil {
+	c.release(p.client)
+}
+
+// call is a request sent upstream and the head of its response.
+type call struct {
+	pc    *upConn
+	res   *http.Response
+	wrote <-chan error // a streamed body's writer; nil for a body in memory
+	stop  func() bool  // stops aborting pc when the client goes away
+}
+
+// send writes the request to the upstream and reads the response head.
+// When there is none it answers the client and ends the exchange (see
+// upstreamFailed) and returns nil.
+func (p *Proxy) send(st *exchange, w http.ResponseWriter, r *http.Request) *call {
+	ctx := r.Context()
+	keep := newEndToEnd(r.Header)
+	if st.sampled {
+		st.x.RequestHeaders = headersFrom(r.Header, p.opts.Redact, keep.keep)
+	}
+	var mem []byte     // the whole body, in memory (or none)
+	var body io.Reader // the body, to stream
+	chunked := false
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		if st.req.preloaded {
+			mem = st.req.buf
+		} else {
+			body, chunked = r.Body, r.ContentLength < 0
+		}
+	}
+	target, host := requestTarget(r), r.Host
+	if host == "" {
+		host = p.opts.Upstream.Host
+	}
+	// --upstream-timeout runs from the end of the request, as
+	// http.Transport's ResponseHeaderTimeout does: a slow upload is not an
+	// upstream timeout.
+	timeout := p.client.headerTimeout
+	for attempt := 0; ; attempt++ {
+		pc, err := p.client.get(ctx)
+		if err != nil {
+			p.upstreamFailed(st, w, r, err)
+			return nil
+		}
+		c := &call{pc: pc, stop: context.AfterFunc(ctx, pc.abort)}
+		stale := pc.reused
+		st.sent = p.opts.Now()
+		writeRequestHead(pc.bw, r, target, host, keep, chunked)
+		if body == nil {
+			_, _ = pc.bw.Write(mem)
+			if err = pc.bw.Flush(); err == nil {
+				pc.armHeaderTimeout(timeout)
+			}
+		} else {
+			ch := make(chan error, 1)
+			go func() {
+				err := writeBody(pc, body, r.ContentLength, chunked)
+				if err == nil {
+					pc.armHeaderTimeout(timeout)
+				}
+				ch <- err
+			}()
+			c.wrote = ch
+		}
+		if err == nil {
+			// Peek first: an error before the response's first byte
+			// may mean a connection the upstream had closed.
+			if _, err = pc.br.Peek(1); err == nil {
+				c.res, err = readResponse(pc.br, r)
+				stale = false
+			}
+			pc.disarmHeaderTimeout()
+		}
+		if err == nil {
+			return c
+		}
+		c.drop()
+		// A kept-alive connection the upstream had closed: the request
+		// never reached it, and a body in memory can be sent again.
+		if attempt == 0 && stale && body == nil && ctx.Err() == nil && staleConnError(err) {
+			continue
+		}
+		p.upstreamFailed(st, w, r, err)
+		return nil
+	}
+}
+
+// drop closes the call's connection.
+func (c *call) drop() {
+	c.stop()
+	_ = c.pc.c.Close()
+}
+
+// release returns the connection of a call whose response was read to its
+// end to the pool, unless it cannot carry another request: the upstream
+// asked to close it, the client went away, or a streamed request body is
+// not all sent (the upstream answered before reading it).
+func (c *call) release(cl *client) {
+	reusable := c.stop() && !c.res.Close
+	if c.wrote != nil {
 		select {
-		case werr := <-wrote:
+		case werr := <-c.wrote:
 			reusable = reusable && werr == nil
 		default:
-			// The upstream answered before it read the whole body.
 			reusable = false
 		}
 	}
-	if reusable {
-		p.client.put(pc)
-	} else {
-		pc.abort()
-		_ = pc.c.Close()
+	if !reusable {
+		c.pc.abort()
+		_ = c.pc.c.Close()
+		return
 	}
+	cl.put(c.pc)
 }
 
 // writeBody streams a request body that is not in memory to the upstream,

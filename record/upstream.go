@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,31 +46,32 @@ const (
 	tlsHandshakeTimeout = 10 * time.Second
 )
 
-func newClient(u *urlHost, tlsConfig *tls.Config, headerTimeout time.Duration) *client {
+// newClient makes the client of the http:// or https:// upstream u.
+func newClient(u *url.URL, tlsConfig *tls.Config, headerTimeout time.Duration) *client {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
 	c := &client{
-		addr:          u.addr,
+		addr:          net.JoinHostPort(u.Hostname(), port),
 		headerTimeout: headerTimeout,
 		dialer:        net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second},
 	}
-	if u.tls {
+	if u.Scheme == "https" {
 		cfg := &tls.Config{}
 		if tlsConfig != nil {
 			cfg = tlsConfig.Clone()
 		}
 		if cfg.ServerName == "" {
-			cfg.ServerName = u.name
+			cfg.ServerName = u.Hostname()
 		}
 		cfg.NextProtos = []string{"http/1.1"}
 		c.tls = cfg
 	}
 	return c
-}
-
-// urlHost is where the client dials.
-type urlHost struct {
-	addr string // host:port
-	name string // host, for TLS
-	tls  bool
 }
 
 // upConn is one connection to the upstream.
@@ -215,7 +217,7 @@ func newEndToEnd(h http.Header) endToEnd {
 	var e endToEnd
 	for _, v := range h["Connection"] {
 		for f := range strings.SplitSeq(v, ",") {
-			if f = textprotoTrim(f); f != "" {
+			if f = strings.Trim(f, " \t"); f != "" {
 				e.named = append(e.named, http.CanonicalHeaderKey(f))
 			}
 		}
@@ -234,8 +236,6 @@ func (e endToEnd) keep(k string) bool {
 	}
 	return true
 }
-
-func textprotoTrim(s string) string { return strings.Trim(s, " \t") }
 
 // writeRequestHead writes the request line and headers the upstream gets:
 // the client's method, target, Host and end-to-end headers, and the body's
@@ -277,7 +277,7 @@ func writeRequestHead(bw *bufio.Writer, r *http.Request, target, host string, ke
 func hasToken(vs []string, token string) bool {
 	for _, v := range vs {
 		for f := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(textprotoTrim(f), token) {
+			if strings.EqualFold(strings.Trim(f, " \t"), token) {
 				return true
 			}
 		}
