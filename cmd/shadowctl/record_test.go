@@ -35,6 +35,7 @@ func TestRecordUsageErrors(t *testing.T) {
 		{[]string{"record", "--upstream", "http://x", "--instance", "a/b"}, "--instance \"a/b\""},
 		{[]string{"record", "--upstream", "http://x", "--redact-header", "a b"}, "--redact-header"},
 		{[]string{"record", "--upstream", "http://x", "extra"}, "unknown command"},
+		{[]string{"record", "--upstream", "http://x", "--admin", "", "--pprof"}, "--pprof serves on --admin"},
 	} {
 		_, stderr, code := runCLI(t, tc.args...)
 		if code != exitUsage || !strings.Contains(stderr, tc.want) {
@@ -147,5 +148,34 @@ func TestRecordBinaryStopsCleanly(t *testing.T) {
 	}
 	if rows != n || len(r.Skipped()) != 0 {
 		t.Errorf("%d rows, skipped %v; want %d", rows, r.Skipped(), n)
+	}
+}
+
+// --pprof adds the profiler to the admin endpoints, which keep answering.
+func TestWithPprof(t *testing.T) {
+	admin := record.AdminHandler(record.NewMetrics(), func() bool { return true })
+	for _, tc := range []struct {
+		handler    http.Handler
+		path       string
+		code       int
+		bodyPrefix string
+	}{
+		{withPprof(admin), "/debug/pprof/", 200, "<html>"},
+		{withPprof(admin), "/debug/pprof/cmdline", 200, ""},
+		{withPprof(admin), "/healthz", 200, "ok"},
+		{withPprof(admin), "/readyz", 200, "ok"},
+		{admin, "/debug/pprof/", 404, ""},
+	} {
+		srv := httptest.NewServer(tc.handler)
+		res, err := http.Get(srv.URL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		srv.Close()
+		if res.StatusCode != tc.code || !strings.HasPrefix(strings.TrimSpace(string(body)), tc.bodyPrefix) {
+			t.Errorf("GET %s: %d %.40q, want %d and %q…", tc.path, res.StatusCode, body, tc.code, tc.bodyPrefix)
+		}
 	}
 }
