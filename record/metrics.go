@@ -52,6 +52,17 @@ func (m *Metrics) WatchSink(s *Sink) {
 	m.reg.MustRegister(sinkCollector{s})
 }
 
+// watchBudget exposes the bodies the memory budget refused to keep.
+func (m *Metrics) watchBudget(b *budget) {
+	if m == nil {
+		return
+	}
+	_ = m.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "shadowctl_record_bodies_unkept_total",
+		Help: "Bodies streamed through without being kept for the recording, because bodies in flight held --body-memory already.",
+	}, func() float64 { return float64(b.refused.Load()) }))
+}
+
 // observe counts one finished request; a nil m counts nothing.
 func (m *Metrics) observe(code int, latency time.Duration, answered bool) {
 	if m == nil {

@@ -10,13 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"mime"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -45,6 +44,22 @@ type ProxyOptions struct {
 	// once the request is sent (a streaming body may take longer); 0 waits
 	// forever. Ignored when Transport is set.
 	UpstreamTimeout time.Duration
+	// UpstreamReadTimeout bounds the wait for each further read of the
+	// upstream's response body (nginx's proxy_read_timeout): a stalled
+	// response is cut after it. 0 waits forever.
+	UpstreamReadTimeout time.Duration
+	// ClientBodyTimeout bounds the wait for each further read of the
+	// client's request body (nginx's client_body_timeout): a stalled upload
+	// is ended with 408 and its upstream connection closed. 0 waits forever.
+	ClientBodyTimeout time.Duration
+	// MaxResponseHeaderBytes caps the upstream's response head (status line
+	// and headers); a larger one is a 502. 0 means DefaultMaxResponseHeaderBytes.
+	MaxResponseHeaderBytes int64
+	// BodyMemory bounds the bytes of request and response bodies held in
+	// memory at once by exchanges in flight (for recording and preloading);
+	// past it, bodies stream through unrecorded and flagged. 0 means
+	// DefaultBodyMemory.
+	BodyMemory int64
 	// TLSConfig is used for an https:// upstream (CAs, verification).
 	TLSConfig *tls.Config
 	// Transport, when set, sends every request upstream through
@@ -71,9 +86,16 @@ type ProxyOptions struct {
 // sidecar; an ingress in front already adds them).
 type Proxy struct {
 	opts   ProxyOptions
+	budget *budget // bodies held by exchanges in flight
 	rp     *httputil.ReverseProxy
 	client *client // nil: every request goes through rp
 }
+
+// Defaults of the proxy's limits.
+const (
+	DefaultMaxResponseHeaderBytes = 1 << 20
+	DefaultBodyMemory             = 128 << 20
+)
 
 // StatusClientClosed is counted in the requests metric for a client that went
 // away before the upstream answered (nginx's convention).
@@ -102,14 +124,25 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{opts: opts}
+	if opts.MaxResponseHeaderBytes <= 0 {
+		opts.MaxResponseHeaderBytes = DefaultMaxResponseHeaderBytes
+	}
+	if opts.UpstreamReadTimeout < 0 || opts.ClientBodyTimeout < 0 {
+		return nil, fmt.Errorf("timeouts: want 0 (none) or a positive duration")
+	}
+	if opts.BodyMemory <= 0 {
+		opts.BodyMemory = DefaultBodyMemory
+	}
+	p := &Proxy{opts: opts, budget: newBudget(opts.BodyMemory)}
+	opts.Metrics.watchBudget(p.budget)
 	if opts.Transport == nil {
 		t := NewTransport(opts.UpstreamTimeout)
 		t.TLSClientConfig = opts.TLSConfig
+		t.MaxResponseHeaderBytes = opts.MaxResponseHeaderBytes
 		p.opts.Transport = t
-		if (u.Path == "" || u.Path == "/") && u.RawQuery == "" {
-			p.client = newClient(u, opts.TLSConfig, opts.UpstreamTimeout)
-		}
+		// Every request but upgrades goes through the own client, which
+		// is stricter than http.Transport about reusing a connection.
+		p.client = newClient(u, p.opts)
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:   p.rewrite,
@@ -165,7 +198,7 @@ type roundTripper struct{ p *Proxy }
 
 func (t roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 	if st := stateOf(r); st != nil && st.req.preloaded {
-		body := st.req.buf
+		body := st.req.k.buf
 		r2 := new(http.Request)
 		*r2 = *r // RoundTrip must not change r
 		r2.Body = io.NopCloser(bytes.NewReader(body))
@@ -199,6 +232,7 @@ type exchange struct {
 	sent     time.Time // request handed to the transport
 	status   int       // what the client got
 	done     bool
+	cancel   func() // ends the upstream request (ReverseProxy's path)
 	req      reqBody
 	resp     respBody
 }
@@ -216,17 +250,24 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Path:      requestTarget(r),
 			Instance:  p.opts.Instance,
 		}
-		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-			st.req.init(r.Body, p.opts.MaxBody, r.ContentLength)
-			r.Body = &st.req
-			if r.ContentLength > 0 && r.ContentLength <= min(p.opts.MaxBody, preloadMax) && r.Header.Get("Expect") == "" {
-				r.Body = st.req.preload()
-			}
+	}
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		// Every body is read through reqBody, recorded or not: it bounds
+		// each read by ClientBodyTimeout and notes the client's failures.
+		max := int64(0)
+		if st.sampled {
+			max = p.opts.MaxBody
 		}
-	} else if p.client != nil && r.ContentLength > 0 && r.ContentLength <= preloadMax && r.Header.Get("Expect") == "" {
-		// Not recorded, but sent the same way: one write, no goroutine.
-		st.req.init(r.Body, r.ContentLength, r.ContentLength)
-		r.Body = st.req.preload()
+		small := r.ContentLength > 0 && r.ContentLength <= preloadMax && r.Header.Get("Expect") == ""
+		if !st.sampled && small && p.client != nil {
+			// Not recorded, but sent the same way: one write, no goroutine.
+			max = r.ContentLength
+		}
+		st.req.init(r.Body, w, p.opts.ClientBodyTimeout, p.budget, max, r.ContentLength)
+		r.Body = &st.req
+		if small && r.ContentLength <= max && st.req.canPreload(r.ContentLength) {
+			r.Body = st.req.preload()
+		}
 	}
 	// Whatever path the proxy takes (even a panic to abort the handler),
 	// the exchange ends here at the latest.
@@ -235,8 +276,31 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.forward(st, w, r)
 		return
 	}
-	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	// http.Transport has no timeout between two reads of a body: a
+	// watchdog (see respBody) cancels the upstream request instead.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	st.cancel = cancel
+	p.rp.ServeHTTP(transparentWriter{w}, r.WithContext(context.WithValue(ctx, stateKey{}, st)))
 }
+
+// transparentWriter is the client's ResponseWriter as ReverseProxy sees it:
+// it keeps Go's server from adding headers to the upstream's (see
+// suppressAdded). Unwrap lets ReverseProxy flush and hijack through it.
+type transparentWriter struct{ http.ResponseWriter }
+
+func (t transparentWriter) WriteHeader(code int) {
+	if code >= 200 {
+		suppressAdded(t.Header())
+	}
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t transparentWriter) Write(b []byte) (int, error) {
+	return t.ResponseWriter.Write(b)
+}
+
+func (t transparentWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
 // forward is the proxy's own path for plain requests: the request goes to
 // the upstream on a pooled connection, and the response comes back, on the
@@ -260,6 +324,7 @@ func (p *Proxy) forward(st *exchange, w http.ResponseWriter, r *http.Request) {
 	for k, vs := range res.Header {
 		h[k] = vs
 	}
+	suppressAdded(h)
 	announced := len(res.Trailer)
 	if announced > 0 {
 		keys := make([]string, 0, announced)
@@ -331,12 +396,12 @@ func (p *Proxy) send(st *exchange, w http.ResponseWriter, r *http.Request) *call
 	chunked := false
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		if st.req.preloaded {
-			mem = st.req.buf
+			mem = st.req.k.buf
 		} else {
 			body, chunked = r.Body, r.ContentLength < 0
 		}
 	}
-	target, host := requestTarget(r), r.Host
+	target, host := p.client.target(requestTarget(r)), r.Host
 	if host == "" {
 		host = p.opts.Upstream.Host
 	}
@@ -344,6 +409,7 @@ func (p *Proxy) send(st *exchange, w http.ResponseWriter, r *http.Request) *call
 	// http.Transport's ResponseHeaderTimeout does: a slow upload is not an
 	// upstream timeout.
 	timeout := p.client.headerTimeout
+	interim := func(res *http.Response) { forwardInterim(w, res) }
 	for attempt := 0; ; attempt++ {
 		pc, err := p.client.get(ctx)
 		if err != nil {
@@ -352,6 +418,7 @@ func (p *Proxy) send(st *exchange, w http.ResponseWriter, r *http.Request) *call
 		}
 		c := &call{pc: pc, stop: context.AfterFunc(ctx, pc.abort)}
 		stale := pc.reused
+		pc.startHead(p.opts.MaxResponseHeaderBytes)
 		st.sent = p.opts.Now()
 		writeRequestHead(pc.bw, r, target, host, keep, chunked)
 		if body == nil {
@@ -374,19 +441,28 @@ func (p *Proxy) send(st *exchange, w http.ResponseWriter, r *http.Request) *call
 			// Peek first: an error before the response's first byte
 			// may mean a connection the upstream had closed.
 			if _, err = pc.br.Peek(1); err == nil {
-				c.res, err = readResponse(pc.br, r)
+				c.res, err = readResponse(pc.br, r, interim)
 				stale = false
 			}
-			pc.disarmHeaderTimeout()
+			pc.endHead()
 		}
 		if err == nil {
 			return c
 		}
 		c.drop()
-		// A kept-alive connection the upstream had closed: the request
-		// never reached it, and a body in memory can be sent again.
-		if attempt == 0 && stale && body == nil && ctx.Err() == nil && staleConnError(err) {
+		// A kept-alive connection the upstream closed as the request went
+		// out (idle ones it had closed before are never taken, see get):
+		// it may have acted on the request, so only a request that is
+		// safe to repeat, with its body in memory, is sent again.
+		if attempt == 0 && stale && body == nil && ctx.Err() == nil && staleConnError(err) && retryable(r) {
 			continue
+		}
+		if c.wrote != nil && ctx.Err() != nil {
+			// The server cancels the request when a read of the client's
+			// connection fails, before the body's writer sees the error:
+			// wait for it (the failed connection ends its read), so the
+			// answer says what the client did (see upstreamFailed).
+			<-c.wrote
 		}
 		p.upstreamFailed(st, w, r, err)
 		return nil
@@ -498,6 +574,30 @@ func copyBody(w http.ResponseWriter, body *respBody, flushEach bool) (readErr, w
 	}
 }
 
+// suppressAdded keeps Go's server from adding to a response headers the
+// upstream did not send: a sniffed Content-Type and a Date (a nil value
+// means "present, write nothing").
+func suppressAdded(h http.Header) {
+	if _, ok := h["Content-Type"]; !ok {
+		h["Content-Type"] = nil
+	}
+	if _, ok := h["Date"]; !ok {
+		h["Date"] = nil
+	}
+}
+
+// forwardInterim passes an interim response (103 Early Hints, say) on to
+// the client as it came, as ReverseProxy does.
+func forwardInterim(w http.ResponseWriter, res *http.Response) {
+	h := w.Header()
+	removeHopByHop(res.Header)
+	for k, vs := range res.Header {
+		h[k] = vs
+	}
+	w.WriteHeader(res.StatusCode)
+	clear(h) // WriteHeader leaves a 1xx's headers in the map
+}
+
 // removeHopByHop deletes the hop-by-hop headers of h, and those its
 // Connection header names.
 func removeHopByHop(h http.Header) {
@@ -588,6 +688,9 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	if res.ContentLength >= 0 && !isEventStream(res.Header) {
 		st.resp.flush = true // ReverseProxy will not (see NewProxy)
 	}
+	if d := p.opts.UpstreamReadTimeout; d > 0 && st.cancel != nil {
+		st.resp.watch(d, st.cancel)
+	}
 	res.Body = &st.resp
 	return nil
 }
@@ -604,7 +707,20 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 func (p *Proxy) upstreamFailed(st *exchange, w http.ResponseWriter, r *http.Request, err error) {
 	code, reason, stored := http.StatusBadGateway, "upstream unreachable", "upstream: "+err.Error()
 	var ne net.Error
+	var bodyErr error
+	if st != nil {
+		bodyErr = st.req.failure()
+	}
 	switch {
+	case bodyErr != nil && errors.Is(bodyErr, os.ErrDeadlineExceeded):
+		// The client stalled mid-upload (ClientBodyTimeout).
+		code, reason, stored = http.StatusRequestTimeout, "client body timeout", "client body: "+bodyErr.Error()
+	case bodyErr != nil && r.Context().Err() == nil && !errors.Is(bodyErr, io.ErrUnexpectedEOF):
+		// A body the server could not read (bad chunked framing): the
+		// client's error, not the upstream's.
+		code, reason, stored = http.StatusBadRequest, "malformed request body", "client body: "+bodyErr.Error()
+	case errors.Is(err, errHeadTooLarge):
+		reason = "upstream sent too big header"
 	case r.Context().Err() != nil:
 		code, reason, stored = StatusClientClosed, "", ErrClientCanceled
 	case errors.As(err, &ne) && ne.Timeout():
@@ -612,6 +728,10 @@ func (p *Proxy) upstreamFailed(st *exchange, w http.ResponseWriter, r *http.Requ
 	}
 	if reason != "" {
 		h := w.Header()
+		clear(h) // what a 103 left, say
+		if code == http.StatusRequestTimeout || code == http.StatusBadRequest {
+			h.Set("Connection", "close")
+		}
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		h.Set("X-Content-Type-Options", "nosniff")
 		w.WriteHeader(code)
@@ -651,201 +771,15 @@ func (st *exchange) finish(errMsg string) {
 	}
 	p.opts.Metrics.observe(status, latency, st.answered)
 	if !st.sampled {
+		st.req.snapshot()
+		st.resp.k.release()
 		return
 	}
 	x := &st.x
 	x.LatencyNs = int64(latency)
 	x.Error = errMsg
 	x.RequestBody, x.RequestBodySize, x.RequestBodyTruncated = st.req.snapshot()
-	x.ResponseBody, x.ResponseBodySize, x.ResponseBodyTruncated = st.resp.buf, st.resp.n, st.resp.n > int64(len(st.resp.buf))
+	st.resp.k.release()
+	x.ResponseBody, x.ResponseBodySize, x.ResponseBodyTruncated = st.resp.k.buf, st.resp.n, st.resp.n > int64(len(st.resp.k.buf))
 	p.opts.Sink.Offer(x)
 }
-
-// reqBody passes the request body through, keeping up to max bytes and
-// counting all. The transport reads it on its own goroutine, hence the lock.
-type reqBody struct {
-	rc   io.ReadCloser
-	mu   sync.Mutex
-	buf  []byte
-	max  int64
-	n    int64
-	done bool
-	// preloaded: buf is the whole body, read before the request went
-	// upstream (see preload).
-	preloaded bool
-}
-
-func (b *reqBody) init(rc io.ReadCloser, max, size int64) {
-	b.rc, b.max = rc, max
-	if size > 0 {
-		b.buf = make([]byte, 0, min(size, max))
-	}
-}
-
-func (b *reqBody) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	if n > 0 {
-		b.mu.Lock()
-		if !b.done {
-			b.n += int64(n)
-			if room := b.max - int64(len(b.buf)); room > 0 {
-				b.buf = append(b.buf, p[:min(int64(n), room)]...)
-			}
-		}
-		b.mu.Unlock()
-	}
-	return n, err
-}
-
-func (b *reqBody) Close() error {
-	if b.rc == nil {
-		return nil
-	}
-	return b.rc.Close()
-}
-
-// preloadMax bounds the request bodies read whole before the request goes
-// upstream. Like nginx (proxy_request_buffering on), a small body with a
-// known length is read first: the transport then sends headers and body in
-// one write instead of two, which is most of a model request's cost here.
-// Larger or chunked bodies, and those after Expect: 100-continue, stream.
-const preloadMax = 64 << 10
-
-// preload reads the whole body (its length is known and at most max) and
-// returns what the transport should send: the bytes in memory, or, if the
-// client failed mid-body, the bytes read and then the client's error, so the
-// exchange ends as it would have while streaming.
-func (b *reqBody) preload() io.ReadCloser {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	buf := b.buf[:cap(b.buf)]
-	n, err := io.ReadFull(b.rc, buf)
-	b.buf, b.n = buf[:n], int64(n)
-	if err == nil {
-		b.rc = nil // the server closes the client's body after the handler
-		b.preloaded = true
-		return io.NopCloser(bytes.NewReader(b.buf))
-	}
-	rc := b.rc
-	b.rc = nil
-	return &failedBody{r: bytes.NewReader(b.buf), err: err, rc: rc}
-}
-
-// failedBody replays the bytes read before the client's body failed, then
-// the failure.
-type failedBody struct {
-	r   *bytes.Reader
-	err error
-	rc  io.Closer
-}
-
-func (f *failedBody) Read(p []byte) (int, error) {
-	if f.r.Len() > 0 {
-		return f.r.Read(p)
-	}
-	return 0, f.err
-}
-
-func (f *failedBody) Close() error { return f.rc.Close() }
-
-// fill reads the body up to what is stored (and a byte more, to know if it
-// was cut) when nobody else reads it.
-func (b *reqBody) fill() {
-	if b.rc == nil {
-		return
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(b, b.max-int64(len(b.buf))+1))
-}
-
-// snapshot stops the capture and returns what was kept.
-func (b *reqBody) snapshot() ([]byte, int64, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.done = true
-	return b.buf, b.n, b.n > int64(len(b.buf))
-}
-
-// respBody passes the response body to the client, keeping up to max bytes
-// and counting all; its end (EOF, or Close before it) ends the exchange.
-type respBody struct {
-	rc  io.ReadCloser
-	st  *exchange
-	buf []byte
-	max int64
-	n   int64
-	err error
-	// flush: the proxy flushes the client's response itself, before each
-	// read after the first, so bytes never wait for the upstream's next
-	// ones; pending marks bytes handed out since the last flush, held an
-	// error kept until they are flushed.
-	flush, pending bool
-	held           error
-}
-
-// isEventStream is ReverseProxy's test for Server-Sent Events, which it
-// flushes at every write.
-func isEventStream(h http.Header) bool {
-	v := h.Get("Content-Type")
-	if !strings.Contains(strings.ToLower(v), "event-stream") {
-		return false // the common case, without ParseMediaType's allocations
-	}
-	ct, _, _ := mime.ParseMediaType(v)
-	return ct == "text/event-stream"
-}
-
-func (b *respBody) init(rc io.ReadCloser, st *exchange, max, size int64) {
-	b.rc, b.st, b.max = rc, st, max
-	if size > 0 && max > 0 {
-		b.buf = make([]byte, 0, min(size, max))
-	}
-}
-
-func (b *respBody) Read(p []byte) (int, error) {
-	if b.pending {
-		b.pending = false
-		_ = http.NewResponseController(b.st.w).Flush() // a failed client shows on the next write
-	}
-	if b.held != nil {
-		return 0, b.held
-	}
-	n, err := b.rc.Read(p)
-	if n > 0 {
-		b.n += int64(n)
-		if room := b.max - int64(len(b.buf)); room > 0 {
-			b.buf = append(b.buf, p[:min(int64(n), room)]...)
-		}
-	}
-	switch {
-	case err == io.EOF:
-		b.st.finish("")
-	case err != nil && b.err == nil:
-		b.err = err
-	}
-	if b.flush && n > 0 && err != io.EOF {
-		// More is to come, or an error that ends the response: either way
-		// the client gets these bytes first.
-		b.pending, b.held = true, err
-		return n, nil
-	}
-	return n, err
-}
-
-func (b *respBody) Close() error {
-	err := b.rc.Close()
-	if !b.st.done {
-		msg := ErrClientCanceled
-		if b.err != nil && b.st.ctx.Err() == nil {
-			msg = "upstream body: " + b.err.Error()
-		}
-		b.st.finish(msg)
-	}
-	return err
-}
-
-// bufferPool lends ReverseProxy its copy buffers.
-type bufferPool struct{}
-
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
-func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
