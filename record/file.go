@@ -8,5 +8,5 @@ type FileWriter = parquetfile.Writer[Exchange]
 
 // CreateFile starts a recording file at path (mode 0600).
 func CreateFile(path string) (*FileWriter, error) {
-	return parquetfile.Create[Exchange](path, Schema)
+	return parquetfile.Create[Exchange](path, Schema, "request_body", "response_body")
 }

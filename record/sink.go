@@ -29,7 +29,7 @@ var DropReasons = []string{DropQueueFull, DropWriteError, DropClosed}
 // Defaults of SinkOptions.
 const (
 	DefaultQueue          = 10000
-	DefaultQueueBytes     = 256 << 20
+	DefaultQueueBytes     = 128 << 20
 	DefaultRotateSize     = 128 << 20
 	DefaultRotateInterval = 5 * time.Minute
 )
@@ -272,10 +272,11 @@ func (s *Sink) drop(reason string, n int64) {
 	}
 }
 
-// rowBytes estimates the memory a row holds: its bodies, headers and a
-// fixed part for the other columns.
+// rowBytes estimates the memory a row holds: its bodies (the memory behind
+// them, not only what they hold), headers and a fixed part for the other
+// columns.
 func rowBytes(x *Exchange) int64 {
-	n := int64(len(x.RequestBody)+len(x.ResponseBody)+len(x.Path)+len(x.Host)) + 128
+	n := int64(cap(x.RequestBody)+cap(x.ResponseBody)+len(x.Path)+len(x.Host)) + 128
 	for _, h := range x.RequestHeaders {
 		n += int64(len(h.Name) + len(h.Value) + 32)
 	}
@@ -366,22 +367,37 @@ func (w *sinkWriter) take(x *Exchange) bool {
 	return true
 }
 
-// write appends the batch to the current file, opening one if needed, and
-// rotates by size. The batch's bytes count as queued until it is written.
+// runBytes bounds the rows handed to the file in one write: parquet-go
+// makes one page of what one Write gets, so a batch of large bodies written
+// at once held several copies of all of them (column buffer, encoded page,
+// compressed page) besides the rows.
+const runBytes = 1 << 20
+
+// write appends the batch to the current file in runs of about runBytes,
+// opening a file if needed, and rotates by size.
 func (w *sinkWriter) write() {
+	batch := w.batch
+	for len(batch) > 0 {
+		i, size := 1, rowBytes(&batch[0])
+		for i < len(batch) && size+rowBytes(&batch[i]) <= runBytes {
+			size += rowBytes(&batch[i])
+			i++
+		}
+		w.writeRun(batch[:i], size)
+		clear(batch[:i]) // let the bodies go
+		batch = batch[i:]
+	}
+}
+
+// writeRun appends rows, size bytes of them: they count as queued until
+// they are written.
+func (w *sinkWriter) writeRun(rows []Exchange, size int64) {
 	s := w.s
-	n := int64(len(w.batch))
-	var size int64
-	for i := range w.batch {
-		size += rowBytes(&w.batch[i])
+	n := int64(len(rows))
+	for i := range rows {
+		s.opts.RedactJSON.Apply(&rows[i])
 	}
-	for i := range w.batch {
-		s.opts.RedactJSON.Apply(&w.batch[i])
-	}
-	defer func() {
-		clear(w.batch) // let the bodies go
-		s.queuedBytes.Add(-size)
-	}()
+	defer s.queuedBytes.Add(-size)
 	s.pending.Add(n)
 	if w.f == nil {
 		if err := w.open(); err != nil {
@@ -389,12 +405,12 @@ func (w *sinkWriter) write() {
 			return
 		}
 	}
-	if err := w.f.Write(w.batch); err != nil {
+	if err := w.f.Write(rows); err != nil {
 		w.fail(err, n)
 		return
 	}
 	if w.log != nil {
-		if err := w.log.append(w.batch); err != nil {
+		if err := w.log.append(rows); err != nil {
 			w.fail(err, n)
 			return
 		}

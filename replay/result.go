@@ -70,7 +70,7 @@ type ResultsWriter = parquetfile.Writer[Result]
 
 // CreateResults starts a results file at path (mode 0600).
 func CreateResults(path string) (*ResultsWriter, error) {
-	return parquetfile.Create[Result](path, Schema)
+	return parquetfile.Create[Result](path, Schema, "request_body", "recorded_body", "candidate_body", "baseline_body")
 }
 
 // ResultsReader streams the rows of one results file.

@@ -1,7 +1,6 @@
 package parquetfile
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -64,11 +63,11 @@ type Writer[T any] struct {
 }
 
 // Create starts path (written as path+PartialSuffix until Close) with
-// schema recorded under SchemaKey and any extra key/value metadata pairs.
-func Create[T any](path, schema string, meta ...string) (*Writer[T], error) {
-	if len(meta)%2 != 0 {
-		return nil, errors.New("parquetfile: metadata must be key/value pairs")
-	}
+// schema recorded under SchemaKey. blobs name the columns of large byte
+// strings (bodies): their pages carry no bounds or statistics, since a
+// body's minimum and maximum are whole bodies, written into every page
+// header and kept in memory per row group.
+func Create[T any](path, schema string, blobs ...string) (*Writer[T], error) {
 	a, err := CreateAtomic(path)
 	if err != nil {
 		return nil, err
@@ -79,8 +78,8 @@ func Create[T any](path, schema string, meta ...string) (*Writer[T], error) {
 		parquet.KeyValueMetadata(SchemaKey, schema),
 		parquet.CreatedBy("shadowctl", "", ""),
 	}
-	for i := 0; i < len(meta); i += 2 {
-		opts = append(opts, parquet.KeyValueMetadata(meta[i], meta[i+1]))
+	for _, b := range blobs {
+		opts = append(opts, parquet.SkipPageBounds(b), parquet.SkipPageStatistics(b))
 	}
 	cw := &countingWriter{w: a.File}
 	return &Writer[T]{file: a, count: cw, pw: parquet.NewGenericWriter[T](cw, opts...)}, nil
