@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,25 +28,39 @@ import (
 // (the log while recording, the Parquet files after), the decoded rows and
 // the log output: no secret anywhere. A marker that is not secret is found
 // in the raw log, so the search does see header values. Every file is 0600,
-// the folder 0700, and so is a replay's results file.
+// the folder 0700, and so is a replay's results file. Two exchanges carry the
+// JSON field where encoding/json alone would miss it, both ways: after a
+// byte order mark (stored empty, flagged truncated) and in the first of two
+// "user" keys (masked in every occurrence).
 func TestSecretsNeverReachDiskOrLog(t *testing.T) {
 	bin := buildBinary(t)
 	secrets := []string{"REQ-AUTH-SECRET", "REQ-COOKIE-SECRET", "CUSTOM-SECRET", "RESP-COOKIE-SECRET", "RESP-TOKEN-SECRET",
 		"pii-secret@example.com"}
+	// Bodies by the request's i: the plain one, then the two a plain
+	// encoding/json read would miss.
+	reqBodies := []string{`{"user":{"email":"pii-secret@example.com"},"note":"VISIBLE-BODY-MARKER"}`,
+		"\xef\xbb\xbf" + `{"user":{"email":"pii-secret@example.com"},"note":"VISIBLE-BODY-MARKER"}`,
+		`{"user":{"email":"pii-secret@example.com"},"note":"VISIBLE-BODY-MARKER","user":{"name":"n"}}`}
+	respBodies := []string{`{"user":{"email":"pii-secret@example.com"},"y":1}`,
+		"\xef\xbb\xbf" + `{"user":{"email":"pii-secret@example.com"},"y":1}`,
+		`{"user":{"email":"pii-secret@example.com"},"y":1,"user":{"id":2}}`}
+	const bomRow, dupRow = 5, 6
+	kind := func(i int) int { return max(0, i-bomRow+1) } // 0 plain, 1 BOM, 2 repeated key
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
+		i, _ := strconv.Atoi(r.URL.Query().Get("i"))
 		w.Header().Set("Set-Cookie", "session=RESP-COOKIE-SECRET")
 		w.Header().Set("X-Custom-Token", "RESP-TOKEN-SECRET")
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"user":{"email":"pii-secret@example.com"},"y":1}`)
+		io.WriteString(w, respBodies[kind(i)])
 	}))
 	defer upstream.Close()
 	dir := filepath.Join(t.TempDir(), "rec")
 	p := startRecorder(t, bin, "--listen", "127.0.0.1:0", "--admin", "", "--upstream", upstream.URL, "--out", dir,
 		"--instance", "sec", "--redact-header", "X-Custom-Token", "--redact-json", "$.user.email", "--log-level", "debug")
-	for i := range 5 {
+	for i := range dupRow + 1 {
 		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/v1/predict?i=%d", p.addr, i),
-			strings.NewReader(`{"user":{"email":"pii-secret@example.com"},"note":"VISIBLE-BODY-MARKER"}`))
+			strings.NewReader(reqBodies[kind(i)]))
 		req.Header.Set("Authorization", "Bearer REQ-AUTH-SECRET")
 		req.Header.Set("Cookie", "sid=REQ-COOKIE-SECRET")
 		req.Header.Set("X-Custom-Token", "CUSTOM-SECRET")
@@ -127,12 +142,24 @@ func TestSecretsNeverReachDiskOrLog(t *testing.T) {
 		}
 		rows++
 		noSecrets("row "+x.ID, fmt.Appendf(nil, "%+v %s %s", x, x.RequestBody, x.ResponseBody))
-		if !bytes.Contains(x.RequestBody, []byte(`"email":"REDACTED"`)) || !bytes.Contains(x.ResponseBody, []byte(`"email":"REDACTED"`)) {
+		switch {
+		case strings.HasSuffix(x.Path, fmt.Sprintf("i=%d", bomRow)):
+			if len(x.RequestBody) != 0 || !x.RequestBodyTruncated || len(x.ResponseBody) != 0 || !x.ResponseBodyTruncated {
+				t.Errorf("row %s (BOM) bodies %q cut %v / %q cut %v: want both empty and flagged", x.Path,
+					x.RequestBody, x.RequestBodyTruncated, x.ResponseBody, x.ResponseBodyTruncated)
+			}
+		case strings.HasSuffix(x.Path, fmt.Sprintf("i=%d", dupRow)):
+			wantReq := `{"note":"VISIBLE-BODY-MARKER","user":{"email":"REDACTED"},"user":{"name":"n"}}`
+			wantResp := `{"user":{"email":"REDACTED"},"user":{"id":2},"y":1}`
+			if string(x.RequestBody) != wantReq || string(x.ResponseBody) != wantResp || x.RequestBodyTruncated || x.ResponseBodyTruncated {
+				t.Errorf("row %s (repeated key) bodies %s / %s, want %s / %s", x.Path, x.RequestBody, x.ResponseBody, wantReq, wantResp)
+			}
+		case !bytes.Contains(x.RequestBody, []byte(`"email":"REDACTED"`)) || !bytes.Contains(x.ResponseBody, []byte(`"email":"REDACTED"`)):
 			t.Errorf("row %s bodies %s / %s: want the email masked", x.ID, x.RequestBody, x.ResponseBody)
 		}
 	}
-	if rows != 5 {
-		t.Errorf("%d rows, want 5", rows)
+	if rows != dupRow+1 {
+		t.Errorf("%d rows, want %d", rows, dupRow+1)
 	}
 	noSecrets("the log (stderr, debug level)", []byte(p.stderr()))
 
