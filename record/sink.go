@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -173,6 +174,9 @@ func NewSink(opts SinkOptions) (*Sink, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create recordings folder %s: %w", opts.Dir, err)
 	}
+	if err := probeWritable(opts.Dir); err != nil {
+		return nil, err
+	}
 	recovered, err := Recover(opts.Dir)
 	for _, r := range recovered {
 		opts.Logger.Warn("recovered recording left by a recorder that did not stop cleanly",
@@ -189,6 +193,39 @@ func NewSink(opts SinkOptions) (*Sink, error) {
 	w := &sinkWriter{s: s}
 	go w.run()
 	return s, nil
+}
+
+// ErrNotWritable is wrapped by NewSink's error when files cannot be created
+// in the recordings folder.
+var ErrNotWritable = errors.New("not writable")
+
+// probeWritable creates and removes a file in dir. A folder the process
+// cannot write would otherwise be noticed only at the first row, and every
+// row dropped while the recorder looks ready.
+func probeWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".shadowctl-probe-*")
+	if err != nil {
+		return fmt.Errorf("recordings folder %s: %w: %w", dir, ErrNotWritable, unwrapPath(err))
+	}
+	name := f.Name()
+	err = f.Close()
+	if rmErr := os.Remove(name); err == nil {
+		err = rmErr
+	}
+	if err != nil {
+		return fmt.Errorf("recordings folder %s: %w: %w", dir, ErrNotWritable, err)
+	}
+	return nil
+}
+
+// unwrapPath is the OS error inside a *fs.PathError, whose path (a probe
+// file's pattern) would only repeat the folder.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // Offer hands x to the writer without waiting. It reports false when x was

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -368,5 +369,63 @@ func TestProxyAnswersWhileTheQueueIsFull(t *testing.T) {
 	st := rg.sink.Stats()
 	if st.Offered != 20 || st.Dropped[DropQueueFull] < 17 {
 		t.Errorf("stats %+v, want 20 offered and at least 17 dropped", st)
+	}
+}
+
+// A folder the process cannot write is refused at start, naming the folder
+// and the OS error, instead of dropping every row while the recorder looks
+// ready. The cases are ones root cannot write either (tests run as root).
+func TestNewSinkRefusesAFolderItCannotWrite(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o600)
+	type sinkCase struct {
+		name, dir, want string
+		notWritable     bool
+	}
+	cases := []sinkCase{
+		{"under a regular file", filepath.Join(file, "rec"), "not a directory", false},
+		{"under /dev/null", "/dev/null/rec", "not a directory", false},
+	}
+	if runtime.GOOS == "linux" {
+		// procfs and sysfs have no way to create a file, for anyone.
+		cases = append(cases, sinkCase{"procfs", "/proc", "not writable", true}, sinkCase{"sysfs", "/sys/kernel", "", false})
+	}
+	if os.Geteuid() != 0 {
+		ro := filepath.Join(dir, "ro")
+		os.Mkdir(ro, 0o500)
+		cases = append(cases, sinkCase{"read-only folder", ro, "permission denied", true})
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := NewSink(SinkOptions{Dir: tc.dir, Instance: "pod-a"})
+			if err == nil {
+				s.Close(context.Background())
+				t.Fatalf("NewSink(%s) started", tc.dir)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.dir) || !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+				t.Errorf("NewSink(%s) = %q, want one line naming the folder and %q", tc.dir, msg, tc.want)
+			}
+			if tc.notWritable && !errors.Is(err, ErrNotWritable) {
+				t.Errorf("NewSink(%s) = %v, want ErrNotWritable", tc.dir, err)
+			}
+			if strings.Contains(msg, ".shadowctl-probe") {
+				t.Errorf("NewSink(%s) = %q names its probe file", tc.dir, msg)
+			}
+		})
+	}
+	// The probe leaves nothing behind in a folder it can write.
+	ok := filepath.Join(dir, "new", "rec")
+	s, err := NewSink(SinkOptions{Dir: ok, Instance: "pod-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close(context.Background())
+	if info, err := os.Stat(ok); err != nil || info.Mode().Perm() != 0o700 {
+		t.Errorf("created folder: %v, %v; want mode 0700", info, err)
+	}
+	if left, _ := os.ReadDir(ok); len(left) != 0 {
+		t.Errorf("folder holds %v after an empty run, want nothing", left)
 	}
 }

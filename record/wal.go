@@ -152,9 +152,9 @@ type Recovered struct {
 // cleanly into a finished Parquet file, and removes the log and any
 // half-written Parquet file beside it. Run it before recording into dir.
 func Recover(dir string) ([]Recovered, error) {
-	logs, err := filepath.Glob(filepath.Join(dir, "*"+WALSuffix))
+	logs, err := listLogs(dir)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dir, err)
+		return nil, err
 	}
 	var out []Recovered
 	for _, log := range logs {
@@ -168,6 +168,28 @@ func Recover(dir string) ([]Recovered, error) {
 		out = append(out, rec)
 	}
 	return out, nil
+}
+
+// listLogs names the logs in dir. It lists the folder and matches names
+// rather than globbing a joined path: the folder's name may hold '[', '*' or
+// '?', which a glob would read as a pattern and miss the logs (or fail).
+// Only regular files count: opening a named pipe would wait forever.
+func listLogs(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil // nothing to recover
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	var logs []string
+	for _, e := range entries {
+		name := e.Name()
+		if e.Type().IsRegular() && len(name) > len(WALSuffix) && strings.HasSuffix(name, WALSuffix) {
+			logs = append(logs, filepath.Join(dir, name))
+		}
+	}
+	return logs, nil
 }
 
 // isLive tells whether a running recorder holds the log's lock.

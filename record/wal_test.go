@@ -206,3 +206,55 @@ func TestSinkKeepsALiveLogThatRecoverLeavesAlone(t *testing.T) {
 		t.Errorf("after Close the folder holds %v, want one finished file and no log", left)
 	}
 }
+
+// The recordings folder's own name may hold glob characters: the logs a crash
+// left there are found all the same (they were looked up with a glob on the
+// joined path: "g[1]" matched nothing, "br[" failed), and the sink starts.
+func TestRecoverInFoldersWithGlobCharacters(t *testing.T) {
+	root := t.TempDir()
+	xs := walExchanges(5)
+	// What the pattern g[1] would match: must be left alone.
+	decoy := filepath.Join(root, "g1")
+	os.Mkdir(decoy, 0o700)
+	writeWAL(t, filepath.Join(decoy, "rec-d.parquet"+WALSuffix), xs)
+	for _, name := range []string{"g[1]", "br[", "a*b", "what?", `back\slash`} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(root, name)
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			file := filepath.Join(dir, "rec-a.parquet")
+			writeWAL(t, file+WALSuffix, xs)
+			// A sink starting there recovers the log before it records.
+			s, err := NewSink(SinkOptions{Dir: dir, Instance: "pod-b", RotateInterval: time.Hour})
+			if err != nil {
+				t.Fatalf("NewSink: %v", err)
+			}
+			if err := s.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if left := listNames(t, dir); len(left) != 1 || left[0] != "rec-a.parquet" {
+				t.Fatalf("folder holds %v, want only the recovered rec-a.parquet", left)
+			}
+			if got := readDir(t, dir); len(got) != len(xs) {
+				t.Errorf("recovered %d rows, want %d", len(got), len(xs))
+			}
+		})
+	}
+	if left := listNames(t, decoy); len(left) != 1 || left[0] != "rec-d.parquet"+WALSuffix {
+		t.Errorf("the folder g1 was touched: %v", left)
+	}
+}
+
+func listNames(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}

@@ -187,8 +187,18 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("limit %d: want 0 (all) or more", o.Limit)
 	}
 	for _, u := range []*url.URL{o.Target, o.Baseline} {
-		if u != nil && (u.Scheme != "http" && u.Scheme != "https" || u.Host == "") {
-			return fmt.Errorf("URL %q: want http://host[:port] or https://…", u.String())
+		if u == nil {
+			continue
+		}
+		if err := CheckBase(u); err != nil {
+			return fmt.Errorf("URL %q: %w", u.Redacted(), err)
+		}
+	}
+	for name, values := range o.Header {
+		for _, v := range values {
+			if err := CheckHeader(name, v); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

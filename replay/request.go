@@ -153,17 +153,22 @@ func requestHeader(hs []record.Header, extra http.Header) http.Header {
 }
 
 // targetURL is where the recorded path goes on base: base's scheme and host,
-// base's path (if any) followed by the recorded path and query, kept
-// byte-for-byte (escapes included).
+// base's path (if any) followed by the recorded path and query, both kept
+// byte-for-byte (escapes included: a base of /api%2Fv1 stays /api%2Fv1).
 func targetURL(base *url.URL, recorded *url.URL) *url.URL {
 	u := *recorded
 	u.Scheme, u.Host, u.User = base.Scheme, base.Host, nil
-	if p := strings.TrimSuffix(base.Path, "/"); p != "" {
+	p, esc := base.Path, base.EscapedPath()
+	if strings.HasSuffix(esc, "/") {
+		// Only a literal slash is dropped: an escaped one (%2F) is part of
+		// the name.
+		p, esc = strings.TrimSuffix(p, "/"), strings.TrimSuffix(esc, "/")
+	}
+	if p != "" {
 		u.Path = p + recorded.Path
-		if recorded.RawPath != "" {
-			u.RawPath = strings.TrimSuffix(base.EscapedPath(), "/") + recorded.RawPath
-		} else {
-			u.RawPath = ""
+		u.RawPath = ""
+		if base.RawPath != "" || recorded.RawPath != "" {
+			u.RawPath = esc + recorded.EscapedPath()
 		}
 	}
 	return &u

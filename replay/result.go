@@ -29,6 +29,11 @@ const (
 	KindNoResponse = "no_response"        // recorded side only: production had no answer
 )
 
+// Kinds lists the error kinds a candidate or baseline side may have: every
+// one above but KindNoResponse.
+var Kinds = []string{KindTimeout, KindRefused, KindReset, KindTLS, KindDNS, KindHTTP4xx, KindHTTP5xx,
+	KindCanceled, KindTooLarge, KindOther}
+
 // Result is one replayed exchange: the recorded side, the candidate's answer
 // and, when the run had a baseline, the baseline's. One row of a results file;
 // the parquet tags are the documented column names (README, "Results

@@ -7,13 +7,51 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/shadowctl/shadowctl/replay"
 )
 
-// ErrGate is wrapped by every error about a gate expression.
+// ErrGate is wrapped by every error about a gate expression. The errors
+// begin with the expression, quoted, so a caller can prefix where it came
+// from.
 var ErrGate = errors.New("bad gate")
+
+// UnknownNameError is the error of a gate on a name that its map of counts
+// never holds, such as errors.candidate.by_kind.timout: it would count 0
+// forever and the gate pass in silence. It wraps ErrGate.
+type UnknownNameError struct {
+	Expr string
+	// Map is the key of the map of counts (errors.candidate.by_kind), What
+	// what it counts ("error kind", "instance kind"), Name the name asked
+	// for and Known the names the map may hold, sorted.
+	Map, What, Name string
+	Known           []string
+}
+
+func (e *UnknownNameError) Error() string {
+	return fmt.Sprintf("%q: %v: unknown %s %q in %s; known: %s", e.Expr, ErrGate, e.What, e.Name, e.Map, strings.Join(e.Known, ", "))
+}
+
+func (e *UnknownNameError) Unwrap() error { return ErrGate }
+
+// countNames says what the map of counts at key counts and the names it may
+// hold; ok is false for a map whose names are open.
+func countNames(key string) (what string, names []string, ok bool) {
+	switch {
+	case key == "errors.recorded.by_kind":
+		// recordedKind's kinds.
+		return "error kind", []string{replay.KindHTTP4xx, replay.KindHTTP5xx, replay.KindNoResponse}, true
+	case strings.HasSuffix(key, ".by_kind"):
+		return "error kind", replay.Kinds, true
+	case strings.HasSuffix(key, ".kinds"):
+		return "instance kind", []string{kindLabels, kindScores, kindProbabilities, kindEmbeddings, kindText, kindOther}, true
+	}
+	return "", nil, false
+}
 
 // Gate is a parsed --fail-on expression: the report fails when the value of
 // Key compares with Threshold as Op says.
@@ -32,16 +70,32 @@ var gateRE = regexp.MustCompile(`^\s*([A-Za-z0-9_.]+)\s*(<=|>=|==|!=|<|>)\s*(\S+
 func ParseGate(expr string) (Gate, error) {
 	m := gateRE.FindStringSubmatch(expr)
 	if m == nil {
-		return Gate{}, fmt.Errorf("--fail-on %q: %w: want KEY OP NUMBER, e.g. 'agreement.rate < 0.99' (OP is one of < <= > >= == !=)", expr, ErrGate)
+		return Gate{}, fmt.Errorf("%q: %w: want KEY OP NUMBER, e.g. 'agreement.rate < 0.99' (OP is one of < <= > >= == !=)", expr, ErrGate)
 	}
 	th, err := strconv.ParseFloat(m[3], 64)
 	if err != nil || math.IsNaN(th) || math.IsInf(th, 0) {
-		return Gate{}, fmt.Errorf("--fail-on %q: %w: %q is not a number", expr, ErrGate, m[3])
+		return Gate{}, fmt.Errorf("%q: %w: %q is not a number", expr, ErrGate, m[3])
 	}
-	if !validKey(reportKeys, m[1]) {
-		return Gate{}, fmt.Errorf("--fail-on %q: %w: unknown key %q; valid keys: %s", expr, ErrGate, m[1], strings.Join(GateKeys(), ", "))
+	key := m[1]
+	if !validKey(reportKeys, key) {
+		return Gate{}, fmt.Errorf("%q: %w: unknown key %q; valid keys: %s", expr, ErrGate, key, strings.Join(GateKeys(), ", "))
 	}
-	return Gate{Expr: strings.TrimSpace(expr), Key: m[1], Op: m[2], Threshold: th}, nil
+	if reportKeys[key] {
+		what, names, ok := countNames(key)
+		if !ok {
+			what, names = "name", []string{"NAME"}
+		}
+		return Gate{}, fmt.Errorf("%q: %w: %s is a map of counts, not a number: name one of its %ss, e.g. %s.%s",
+			expr, ErrGate, key, what, key, names[0])
+	}
+	if i := strings.LastIndexByte(key, '.'); i > 0 && reportKeys[key[:i]] {
+		mapKey, name := key[:i], key[i+1:]
+		if what, names, ok := countNames(mapKey); ok && !slices.Contains(names, name) {
+			known := slices.Sorted(slices.Values(names))
+			return Gate{}, &UnknownNameError{Expr: expr, Map: mapKey, What: what, Name: name, Known: known}
+		}
+	}
+	return Gate{Expr: strings.TrimSpace(expr), Key: key, Op: m[2], Threshold: th}, nil
 }
 
 // GateKeys lists the keys a gate may use; a key ending in ".*" stands for

@@ -111,3 +111,62 @@ func TestEvaluateGates(t *testing.T) {
 }
 
 func nan() float64 { var z float64; return z / z }
+
+// A name below a map of counts that the map never holds (a typo) would count
+// 0 forever and the gate pass in silence: it is an error listing the names
+// the map holds. Unknown keys were errors already.
+func TestParseGateRefusesUnknownNames(t *testing.T) {
+	errorKinds := "body_too_large, canceled, connection_refused, connection_reset, dns, http_4xx, http_5xx, other, timeout, tls"
+	cases := []struct {
+		expr      string
+		mapKey    string // "": not an UnknownNameError
+		name      string
+		known     string
+		errPart   string
+		wantValid bool
+	}{
+		{expr: "errors.candidate.by_kind.timout > 0", mapKey: "errors.candidate.by_kind", name: "timout", known: errorKinds},
+		{expr: "errors.baseline.by_kind.Timeout > 0", mapKey: "errors.baseline.by_kind", name: "Timeout", known: errorKinds},
+		{expr: "errors.candidate.by_kind.no_response > 0", mapKey: "errors.candidate.by_kind", name: "no_response", known: errorKinds},
+		{expr: "errors.recorded.by_kind.timeout > 0", mapKey: "errors.recorded.by_kind", name: "timeout", known: "http_4xx, http_5xx, no_response"},
+		{expr: "agreement.kinds.lables > 0", mapKey: "agreement.kinds", name: "lables",
+			known: "embeddings, labels, other, probabilities, scores, text"},
+		{expr: "agreement.baseline.kinds.text2 > 0", mapKey: "agreement.baseline.kinds", name: "text2",
+			known: "embeddings, labels, other, probabilities, scores, text"},
+		{expr: "errors.candidate.by_kind. > 0", mapKey: "errors.candidate.by_kind", name: "", known: errorKinds},
+		// The map itself, and keys that were unknown already.
+		{expr: "errors.candidate.by_kind > 0", errPart: "errors.candidate.by_kind is a map of counts, not a number: name one of its error kinds, e.g. errors.candidate.by_kind.timeout"},
+		{expr: "latency_ms.ratio.p98 > 1", errPart: `unknown key "latency_ms.ratio.p98"`},
+		{expr: "errors.candidat.rate > 0", errPart: `unknown key "errors.candidat.rate"`},
+		{expr: "errors.candidate.by_kind.timeout.count > 0", errPart: `unknown key "errors.candidate.by_kind.timeout.count"`},
+		{expr: "agreement.rate.low < 1", errPart: `unknown key "agreement.rate.low"`},
+		// Known names still parse.
+		{expr: "errors.candidate.by_kind.timeout > 0", wantValid: true},
+		{expr: "errors.baseline.by_kind.body_too_large > 0", wantValid: true},
+		{expr: "errors.recorded.by_kind.no_response > 0", wantValid: true},
+		{expr: "agreement.kinds.labels < 1", wantValid: true},
+	}
+	for _, c := range cases {
+		_, err := ParseGate(c.expr)
+		if c.wantValid {
+			if err != nil {
+				t.Errorf("%q: %v", c.expr, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrGate) || strings.Contains(err.Error(), "--fail-on") || !strings.HasPrefix(err.Error(), `"`+c.expr+`": bad gate: `) {
+			t.Errorf("%q: err = %v, want a neutral error wrapping ErrGate that begins with the expression", c.expr, err)
+			continue
+		}
+		var un *UnknownNameError
+		if c.mapKey == "" {
+			if errors.As(err, &un) || !strings.Contains(err.Error(), c.errPart) {
+				t.Errorf("%q: err = %v, want one containing %q", c.expr, err, c.errPart)
+			}
+			continue
+		}
+		if !errors.As(err, &un) || un.Map != c.mapKey || un.Name != c.name || strings.Join(un.Known, ", ") != c.known {
+			t.Errorf("%q: err = %#v, want an UnknownNameError for %q in %s knowing %s", c.expr, err, c.name, c.mapKey, c.known)
+		}
+	}
+}

@@ -17,10 +17,17 @@ import (
 // exit code main would use.
 func runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return runCLIContext(context.Background(), t, args...)
+}
+
+// runCLIContext is runCLI under ctx: a command that ought to refuse its
+// flags at once, but serves instead, stops when ctx ends (exit 130).
+func runCLIContext(ctx context.Context, t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	root := newRootCmd(strings.NewReader(""), &stdout, &stderr)
 	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
+	err := root.ExecuteContext(ctx)
 	code := exitCode(err)
 	if err != nil {
 		stderr.WriteString(err.Error())

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,12 @@ type recordOptions struct {
 	CAFile             string
 	InsecureSkipVerify bool
 	Pprof              bool
+	// ClientBodyTimeout, UpstreamReadTimeout, MaxUpstreamHeaderBytes and
+	// BodyMemory bound what a slow or oversized peer can hold.
+	ClientBodyTimeout      time.Duration
+	UpstreamReadTimeout    time.Duration
+	MaxUpstreamHeaderBytes string
+	BodyMemory             string
 }
 
 func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
@@ -71,6 +78,10 @@ func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.InsecureSkipVerify, "insecure-skip-verify", false, "do not verify the upstream's HTTPS certificate (logs a warning)")
 	fs.StringVar(&o.MaxHeaderBytes, "max-header-bytes", "1MiB", "largest request header block accepted from a client (larger: 431)")
 	fs.BoolVar(&o.Pprof, "pprof", false, "also serve Go's profiler (/debug/pprof/) on --admin, to see where the recorder spends its CPU")
+	fs.DurationVar(&o.ClientBodyTimeout, "client-body-timeout", 60*time.Second, "wait this long for each further read of a client's request body, then 408; 0 waits forever")
+	fs.DurationVar(&o.UpstreamReadTimeout, "upstream-read-timeout", 60*time.Second, "wait this long for each further read of the upstream's response body, then the response is cut; 0 waits forever")
+	fs.StringVar(&o.MaxUpstreamHeaderBytes, "max-upstream-header-bytes", "1MiB", "largest response header block accepted from the upstream (larger: 502)")
+	fs.StringVar(&o.BodyMemory, "body-memory", "128MiB", "bytes of bodies held in memory at once by requests in flight, for recording; past it bodies stream through unrecorded and flagged")
 }
 
 func newRecordCmd(g *globalOptions) *cobra.Command {
@@ -96,14 +107,16 @@ last file is finalized, and one summary line is printed.`,
 
 // recordConfig is recordOptions checked and parsed.
 type recordConfig struct {
-	upstream   *url.URL
-	rotateSize int64
-	maxBody    int64
-	maxHeader  int64
-	redact     map[string]bool
-	redactJSON *record.JSONRedactor
-	tls        *tls.Config
-	instance   string
+	upstream    *url.URL
+	rotateSize  int64
+	maxBody     int64
+	maxHeader   int64
+	maxUpHeader int64
+	bodyMemory  int64
+	redact      map[string]bool
+	redactJSON  *record.JSONRedactor
+	tls         *tls.Config
+	instance    string
 }
 
 var instanceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
@@ -114,12 +127,24 @@ func (o *recordOptions) check() (*recordConfig, error) {
 		return nil, usageErrorf("--upstream is required (e.g. --upstream http://127.0.0.1:8080)")
 	}
 	u, err := url.Parse(o.Upstream)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return nil, usageErrorf("--upstream %q: want an http:// or https:// URL with a host", o.Upstream)
+	}
+	if u.User != nil {
+		// Redacted: the message must not print the password either.
+		return nil, usageErrorf("--upstream %q: user info is not sent: the proxy forwards each client's own Authorization header "+
+			"(and credentials on the command line show in the process list); remove it from the URL", u.Redacted())
+	}
+	if p := u.Port(); p != "" && !validPort(p) {
+		return nil, usageErrorf("--upstream %q: port %s: want 1 to 65535", o.Upstream, p)
 	}
 	c.upstream = u
 	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
 		return nil, usageErrorf("--listen %q: want host:port or :port", o.Listen)
+	}
+	if record.SendsToItself(o.Listen, u) {
+		return nil, usageErrorf("--upstream %s is --listen %s: the recorder would proxy to itself, every request coming back in "+
+			"until it runs out of file descriptors; point --upstream at the model server", u.Redacted(), o.Listen)
 	}
 	if o.Admin != "" {
 		if _, _, err := net.SplitHostPort(o.Admin); err != nil {
@@ -152,6 +177,24 @@ func (o *recordOptions) check() (*recordConfig, error) {
 	}
 	if c.maxHeader < 1<<10 || c.maxHeader > 1<<30 {
 		return nil, usageErrorf("--max-header-bytes %s: want between 1KiB and 1GiB", o.MaxHeaderBytes)
+	}
+	if c.maxUpHeader, err = record.ParseSize(o.MaxUpstreamHeaderBytes); err != nil {
+		return nil, usageErrorf("--max-upstream-header-bytes: %v", err)
+	}
+	if c.maxUpHeader < 1<<10 || c.maxUpHeader > 1<<30 {
+		return nil, usageErrorf("--max-upstream-header-bytes %s: want between 1KiB and 1GiB", o.MaxUpstreamHeaderBytes)
+	}
+	if c.bodyMemory, err = record.ParseSize(o.BodyMemory); err != nil {
+		return nil, usageErrorf("--body-memory: %v", err)
+	}
+	if c.bodyMemory < 64<<10 {
+		return nil, usageErrorf("--body-memory %s: want at least 64KiB", o.BodyMemory)
+	}
+	if o.ClientBodyTimeout < 0 {
+		return nil, usageErrorf("--client-body-timeout %v: want 0 (no limit) or a positive duration", o.ClientBodyTimeout)
+	}
+	if o.UpstreamReadTimeout < 0 {
+		return nil, usageErrorf("--upstream-read-timeout %v: want 0 (no limit) or a positive duration", o.UpstreamReadTimeout)
 	}
 	if !(o.Sample >= 0 && o.Sample <= 1) {
 		return nil, usageErrorf("--sample %v: want a fraction between 0 and 1", o.Sample)
@@ -197,6 +240,12 @@ func (o *recordOptions) check() (*recordConfig, error) {
 		return nil, usageErrorf("--instance %q: want letters, digits, '.', '_' or '-' (it goes into file names)", c.instance)
 	}
 	return c, nil
+}
+
+// validPort tells whether p, the port of a URL, is a number from 1 to 65535.
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // defaultInstance is the host name (the pod name in Kubernetes) and a short
@@ -263,6 +312,11 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 		TLSConfig:       cfg.tls,
 		Metrics:         metrics,
 		Logger:          logger,
+
+		ClientBodyTimeout:      opts.ClientBodyTimeout,
+		UpstreamReadTimeout:    opts.UpstreamReadTimeout,
+		MaxResponseHeaderBytes: cfg.maxUpHeader,
+		BodyMemory:             cfg.bodyMemory,
 	})
 	if err != nil {
 		_ = sink.Close(context.Background())

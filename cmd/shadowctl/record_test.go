@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/shadowctl/shadowctl/record"
 )
 
@@ -176,6 +178,59 @@ func TestWithPprof(t *testing.T) {
 		srv.Close()
 		if res.StatusCode != tc.code || !strings.HasPrefix(strings.TrimSpace(string(body)), tc.bodyPrefix) {
 			t.Errorf("GET %s: %d %.40q, want %d and %q…", tc.path, res.StatusCode, body, tc.code, tc.bodyPrefix)
+		}
+	}
+}
+
+// The limits on slow or oversized peers: defaults, parsing and refusals.
+func TestRecordPeerLimitFlags(t *testing.T) {
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--client-body-timeout", "-1s"}, "--client-body-timeout -1s: want 0 (no limit) or a positive duration"},
+		{[]string{"--upstream-read-timeout", "-5m"}, "--upstream-read-timeout -5m0s: want 0 (no limit) or a positive duration"},
+		{[]string{"--client-body-timeout", "soon"}, `invalid argument "soon" for "--client-body-timeout"`},
+		{[]string{"--max-upstream-header-bytes", "12XB"}, `--max-upstream-header-bytes: size "12XB": unknown unit`},
+		{[]string{"--max-upstream-header-bytes", "512"}, "--max-upstream-header-bytes 512: want between 1KiB and 1GiB"},
+		{[]string{"--max-upstream-header-bytes", "2GiB"}, "--max-upstream-header-bytes 2GiB: want between 1KiB and 1GiB"},
+		{[]string{"--body-memory", "lots"}, `--body-memory: size "lots"`},
+		{[]string{"--body-memory", "64000"}, "--body-memory 64000: want at least 64KiB"},
+		{[]string{"--body-memory", "0"}, "--body-memory 0: want at least 64KiB"},
+	} {
+		args := append([]string{"record", "--upstream", "http://127.0.0.1:1", "--admin", "", "--out", t.TempDir()}, tc.flags...)
+		_, stderr, code := runCLIWithin(t, args...)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.flags, code, stderr, tc.want)
+		}
+	}
+
+	for _, tc := range []struct {
+		flags                    []string
+		bodyTimeout, readTimeout time.Duration
+		upHeader, bodyMemory     int64
+	}{
+		{nil, 60 * time.Second, 60 * time.Second, 1 << 20, 128 << 20},
+		{[]string{"--client-body-timeout", "0", "--upstream-read-timeout", "0"}, 0, 0, 1 << 20, 128 << 20},
+		{[]string{"--client-body-timeout", "5s", "--upstream-read-timeout", "2m", "--max-upstream-header-bytes", "64KiB",
+			"--body-memory", "64KiB"}, 5 * time.Second, 2 * time.Minute, 64 << 10, 64 << 10},
+		{[]string{"--max-upstream-header-bytes", "1GiB", "--body-memory", "2GB"}, 60 * time.Second, 60 * time.Second, 1 << 30, 2e9},
+	} {
+		o := &recordOptions{}
+		fs := pflag.NewFlagSet("record", pflag.ContinueOnError)
+		o.AddFlags(fs)
+		if err := fs.Parse(append([]string{"--upstream", "http://127.0.0.1:1"}, tc.flags...)); err != nil {
+			t.Fatal(err)
+		}
+		c, err := o.check()
+		if err != nil {
+			t.Fatalf("%v: %v", tc.flags, err)
+		}
+		if o.ClientBodyTimeout != tc.bodyTimeout || o.UpstreamReadTimeout != tc.readTimeout ||
+			c.maxUpHeader != tc.upHeader || c.bodyMemory != tc.bodyMemory {
+			t.Errorf("%v: body timeout %v, read timeout %v, upstream header %d, body memory %d; want %v %v %d %d", tc.flags,
+				o.ClientBodyTimeout, o.UpstreamReadTimeout, c.maxUpHeader, c.bodyMemory,
+				tc.bodyTimeout, tc.readTimeout, tc.upHeader, tc.bodyMemory)
 		}
 	}
 }

@@ -99,8 +99,17 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 	}
 	parse := func(flag, s string) (*url.URL, error) {
 		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if err != nil {
 			return nil, usageErrorf("--%s %q: want an http:// or https:// URL with a host", flag, s)
+		}
+		if err := replay.CheckBase(u); err != nil {
+			hint := ""
+			if errors.Is(err, replay.ErrUserInfo) {
+				hint = " (credentials on the command line show in the process list; to authenticate every request, " +
+					"use --header 'Authorization: …')"
+			}
+			// Redacted: the message must not print a password.
+			return nil, usageErrorf("--%s %q: %v%s", flag, u.Redacted(), err, hint)
 		}
 		return u, nil
 	}
@@ -141,11 +150,16 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 	ro.Header = http.Header{}
 	for _, h := range o.Headers {
 		name, value, ok := strings.Cut(h, ":")
-		name = strings.TrimSpace(name)
+		// Only the optional white space of RFC 9110 around the value is
+		// trimmed: a CR or LF at either end is a mistake to report.
+		name, value = strings.Trim(name, " \t"), strings.Trim(value, " \t")
 		if !ok || name == "" || strings.ContainsAny(name, " \t") {
 			return ro, usageErrorf("--header %q: want 'Name: value'", h)
 		}
-		ro.Header.Add(name, strings.TrimSpace(value))
+		if err := replay.CheckHeader(name, value); err != nil {
+			return ro, usageErrorf("--header %q: %v", h, err)
+		}
+		ro.Header.Add(name, value)
 	}
 	tlsConf := &tls.Config{}
 	if o.CAFile != "" {

@@ -89,7 +89,7 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 	for _, e := range o.FailOn {
 		gate, err := report.ParseGate(e)
 		if err != nil {
-			return withCode(exitUsage, err)
+			return gateError(err)
 		}
 		gates = append(gates, gate)
 	}
@@ -138,4 +138,14 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 		return withCode(exitFailed, fmt.Errorf("%w: %s", errGatesFailed, strings.Join(failed, "; ")))
 	}
 	return nil
+}
+
+// gateError words the error of a --fail-on expression: a usage error.
+func gateError(err error) error {
+	var un *report.UnknownNameError
+	if errors.As(err, &un) {
+		return usageErrorf("--fail-on %q: unknown %s %q; %s.* takes one of: %s",
+			un.Expr, un.What, un.Name, un.Map, strings.Join(un.Known, ", "))
+	}
+	return usageErrorf("--fail-on %v", err)
 }

@@ -26,6 +26,10 @@ type Expanded struct {
 // below it. In-progress files (PartialSuffix) are never read, only listed.
 // An argument that matches nothing is an error: a typo must not read as an
 // empty recording.
+//
+// An argument that exists is taken as it is written, even when its name holds
+// glob characters (a folder named "g[1]" or "br["): only an argument that
+// names nothing is a pattern.
 func Expand(args []string) (Expanded, error) {
 	var out Expanded
 	seen := map[string]bool{}
@@ -42,8 +46,8 @@ func Expand(args []string) (Expanded, error) {
 	}
 	for _, arg := range args {
 		matches := []string{arg}
-		if hasMeta(arg) {
-			m, err := filepath.Glob(arg)
+		if _, err := os.Lstat(arg); err != nil && hasMeta(arg) {
+			m, err := match(arg)
 			if err != nil {
 				return Expanded{}, fmt.Errorf("pattern %q: %w", arg, err)
 			}
@@ -83,6 +87,42 @@ func Expand(args []string) (Expanded, error) {
 	}
 	sort.Strings(out.Files)
 	sort.Strings(out.Partial)
+	return out, nil
+}
+
+// match expands the pattern arg. When the folder part exists as written, its
+// entries are listed and only the last element is a pattern, so a folder
+// whose name holds glob characters ("g[1]/*.parquet") is searched, not
+// matched; otherwise every element is a pattern (filepath.Glob).
+func match(arg string) ([]string, error) {
+	dir, pattern := filepath.Split(arg)
+	if dir == "" || !hasMeta(dir) {
+		return filepath.Glob(arg)
+	}
+	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+		return filepath.Glob(arg)
+	}
+	return matchDir(filepath.Clean(dir), pattern)
+}
+
+// matchDir lists the entries of dir whose names match pattern
+// (filepath.Match syntax), sorted. Unlike filepath.Glob on a joined path, the
+// folder's own name is never read as a pattern, so it may hold '[', '*' or
+// '?'.
+func matchDir(dir, pattern string) ([]string, error) {
+	if _, err := filepath.Match(pattern, ""); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if ok, _ := filepath.Match(pattern, e.Name()); ok {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
 	return out, nil
 }
 

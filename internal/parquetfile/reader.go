@@ -28,9 +28,22 @@ type Reader[T any] struct {
 	numRows int64
 }
 
+// ErrNotRegular is wrapped (with ErrFormat) by the error of a path that is
+// not a regular file: a named pipe, a device or a socket.
+var ErrNotRegular = errors.New("not a regular file")
+
 // Open opens path, checks that it is a Parquet file whose SchemaKey metadata
 // is one of the accepted values, and returns a reader over its rows.
 func Open[T any](path string, accept ...string) (*Reader[T], error) {
+	// Look before opening: opening a named pipe waits for a writer, forever
+	// and deaf to signals, and a device may never end.
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := checkRegular(path, info); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -48,8 +61,8 @@ func open[T any](f *os.File, path string, accept []string) (r *Reader[T], err er
 	if err != nil {
 		return nil, fmt.Errorf("stat %s: %w", path, err)
 	}
-	if info.IsDir() {
-		return nil, fmt.Errorf("open %s: is a folder", path)
+	if err := checkRegular(path, info); err != nil {
+		return nil, err
 	}
 	// parquet-go validates lazily and may panic on a damaged file: a bad file
 	// must be an error, never a crash.
@@ -86,6 +99,30 @@ func open[T any](f *os.File, path string, accept []string) (r *Reader[T], err er
 		buf:     make([]T, 256),
 		numRows: pf.NumRows(),
 	}, nil
+}
+
+// checkRegular refuses anything but a regular file (symbolic links are
+// followed by the Stat that gave info).
+func checkRegular(path string, info os.FileInfo) error {
+	m := info.Mode()
+	switch {
+	case m.IsRegular():
+		return nil
+	case m.IsDir():
+		return fmt.Errorf("open %s: is a folder", path)
+	}
+	what := "special file"
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		what = "named pipe"
+	case m&os.ModeSocket != 0:
+		what = "socket"
+	case m&os.ModeCharDevice != 0:
+		what = "character device"
+	case m&os.ModeDevice != 0:
+		what = "device"
+	}
+	return fmt.Errorf("open %s: %w: %w (a %s)", path, ErrFormat, ErrNotRegular, what)
 }
 
 // Path is the file being read.

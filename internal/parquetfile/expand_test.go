@@ -1,0 +1,78 @@
+package parquetfile
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// A folder or file that exists is read as named, even when its name holds
+// glob characters; only a name that does not exist is a pattern, and then
+// only its last element when its folder exists as written.
+func TestExpandTakesExistingNamesWithGlobCharactersAsWritten(t *testing.T) {
+	root := t.TempDir()
+	mk := func(rel string) string {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	g1 := mk("g[1]/a.parquet")
+	g1b := mk("g[1]/b.parquet")
+	mk("g[1]/c.parquet.partial")
+	other := mk("g1/other.parquet") // what the pattern g[1] would match
+	br := mk("br[/a.parquet")
+	star := mk("a*b/x.parquet")
+	mk("axb/wrong.parquet")
+	lit := mk("files/rec-[1].parquet")
+	mk("files/rec-1.parquet")
+
+	for _, tc := range []struct {
+		name    string
+		arg     string
+		want    []string
+		partial int
+	}{
+		{"folder named g[1]", filepath.Join(root, "g[1]"), []string{g1, g1b}, 1},
+		{"pattern inside g[1]", filepath.Join(root, "g[1]", "*.parquet"), []string{g1, g1b}, 0},
+		{"file inside g[1]", g1, []string{g1}, 0},
+		{"folder named br[", filepath.Join(root, "br["), []string{br}, 0},
+		{"pattern inside br[", filepath.Join(root, "br[", "*.parquet"), []string{br}, 0},
+		{"folder named a*b", filepath.Join(root, "a*b"), []string{star}, 0},
+		{"file named rec-[1].parquet", lit, []string{lit}, 0},
+		{"a pattern over folders still globs", filepath.Join(root, "g?", "*.parquet"), []string{other}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ex, err := Expand([]string{tc.arg})
+			if err != nil {
+				t.Fatalf("Expand(%q): %v", tc.arg, err)
+			}
+			if !slices.Equal(ex.Files, tc.want) || len(ex.Partial) != tc.partial {
+				t.Errorf("Expand(%q) = %q, partial %q; want %q and %d partial", tc.arg, ex.Files, ex.Partial, tc.want, tc.partial)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		arg  string
+		want string
+	}{
+		{filepath.Join(root, "missing["), "syntax error in pattern"},
+		{filepath.Join(root, "g[1]", "*.csv"), "no such file"},
+	} {
+		_, err := Expand([]string{tc.arg})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.arg) {
+			t.Errorf("Expand(%q) = %v, want an error naming it with %q", tc.arg, err, tc.want)
+		}
+		if tc.want == "no such file" && !errors.Is(err, ErrNoFiles) {
+			t.Errorf("Expand(%q) = %v, want ErrNoFiles", tc.arg, err)
+		}
+	}
+}
