@@ -17,7 +17,7 @@ test:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./...
 	# The recorder vs direct vs nginx under wrk, in one run (skips without wrk).
-	$(GO) run ./cmd/benchpeers --shadowctl $(BIN)/shadowctl --rounds 5 --duration 5s
+	$(GO) run ./internal/cmd/benchpeers --shadowctl $(BIN)/shadowctl --rounds 5 --duration 5s
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -27,10 +27,10 @@ lint:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-# demo: record -> replay -> report with two real models on loopback (cmd/demo).
+# demo: record -> replay -> report with two real models on loopback (internal/cmd/demo).
 demo: build
-	$(GO) build -o $(BIN)/demomodel ./cmd/demomodel
-	$(GO) build -o $(BIN)/demo ./cmd/demo
+	$(GO) build -o $(BIN)/demomodel ./internal/cmd/demomodel
+	$(GO) build -o $(BIN)/demo ./internal/cmd/demo
 	$(BIN)/demo --shadowctl $(BIN)/shadowctl --demomodel $(BIN)/demomodel --dir demo-out
 
 # fuzz: run every fuzz target for FUZZTIME each (their seed corpora in

@@ -1,8 +1,8 @@
 // Package demo holds the steps of the shadowctl demo and its end-to-end
 // test: synthetic "production traffic" for the demo model server, the
 // ground truth computed directly from the two models, and starting,
-// stopping and echoing the processes of the flow. Only cmd/demo and the
-// tests use it; the pipeline packages never import it.
+// stopping and echoing the processes of the flow. Only internal/cmd/demo
+// and the tests use it; the pipeline packages never import it.
 package demo
 
 import (

@@ -6,14 +6,31 @@ package demomodel
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
+)
 
-	"github.com/shadowctl/shadowctl/testdata"
+// The datasets are embedded so that a binary run from any directory finds
+// them; data/DATASETS.md gives their sources and licences.
+var (
+	// breastCancerCSV is the UCI Breast Cancer Wisconsin (Diagnostic)
+	// dataset in the scikit-learn CSV layout: a header "rows,features,class
+	// names...", then rows of 30 features and an integer class
+	// (0=malignant, 1=benign).
+	//
+	//go:embed data/breast_cancer.csv
+	breastCancerCSV []byte
+
+	// irisCSV is Fisher's Iris dataset in the same layout: 4 features and a
+	// class 0=setosa, 1=versicolor, 2=virginica.
+	//
+	//go:embed data/iris.csv
+	irisCSV []byte
 )
 
 // Dataset is a labelled table of numeric features.
@@ -37,7 +54,7 @@ func (d *Dataset) NumFeatures() int {
 // Load returns the embedded breast cancer dataset (569 rows, 30 features,
 // classes "malignant" and "benign").
 func Load() (*Dataset, error) {
-	d, err := Parse(bytes.NewReader(testdata.BreastCancer))
+	d, err := Parse(bytes.NewReader(breastCancerCSV))
 	if err != nil {
 		return nil, fmt.Errorf("load embedded breast_cancer.csv: %w", err)
 	}
@@ -47,7 +64,7 @@ func Load() (*Dataset, error) {
 // LoadIris returns the embedded Iris dataset (150 rows, 4 features, three
 // classes).
 func LoadIris() (*Dataset, error) {
-	d, err := Parse(bytes.NewReader(testdata.Iris))
+	d, err := Parse(bytes.NewReader(irisCSV))
 	if err != nil {
 		return nil, fmt.Errorf("load embedded iris.csv: %w", err)
 	}

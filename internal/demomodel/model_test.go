@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/shadowctl/shadowctl/testdata"
 )
 
 // trained trains each version once per test binary; training is the slow
@@ -142,18 +140,18 @@ func TestEmbeddedDatasets(t *testing.T) {
 }
 
 func TestLoadFile(t *testing.T) {
-	got, err := LoadFile("../../testdata/breast_cancer.csv")
+	got, err := LoadFile("data/breast_cancer.csv")
 	if err != nil {
 		t.Fatalf("LoadFile: %v", err)
 	}
 	if !reflect.DeepEqual(got, dataset(t)) {
-		t.Error("LoadFile of testdata/breast_cancer.csv differs from the embedded copy")
+		t.Error("LoadFile of data/breast_cancer.csv differs from the embedded copy")
 	}
-	onDisk, err := os.ReadFile("../../testdata/breast_cancer.csv")
+	onDisk, err := os.ReadFile("data/breast_cancer.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(onDisk, testdata.BreastCancer) {
+	if !bytes.Equal(onDisk, breastCancerCSV) {
 		t.Error("embedded breast_cancer.csv differs from the file")
 	}
 

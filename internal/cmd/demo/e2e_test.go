@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 		bins.demomodel = filepath.Join(dir, "demomodel")
 		// Both builds at once: linking is most of a cold test run.
 		errs := make(chan error, 2)
-		for bin, pkg := range map[string]string{bins.shadowctl: "../shadowctl", bins.demomodel: "../demomodel"} {
+		for bin, pkg := range map[string]string{bins.shadowctl: "../../../cmd/shadowctl", bins.demomodel: "../demomodel"} {
 			go func() {
 				out, err := exec.Command(goTool(), "build", "-o", bin, pkg).CombinedOutput()
 				if err != nil {

@@ -7,7 +7,7 @@
 // (exit 0, one line) when wrk is not installed; nginx and vegeta are
 // optional. `make bench` runs it; it is never part of `make test`.
 //
-//	go run ./cmd/benchpeers --shadowctl bin/shadowctl --rounds 5 --duration 5s
+//	go run ./internal/cmd/benchpeers --shadowctl bin/shadowctl --rounds 5 --duration 5s
 package main
 
 import (
