@@ -69,12 +69,12 @@ func runInspect(ctx context.Context, g *globalOptions, o *inspectOptions, args [
 // inputError gives errors about unreadable or foreign input files the usage
 // exit code; the user must fix the arguments, not retry.
 func inputError(err error) error {
-	var ee *exitError
-	if errors.As(err, &ee) || errors.Is(err, context.Canceled) {
+	var ue *usageError
+	if errors.As(err, &ue) || errors.Is(err, context.Canceled) {
 		return err
 	}
 	if errors.Is(err, parquetfile.ErrFormat) || isPathError(err) {
-		return withCode(exitUsage, err)
+		return badInput(err)
 	}
 	return err
 }

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
-	"strings"
 
 	"github.com/shadowctl/shadowctl/internal/parquetfile"
 	"syscall"
@@ -23,6 +22,9 @@ func main() {
 	defer stop()
 	err := newRootCmd(os.Stdin, os.Stdout, os.Stderr).ExecuteContext(ctx)
 	stop()
+	if err != nil && err.Error() != "" {
+		fmt.Fprintln(os.Stderr, "shadowctl:", err)
+	}
 	os.Exit(exitCode(err))
 }
 
@@ -34,48 +36,41 @@ const (
 	exitInterrupted = 130
 )
 
-// exitError carries the exit code of an error up to main.
-type exitError struct {
-	code int
-	err  error
+// usageError is a mistake the user must fix in the command line or its
+// input files, rather than run again: exit 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usageErrorf is a usage error.
+func usageErrorf(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// withCode marks err with an exit code.
-func withCode(code int, err error) error {
+// badInput marks err as the user's input (a usage error); nil stays nil.
+func badInput(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &exitError{code: code, err: err}
+	return &usageError{err}
 }
 
-// usageErrorf is a usage error: exit 2.
-func usageErrorf(format string, args ...any) error {
-	return withCode(exitUsage, fmt.Errorf(format, args...))
-}
-
+// exitCode is the one place that maps what went wrong to the exit code.
 func exitCode(err error) int {
-	if err == nil {
+	var ue *usageError
+	switch {
+	case err == nil:
 		return exitOK
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != nil && ee.err.Error() != "" {
-			fmt.Fprintln(os.Stderr, "shadowctl:", ee.err)
-		}
-		return ee.code
-	}
-	fmt.Fprintln(os.Stderr, "shadowctl:", err)
-	// cobra reports an unknown subcommand before any of ours runs.
-	if strings.HasPrefix(err.Error(), "unknown command") {
-		return exitUsage
-	}
-	if errors.Is(err, context.Canceled) {
+	case errors.Is(err, context.Canceled):
 		return exitInterrupted
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, errGatesFailed):
+		return exitFailed
+	default:
+		return exitFailed
 	}
-	return exitFailed
 }
 
 // isPathError tells whether err is about input files that could not be

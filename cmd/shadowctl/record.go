@@ -402,10 +402,10 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 		record.DropClosed, st.Dropped[record.DropClosed],
 		st.FilesWritten, opts.Out)
 	if sinkErr != nil {
-		return withCode(exitFailed, sinkErr)
+		return sinkErr
 	}
 	if runErr != nil && !errors.Is(runErr, http.ErrServerClosed) {
-		return withCode(exitFailed, runErr)
+		return runErr
 	}
 	return nil
 }

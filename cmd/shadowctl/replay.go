@@ -197,7 +197,7 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	}
 	src, err := record.Open(args)
 	if err != nil {
-		return withCode(exitUsage, fmt.Errorf("read recordings: %w", err))
+		return badInput(fmt.Errorf("read recordings: %w", err))
 	}
 	defer src.Close()
 	for _, p := range src.Skipped() {
@@ -206,7 +206,7 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	out, err := replay.CreateOutput(opts.Out, opts.Resume)
 	switch {
 	case errors.Is(err, replay.ErrExists), errors.Is(err, parquetfile.ErrFormat):
-		return withCode(exitUsage, err)
+		return badInput(err)
 	case err != nil:
 		return err
 	}
@@ -258,9 +258,9 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	case runErr == nil:
 		return nil
 	case errors.Is(runErr, context.Canceled):
-		return withCode(exitInterrupted, fmt.Errorf("%w; %d rows kept in %s (continue with --resume)", runErr, out.Rows(), opts.Out))
+		return fmt.Errorf("%w; %d rows kept in %s (continue with --resume)", runErr, out.Rows(), opts.Out)
 	case errors.Is(runErr, parquetfile.ErrFormat):
-		return withCode(exitUsage, runErr)
+		return badInput(runErr)
 	}
 	return runErr
 }

@@ -97,7 +97,7 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 		Top: o.Top, By: o.By, MaxGroups: o.MaxGroups}
 	// Check the options before reading anything: a typo is a usage error.
 	if _, err := report.NewBuilder(opts); err != nil {
-		return withCode(exitUsage, err)
+		return badInput(err)
 	}
 	if g.StderrIsTerminal {
 		bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(g.Stderr),
@@ -114,7 +114,7 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 	rep, err := report.Build(ctx, opts, args)
 	if err != nil {
 		if errors.Is(err, report.ErrEmpty) {
-			return withCode(exitUsage, err)
+			return badInput(err)
 		}
 		return inputError(err)
 	}
@@ -135,7 +135,7 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 				failed = append(failed, gr.Message)
 			}
 		}
-		return withCode(exitFailed, fmt.Errorf("%w: %s", errGatesFailed, strings.Join(failed, "; ")))
+		return fmt.Errorf("%w: %s", errGatesFailed, strings.Join(failed, "; "))
 	}
 	return nil
 }

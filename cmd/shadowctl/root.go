@@ -47,7 +47,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			logger, err := newLogger(stderr, g.LogFormat, g.LogLevel)
 			if err != nil {
-				return withCode(exitUsage, err)
+				return badInput(err)
 			}
 			g.Logger = logger
 			return nil
@@ -57,7 +57,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return withCode(exitUsage, fmt.Errorf("%w (see '%s --help')", err, cmd.CommandPath()))
+		return usageErrorf("%w (see '%s --help')", err, cmd.CommandPath())
 	})
 	root.PersistentFlags().StringVar(&g.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	root.PersistentFlags().StringVar(&g.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -71,9 +71,17 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	for _, c := range root.Commands() {
 		c.Args = usageArgs(c.Args)
 	}
+	// The root takes any arguments, so that an unknown command comes here
+	// (cobra's own check would return an untyped error).
+	root.Args = cobra.ArbitraryArgs
+	root.SuggestionsMinimumDistance = 2
 	root.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) > 0 {
-			return usageErrorf("unknown command %q (see 'shadowctl --help')", args[0])
+			hint := ""
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				hint = fmt.Sprintf("; did you mean %q?", s[0])
+			}
+			return usageErrorf("unknown command %q%s (see 'shadowctl --help')", args[0], hint)
 		}
 		return cmd.Help()
 	}
@@ -87,7 +95,7 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 	}
 	return func(cmd *cobra.Command, args []string) error {
 		if err := check(cmd, args); err != nil {
-			return withCode(exitUsage, fmt.Errorf("%w (see '%s --help')", err, cmd.CommandPath()))
+			return usageErrorf("%w (see '%s --help')", err, cmd.CommandPath())
 		}
 		return nil
 	}
