@@ -17,7 +17,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -283,131 +282,71 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	sink, err := record.NewSink(record.SinkOptions{
-		Dir:            opts.Out,
-		Instance:       cfg.instance,
-		Queue:          opts.Queue,
-		QueueBytes:     max(record.DefaultQueueBytes, 4*cfg.maxBody),
-		RotateSize:     cfg.rotateSize,
-		RotateInterval: opts.RotateInterval,
-		Logger:         logger,
-		RedactJSON:     cfg.redactJSON,
-	})
-	if err != nil {
-		return err
-	}
 	if opts.InsecureSkipVerify {
 		logger.Warn("--insecure-skip-verify: the upstream's HTTPS certificate is not verified")
 	}
-	metrics := record.NewMetrics()
-	metrics.WatchSink(sink)
-	proxy, err := record.NewProxy(record.ProxyOptions{
-		Upstream:        cfg.upstream,
-		MaxBody:         cfg.maxBody,
-		Sample:          opts.Sample,
-		Redact:          cfg.redact,
-		Instance:        cfg.instance,
-		Sink:            sink,
-		UpstreamTimeout: opts.UpstreamTimeout,
-		TLSConfig:       cfg.tls,
-		Metrics:         metrics,
-		Logger:          logger,
-
-		ClientBodyTimeout:      opts.ClientBodyTimeout,
-		UpstreamReadTimeout:    opts.UpstreamReadTimeout,
-		MaxResponseHeaderBytes: cfg.maxUpHeader,
-		BodyMemory:             cfg.bodyMemory,
-	})
-	if err != nil {
-		_ = sink.Close(context.Background())
-		return usageErrorf("%v", err)
-	}
-	defer proxy.Close()
-
-	ln, err := net.Listen("tcp", opts.Listen)
-	if err != nil {
-		_ = sink.Close(context.Background())
-		return fmt.Errorf("listen on --listen %s: %w", opts.Listen, err)
-	}
-	var adminLn net.Listener
-	if opts.Admin != "" {
-		if adminLn, err = net.Listen("tcp", opts.Admin); err != nil {
-			ln.Close()
-			_ = sink.Close(context.Background())
-			return fmt.Errorf("listen on --admin %s: %w", opts.Admin, err)
-		}
-	}
-
-	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
-	srv := &http.Server{
-		Handler:           proxy,
+	ro := record.RecorderOptions{
+		Listen:            opts.Listen,
+		Admin:             opts.Admin,
 		ReadHeaderTimeout: opts.ReadHeaderTimeout,
 		MaxHeaderBytes:    int(cfg.maxHeader),
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          errLog,
+		DrainTimeout:      opts.DrainTimeout,
+		Logger:            logger,
+		Sink: record.SinkOptions{
+			Dir:            opts.Out,
+			Instance:       cfg.instance,
+			Queue:          opts.Queue,
+			QueueBytes:     max(record.DefaultQueueBytes, 4*cfg.maxBody),
+			RotateSize:     cfg.rotateSize,
+			RotateInterval: opts.RotateInterval,
+			RedactJSON:     cfg.redactJSON,
+		},
+		Proxy: record.ProxyOptions{
+			Upstream:               cfg.upstream,
+			MaxBody:                cfg.maxBody,
+			Sample:                 opts.Sample,
+			Redact:                 cfg.redact,
+			Instance:               cfg.instance,
+			UpstreamTimeout:        opts.UpstreamTimeout,
+			TLSConfig:              cfg.tls,
+			ClientBodyTimeout:      opts.ClientBodyTimeout,
+			UpstreamReadTimeout:    opts.UpstreamReadTimeout,
+			MaxResponseHeaderBytes: cfg.maxUpHeader,
+			BodyMemory:             cfg.bodyMemory,
+		},
 	}
-	var ready atomic.Bool
-	adminHandler := record.AdminHandler(metrics, func() bool { return ready.Load() && sink.Running() })
 	if opts.Pprof {
-		adminHandler = withPprof(adminHandler)
+		ro.WrapAdmin = withPprof
 	}
-	admin := &http.Server{
-		Handler:           adminHandler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          errLog,
+	rec, err := record.NewRecorder(ro)
+	var le *record.ListenError
+	switch {
+	case errors.As(err, &le) && le.Admin:
+		return fmt.Errorf("listen on --admin %s: %w", le.Addr, le.Err)
+	case errors.As(err, &le):
+		return fmt.Errorf("listen on --listen %s: %w", le.Addr, le.Err)
+	case errors.Is(err, record.ErrOptions):
+		return usageErrorf("%v", err)
+	case err != nil:
+		return err
 	}
-	served := make(chan error, 2)
-	go func() { served <- srv.Serve(ln) }()
-	if adminLn != nil {
-		go func() { served <- admin.Serve(adminLn) }()
-	}
-	ready.Store(true)
-	fmt.Fprintf(g.Stderr, "recording http://%s -> %s, files in %s\n", ln.Addr(), cfg.upstream.Redacted(), opts.Out)
-	if adminLn != nil {
+	fmt.Fprintf(g.Stderr, "recording http://%s -> %s, files in %s\n", rec.Addr(), cfg.upstream.Redacted(), opts.Out)
+	if a := rec.AdminAddr(); a != nil {
 		paths := "/healthz /readyz /metrics"
 		if opts.Pprof {
 			paths += " /debug/pprof/"
 		}
-		logger.Info("admin endpoints", "addr", "http://"+adminLn.Addr().String(), "paths", paths)
+		logger.Info("admin endpoints", "addr", "http://"+a.String(), "paths", paths)
 	}
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		runErr = fmt.Errorf("serve: %w", err)
-	}
-	ready.Store(false)
-
-	// Stop accepting, let in-flight exchanges finish (bounded), then flush
-	// and finalize the last file.
-	drainCtx, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
-	defer cancel()
-	if err := srv.Shutdown(drainCtx); err != nil {
-		logger.Warn("in-flight requests cut at --drain-timeout", "timeout", opts.DrainTimeout)
-		_ = srv.Close()
-	}
-	closeCtx, cancelClose := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancelClose()
-	sinkErr := sink.Close(closeCtx)
-	if adminLn != nil {
-		_ = admin.Close()
-	}
-
-	st := sink.Stats()
+	runErr := rec.Run(ctx)
+	st := rec.Stats()
 	fmt.Fprintf(g.Stderr, "recorded %d exchanges, dropped %d (%s=%d, %s=%d, %s=%d), %d files in %s\n",
 		st.Recorded, st.DroppedTotal(),
 		record.DropQueueFull, st.Dropped[record.DropQueueFull],
 		record.DropWriteError, st.Dropped[record.DropWriteError],
 		record.DropClosed, st.Dropped[record.DropClosed],
 		st.FilesWritten, opts.Out)
-	if sinkErr != nil {
-		return sinkErr
-	}
-	if runErr != nil && !errors.Is(runErr, http.ErrServerClosed) {
-		return runErr
-	}
-	return nil
+	return runErr
 }
 
 // withPprof adds Go's profiler under /debug/pprof/ to the admin handler h.

@@ -1,0 +1,120 @@
+package record
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newTestRecorder(t *testing.T, upstream string, listen string) (*Recorder, string) {
+	t.Helper()
+	u, _ := url.Parse(upstream)
+	dir := t.TempDir()
+	rec, err := NewRecorder(RecorderOptions{
+		Listen:            listen,
+		Admin:             "127.0.0.1:0",
+		ReadHeaderTimeout: 5 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		DrainTimeout:      5 * time.Second,
+		Proxy:             ProxyOptions{Upstream: u, MaxBody: 1 << 20, Sample: 1, Redact: RedactSet(DefaultRedact), Instance: "t"},
+		Sink:              SinkOptions{Dir: dir, Instance: "t"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec, dir
+}
+
+// The recorder's whole lifecycle in process: it serves and records, is
+// ready while it runs, and on cancel drains, finalizes and reports.
+func TestRecorderRunsAndDrains(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s", r.URL.Path, b)
+	}))
+	defer up.Close()
+	rec, dir := newTestRecorder(t, up.URL, "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+
+	admin := "http://" + rec.AdminAddr().String()
+	waitFor(t, func() bool {
+		res, err := http.Get(admin + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
+	const n = 20
+	for i := range n {
+		res, err := http.Post(fmt.Sprintf("http://%s/p/%d", rec.Addr(), i), "text/plain", strings.NewReader("b"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if want := fmt.Sprintf("/p/%d b", i); string(b) != want {
+			t.Fatalf("request %d: got %q, want %q", i, b, want)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if st := rec.Stats(); st.Recorded != n || st.FilesWritten != 1 {
+		t.Fatalf("stats %+v, want %d recorded in 1 file", st, n)
+	}
+	rd, err := Open([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	got := 0
+	for {
+		_, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got++
+	}
+	if got != n {
+		t.Fatalf("read back %d rows, want %d", got, n)
+	}
+}
+
+// A taken port is a ListenError naming the address, and nothing stays open.
+func TestNewRecorderReportsATakenPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	u, _ := url.Parse("http://127.0.0.1:1")
+	_, err = NewRecorder(RecorderOptions{
+		Listen: ln.Addr().String(), DrainTimeout: time.Second,
+		Proxy: ProxyOptions{Upstream: u, Sample: 1},
+		Sink:  SinkOptions{Dir: t.TempDir(), Instance: "t"},
+	})
+	var le *ListenError
+	if !errors.As(err, &le) || le.Admin || le.Addr != ln.Addr().String() {
+		t.Fatalf("got %v, want a ListenError for %s", err, ln.Addr())
+	}
+}
