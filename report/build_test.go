@@ -304,8 +304,13 @@ func TestBuildGroups(t *testing.T) {
 	if len(r.Groups) != 2 || r.Groups[1].Key != otherGroup || r.Groups[1].Exchanges != 2 {
 		t.Errorf("max groups 1 = %+v", r.Groups)
 	}
-	if _, err := NewBuilder(Options{By: "nope"}); err == nil {
+	_, err := NewBuilder(Options{By: "nope"})
+	if err == nil {
 		t.Error("--by nope accepted")
+	}
+	var oe *OptionError
+	if !errors.As(err, &oe) || !errors.Is(err, ErrUnknownColumn) || oe.Option != "By" || oe.Value != "nope" {
+		t.Errorf("--by nope: %v, want an OptionError for By \"nope\" wrapping ErrUnknownColumn", err)
 	}
 }
 

@@ -1,10 +1,6 @@
 package report
 
-import (
-	"fmt"
-
-	"github.com/theory/jsonpath"
-)
+import "github.com/theory/jsonpath"
 
 // protocol is a way to find the prediction in a response body.
 type protocol int
@@ -103,13 +99,15 @@ type extractor struct {
 	singular bool
 }
 
+// newExtractor returns the extractor of protocol p; field is the path of
+// protoFlag. Its error is the path's syntax error, for the caller to name.
 func newExtractor(p protocol, field string) (extractor, error) {
 	if p != protoFlag {
 		return protoExtractors[p], nil
 	}
 	q, err := jsonpath.Parse(field)
 	if err != nil {
-		return extractor{}, fmt.Errorf("--field %q: %w", field, err)
+		return extractor{}, err
 	}
 	return extractor{proto: p, path: q, text: field, singular: q.Query().Singular() != nil}, nil
 }

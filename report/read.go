@@ -1,12 +1,72 @@
+// Reading results files: Build, and the two stages that feed their rows to
+// a Builder.
+
 package report
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 
+	"github.com/shadowctl/shadowctl/internal/parquetfile"
 	"github.com/shadowctl/shadowctl/replay"
 )
+
+// ErrEmpty is returned when the input holds no results rows: a report over
+// nothing must not pass a gate.
+var ErrEmpty = errors.New("no results rows")
+
+// Build reads results files (files, folders or globs, as Expand takes them)
+// in one streaming pass and returns their report. Gates are evaluated
+// separately (Report.Evaluate).
+func Build(ctx context.Context, opts Options, args []string) (*Report, error) {
+	exp, err := parquetfile.Expand(args)
+	if err != nil {
+		return nil, err
+	}
+	if len(exp.Files) == 0 {
+		return nil, fmt.Errorf("%s: %w (only in-progress files: %s)", strings.Join(args, " "), ErrEmpty, strings.Join(exp.Partial, ", "))
+	}
+	b, err := NewBuilder(opts)
+	if err != nil {
+		return nil, err
+	}
+	var readers []*replay.ResultsReader
+	defer func() {
+		for _, r := range readers {
+			r.Close()
+		}
+	}()
+	var total int64
+	for _, path := range exp.Files {
+		r, err := replay.OpenResults(path)
+		if err != nil {
+			return nil, err
+		}
+		readers = append(readers, r)
+		total += r.NumRows()
+	}
+	var progress func(int64)
+	if opts.Progress != nil {
+		progress = func(done int64) { opts.Progress(done, total) }
+	}
+	done, err := addAll(ctx, b, readers, progress)
+	if err != nil {
+		return nil, err
+	}
+	if progress != nil {
+		progress(done)
+	}
+	if done == 0 {
+		return nil, fmt.Errorf("%s: %w", strings.Join(exp.Files, ", "), ErrEmpty)
+	}
+	rep := b.Report()
+	rep.Files = exp.Files
+	rep.PartialFiles = append([]string{}, exp.Partial...)
+	return rep, nil
+}
 
 // batchRows is the number of rows handed over at a time: enough that a
 // channel operation costs nothing per row, few enough that the batches in

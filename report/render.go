@@ -2,10 +2,29 @@ package report
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
 )
+
+// Formats are the output formats Write knows.
+var Formats = []string{"table", "json", "markdown", "junit"}
+
+// Write renders the report in one of Formats.
+func (r *Report) Write(w io.Writer, format string) error {
+	switch format {
+	case "table":
+		return r.WriteTable(w)
+	case "json":
+		return r.WriteJSON(w)
+	case "markdown":
+		return r.WriteMarkdown(w)
+	case "junit":
+		return r.WriteJUnit(w)
+	}
+	return fmt.Errorf("format %q: want table, json, markdown or junit", format)
+}
 
 // section is one titled table of a human report; the table and markdown
 // renderers draw the same sections, so they always show the same numbers.

@@ -62,21 +62,3 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	}
 	return nil
 }
-
-// Formats are the output formats Write knows.
-var Formats = []string{"table", "json", "markdown", "junit"}
-
-// Write renders the report in one of Formats.
-func (r *Report) Write(w io.Writer, format string) error {
-	switch format {
-	case "table":
-		return r.WriteTable(w)
-	case "json":
-		return r.WriteJSON(w)
-	case "markdown":
-		return r.WriteMarkdown(w)
-	case "junit":
-		return r.WriteJUnit(w)
-	}
-	return fmt.Errorf("format %q: want table, json, markdown or junit", format)
-}

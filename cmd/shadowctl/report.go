@@ -97,7 +97,7 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 		Top: o.Top, By: o.By, MaxGroups: o.MaxGroups}
 	// Check the options before reading anything: a typo is a usage error.
 	if _, err := report.NewBuilder(opts); err != nil {
-		return badInput(err)
+		return badInput(optionError(err))
 	}
 	if g.StderrIsTerminal {
 		bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(g.Stderr),
@@ -148,4 +148,21 @@ func gateError(err error) error {
 			un.Expr, un.What, un.Name, un.Map, strings.Join(un.Known, ", "))
 	}
 	return usageErrorf("--fail-on %v", err)
+}
+
+// optionError words the error of a report option with the flag that set it.
+func optionError(err error) error {
+	var oe *report.OptionError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	switch oe.Option {
+	case "Field":
+		return fmt.Errorf("--field %q: %w", oe.Value, oe.Err)
+	case "Ignore":
+		return fmt.Errorf("--ignore %q: %w", oe.Value, oe.Err)
+	case "By":
+		return fmt.Errorf("--by %q: %w", oe.Value, oe.Err)
+	}
+	return err
 }

@@ -1,0 +1,305 @@
+// The Builder: options, and the one pass that counts each results row
+// (agreement, latency, error kinds) into the whole and its group.
+
+package report
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/theory/jsonpath"
+
+	"github.com/shadowctl/shadowctl/replay"
+)
+
+// Options shape a report. The zero value compares exactly, detects the
+// prediction field and keeps 10 disagreements.
+type Options struct {
+	// Field is the JSONPath of the prediction; empty detects it from the
+	// response shape.
+	Field string
+	// Ignore are JSONPaths removed from both bodies before comparing.
+	Ignore []string
+	// AbsTol and RelTol: numbers a (recorded) and b agree when
+	// |a-b| <= AbsTol + RelTol*|a|.
+	AbsTol, RelTol float64
+	// Top is the number of disagreements kept (default 10) and of classes
+	// in the confusion matrix.
+	Top int
+	// By names a results column to group by: path, method,
+	// recorded_status, candidate_status, candidate_error_kind.
+	By string
+	// MaxGroups bounds the groups shown (default 50); the rest are merged
+	// into one "(other)" group.
+	MaxGroups int
+	// Progress, when set, is called now and then with the rows read so far
+	// and the total of every file.
+	Progress func(done, total int64)
+}
+
+// ByColumns are the columns Options.By accepts.
+var ByColumns = []string{"path", "method", "recorded_status", "candidate_status", "candidate_error_kind"}
+
+// ErrUnknownColumn is why an Options.By that is none of ByColumns is
+// refused (in an OptionError); its text lists them.
+var ErrUnknownColumn = errors.New("want one of " + strings.Join(ByColumns, ", "))
+
+// OptionError is the error of an Options value that cannot be used. It names
+// the option by its Options field, never by a flag, so that a command can
+// say where the value came from.
+type OptionError struct {
+	// Option is the Options field: "Field", "Ignore" or "By".
+	Option string
+	// Value is the offending value.
+	Value string
+	// Err is why: a JSONPath syntax error, or ErrUnknownColumn.
+	Err error
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("option %s %q: %v", e.Option, e.Value, e.Err)
+}
+
+func (e *OptionError) Unwrap() error { return e.Err }
+
+// defaultTop is used when Options.Top is 0.
+const defaultTop = 10
+
+// Builder aggregates results rows one at a time; memory does not grow with
+// the number of rows. Build drives one over files; tests and other sources
+// can feed rows directly.
+type Builder struct {
+	opts   Options
+	tol    Tolerance
+	ignore []ignorePath
+	field  *extractor // Options.Field, or nil to detect
+	dec    decoder
+
+	all       core
+	candidate sideMetrics
+	baseline  sideMetrics
+	fields    map[fieldKey]*FieldUse
+	trans     map[[2]string]int64
+	top       topN
+
+	groups  map[string]*core
+	overflw *core
+}
+
+// NewBuilder checks the options and returns an empty Builder.
+func NewBuilder(opts Options) (*Builder, error) {
+	if opts.Top <= 0 {
+		opts.Top = defaultTop
+	}
+	if opts.MaxGroups <= 0 {
+		opts.MaxGroups = 50
+	}
+	if opts.AbsTol < 0 || opts.RelTol < 0 || math.IsNaN(opts.AbsTol) || math.IsNaN(opts.RelTol) {
+		return nil, fmt.Errorf("tolerances must be >= 0 (abs %v, rel %v)", opts.AbsTol, opts.RelTol)
+	}
+	b := &Builder{
+		opts:      opts,
+		tol:       Tolerance{Abs: opts.AbsTol, Rel: opts.RelTol},
+		fields:    map[fieldKey]*FieldUse{},
+		trans:     map[[2]string]int64{},
+		top:       topN{n: opts.Top},
+		candidate: newSideMetrics(),
+		baseline:  newSideMetrics(),
+		all:       newCore(),
+		dec:       newDecoder(),
+	}
+	for _, s := range opts.Ignore {
+		p, err := jsonpath.Parse(s)
+		if err != nil {
+			return nil, &OptionError{Option: "Ignore", Value: s, Err: err}
+		}
+		b.ignore = append(b.ignore, newIgnorePath(p))
+	}
+	if opts.Field != "" {
+		e, err := newExtractor(protoFlag, opts.Field)
+		if err != nil {
+			return nil, &OptionError{Option: "Field", Value: opts.Field, Err: err}
+		}
+		b.field = &e
+	}
+	if opts.By != "" {
+		ok := false
+		for _, c := range ByColumns {
+			ok = ok || c == opts.By
+		}
+		if !ok {
+			return nil, &OptionError{Option: "By", Value: opts.By, Err: ErrUnknownColumn}
+		}
+		b.groups = map[string]*core{}
+	}
+	return b, nil
+}
+
+// core is what every group counts: agreement, latency and errors.
+type core struct {
+	exchanges, withBaseline int64
+	notCompared             NotCompared
+	req, inst               tally
+	baseReq, baseInst       tally
+	latRec, latCand         quantiles
+	latBase, delta          quantiles
+	errRec, errCand         errTally
+	errBase                 errTally
+}
+
+type tally struct{ compared, agreed int64 }
+
+func (t *tally) add(compared, agreed int64) { t.compared += compared; t.agreed += agreed }
+
+type errTally struct {
+	n, count int64
+	byKind   map[string]int64
+}
+
+func (e *errTally) add(kind string) {
+	e.n++
+	if kind == "" {
+		return
+	}
+	e.count++
+	if e.byKind == nil {
+		e.byKind = map[string]int64{}
+	}
+	e.byKind[kind]++
+}
+
+func newCore() core {
+	return core{latRec: newQuantiles(), latCand: newQuantiles(), latBase: newQuantiles(), delta: newQuantiles()}
+}
+
+// recordedKind is the error kind of the recorded side ("" when production
+// answered 2xx or 3xx).
+func recordedKind(r *replay.Result) string {
+	if r.RecordedError != "" || r.RecordedStatus == 0 {
+		return replay.KindNoResponse
+	}
+	return replay.Classify(nil, int(r.RecordedStatus))
+}
+
+func candidateKind(r *replay.Result) string {
+	switch {
+	case r.CandidateErrorKind != "":
+		return r.CandidateErrorKind
+	case r.CandidateError != "":
+		return replay.KindOther
+	}
+	return statusKind(r.CandidateStatus)
+}
+
+func baselineKind(r *replay.Result) string {
+	switch {
+	case r.BaselineErrorKind != nil && *r.BaselineErrorKind != "":
+		return *r.BaselineErrorKind
+	case r.BaselineError != nil && *r.BaselineError != "":
+		return replay.KindOther
+	}
+	return statusKind(*r.BaselineStatus)
+}
+
+// statusKind is the error kind of a side that recorded no error: replay's
+// kind for its status, except that status 0 (no answer, yet no error) is a
+// failure, KindOther, where replay.Classify(nil, 0) would say "".
+func statusKind(status int32) string {
+	if status == 0 {
+		return replay.KindOther
+	}
+	return replay.Classify(nil, int(status))
+}
+
+// Add aggregates one results row. The row is not kept.
+func (b *Builder) Add(r *replay.Result) {
+	cores := []*core{&b.all}
+	if g := b.group(r); g != nil {
+		cores = append(cores, g)
+	}
+	recKind, candKind := recordedKind(r), candidateKind(r)
+	hasBase := r.HasBaseline()
+	baseKind := ""
+	if hasBase {
+		baseKind = baselineKind(r)
+	}
+	for _, c := range cores {
+		c.exchanges++
+		c.errRec.add(recKind)
+		c.errCand.add(candKind)
+		if r.RecordedStatus != 0 && r.RecordedError == "" {
+			c.latRec.Add(float64(r.RecordedLatencyNs))
+		}
+		if r.CandidateStatus != 0 {
+			c.latCand.Add(float64(r.CandidateLatencyNs))
+		}
+		if hasBase {
+			c.withBaseline++
+			c.errBase.add(baseKind)
+			if *r.BaselineStatus != 0 && r.BaselineLatencyNs != nil {
+				c.latBase.Add(float64(*r.BaselineLatencyNs))
+				if r.CandidateStatus != 0 {
+					c.delta.Add(float64(r.CandidateLatencyNs - *r.BaselineLatencyNs))
+				}
+			}
+		}
+	}
+	if recKind != "" || candKind != "" {
+		from := strconv.Itoa(int(r.RecordedStatus))
+		if r.RecordedStatus == 0 {
+			from = recKind
+		}
+		to := strconv.Itoa(int(r.CandidateStatus))
+		if r.CandidateStatus == 0 {
+			to = candKind
+		}
+		if from != to {
+			key := [2]string{from, to}
+			if _, ok := b.trans[key]; !ok && len(b.trans) >= 100 {
+				key = [2]string{otherClass, otherClass}
+			}
+			b.trans[key]++
+		}
+	}
+
+	// Agreement: only rows where production answered 2xx with a whole body.
+	if r.RecordedError != "" || r.RecordedStatus < 200 || r.RecordedStatus > 299 {
+		for _, c := range cores {
+			c.notCompared.RecordedFailed++
+		}
+		return
+	}
+	if r.RecordedBodyTruncated {
+		for _, c := range cores {
+			c.notCompared.RecordedTruncated++
+		}
+		return
+	}
+	rec := b.prepareRecorded(r.RecordedBody)
+
+	out := b.compare(&rec, r.CandidateStatus, candKind, r.CandidateBody, &b.candidate)
+	for _, c := range cores {
+		c.req.add(1, btoi(out.agreed))
+		c.inst.add(out.instCompared, out.instAgreed)
+	}
+	if !out.agreed && b.top.wants(out.severity, r.ID) {
+		b.top.push(b.disagreement(r, &rec, out), out.severity)
+	}
+	if hasBase {
+		bout := b.compare(&rec, *r.BaselineStatus, baseKind, r.BaselineBody, &b.baseline)
+		for _, c := range cores {
+			c.baseReq.add(1, btoi(bout.agreed))
+			c.baseInst.add(bout.instCompared, bout.instAgreed)
+		}
+	}
+}
+
+func btoi(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}

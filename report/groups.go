@@ -1,0 +1,119 @@
+// Groups (Options.By): one core per value of a column, bounded, the rest
+// merged into "(other)".
+
+package report
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/shadowctl/shadowctl/replay"
+)
+
+// maxTrackedGroups bounds the groups aggregated separately; values seen
+// after that go straight to the "(other)" group, so memory stays bounded
+// whatever the column holds.
+const maxTrackedGroups = 200
+
+// otherGroup is the key of the group that collects the rest.
+const otherGroup = "(other)"
+
+func (b *Builder) group(r *replay.Result) *core {
+	if b.groups == nil {
+		return nil
+	}
+	var key string
+	switch b.opts.By {
+	case "path":
+		key = r.Path
+	case "method":
+		key = r.Method
+	case "recorded_status":
+		key = strconv.Itoa(int(r.RecordedStatus))
+	case "candidate_status":
+		key = strconv.Itoa(int(r.CandidateStatus))
+	case "candidate_error_kind":
+		key = candidateKind(r)
+		if key == "" {
+			key = "(none)"
+		}
+	}
+	if g, ok := b.groups[key]; ok {
+		return g
+	}
+	if len(b.groups) >= maxTrackedGroups {
+		if b.overflw == nil {
+			c := newCore()
+			b.overflw = &c
+		}
+		return b.overflw
+	}
+	c := newCore()
+	b.groups[strings.Clone(key)] = &c
+	return &c
+}
+
+func (c *core) merge(o *core) {
+	c.exchanges += o.exchanges
+	c.withBaseline += o.withBaseline
+	c.notCompared.RecordedFailed += o.notCompared.RecordedFailed
+	c.notCompared.RecordedTruncated += o.notCompared.RecordedTruncated
+	c.req.add(o.req.compared, o.req.agreed)
+	c.inst.add(o.inst.compared, o.inst.agreed)
+	c.baseReq.add(o.baseReq.compared, o.baseReq.agreed)
+	c.baseInst.add(o.baseInst.compared, o.baseInst.agreed)
+	c.latRec.Merge(o.latRec)
+	c.latCand.Merge(o.latCand)
+	c.latBase.Merge(o.latBase)
+	c.delta.Merge(o.delta)
+	for _, p := range []struct{ to, from *errTally }{{&c.errRec, &o.errRec}, {&c.errCand, &o.errCand}, {&c.errBase, &o.errBase}} {
+		p.to.n += p.from.n
+		p.to.count += p.from.count
+		for k, v := range p.from.byKind {
+			if p.to.byKind == nil {
+				p.to.byKind = map[string]int64{}
+			}
+			p.to.byKind[k] += v
+		}
+	}
+}
+
+func (b *Builder) groupReports() []Group {
+	if b.groups == nil {
+		return []Group{}
+	}
+	type kv struct {
+		key string
+		c   *core
+	}
+	var all []kv
+	for k, c := range b.groups {
+		all = append(all, kv{k, c})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].c.exchanges != all[j].c.exchanges {
+			return all[i].c.exchanges > all[j].c.exchanges
+		}
+		return all[i].key < all[j].key
+	})
+	if len(all) > b.opts.MaxGroups || b.overflw != nil {
+		// A fresh core, so that calling Report twice merges nothing twice.
+		rest := newCore()
+		if b.overflw != nil {
+			rest.merge(b.overflw)
+		}
+		for _, g := range all[min(len(all), b.opts.MaxGroups):] {
+			rest.merge(g.c)
+		}
+		all = append(all[:min(len(all), b.opts.MaxGroups)], kv{otherGroup, &rest})
+	}
+	out := make([]Group, 0, len(all))
+	for _, g := range all {
+		gr := Group{Key: g.key, Exchanges: g.c.exchanges, NotCompared: g.c.notCompared,
+			Agreement: summary(g.c.req, g.c.inst)}
+		gr.Latency, gr.Errors = g.c.latencyErrors()
+		out = append(out, gr)
+	}
+	return out
+}
