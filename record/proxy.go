@@ -1,7 +1,6 @@
 package record
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -17,6 +16,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/shadowctl/shadowctl/internal/h1"
 )
 
 // Offerer takes finished exchanges without blocking (a *Sink).
@@ -64,7 +65,7 @@ type ProxyOptions struct {
 	TLSConfig *tls.Config
 	// Transport, when set, sends every request upstream through
 	// httputil.ReverseProxy. By default the proxy uses its own lean
-	// HTTP/1.1 client (see client), and ReverseProxy with
+	// HTTP/1.1 client (internal/h1), and ReverseProxy with
 	// NewTransport(UpstreamTimeout) only for protocol upgrades and
 	// upstream URLs with a path or query.
 	Transport http.RoundTripper
@@ -88,7 +89,7 @@ type Proxy struct {
 	opts   ProxyOptions
 	budget *budget // bodies held by exchanges in flight
 	rp     *httputil.ReverseProxy
-	client *client // nil: every request goes through rp
+	client *h1.Client // nil: every request goes through rp
 }
 
 // Defaults of the proxy's limits.
@@ -142,7 +143,16 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 		p.opts.Transport = t
 		// Every request but upgrades goes through the own client, which
 		// is stricter than http.Transport about reusing a connection.
-		p.client = newClient(u, p.opts)
+		c, err := h1.NewClient(u, h1.Options{
+			HeaderTimeout:  opts.UpstreamTimeout,
+			ReadTimeout:    opts.UpstreamReadTimeout,
+			MaxHeaderBytes: opts.MaxResponseHeaderBytes,
+			TLS:            opts.TLSConfig,
+		})
+		if err != nil {
+			return nil, err
+		}
+		p.client = c
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:   p.rewrite,
@@ -211,7 +221,7 @@ func (t roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 // Close drops the idle upstream connections.
 func (p *Proxy) Close() {
 	if p.client != nil {
-		p.client.close()
+		p.client.Close()
 	}
 	if t, ok := p.opts.Transport.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()
@@ -304,7 +314,7 @@ func (t transparentWriter) Unwrap() http.ResponseWriter { return t.ResponseWrite
 
 // forward is the proxy's own path for plain requests: the request goes to
 // the upstream on a pooled connection, and the response comes back, on the
-// handler's goroutine (see client). It does what ReverseProxy does with
+// handler's goroutine (see internal/h1). It does what ReverseProxy does with
 // the proxy's Rewrite and ModifyResponse: end-to-end headers both ways, the
 // client's Host, target and query unchanged, trailers passed on, and a
 // response cut by the upstream cut for the client too.
@@ -314,7 +324,7 @@ func (p *Proxy) forward(st *exchange, w http.ResponseWriter, r *http.Request) {
 		return // answered and ended by upstreamFailed
 	}
 	res := c.res
-	removeHopByHop(res.Header)
+	h1.RemoveHopByHop(res.Header)
 	st.status, st.answered = res.StatusCode, true
 	if st.sampled {
 		st.x.Status = int32(res.StatusCode)
@@ -374,177 +384,6 @@ func (p *Proxy) forward(st *exchange, w http.ResponseWriter, r *http.Request) {
 	c.release(p.client)
 }
 
-// call is a request sent upstream and the head of its response.
-type call struct {
-	pc    *upConn
-	res   *http.Response
-	wrote <-chan error // a streamed body's writer; nil for a body in memory
-	stop  func() bool  // stops aborting pc when the client goes away
-}
-
-// send writes the request to the upstream and reads the response head.
-// When there is none it answers the client and ends the exchange (see
-// upstreamFailed) and returns nil.
-func (p *Proxy) send(st *exchange, w http.ResponseWriter, r *http.Request) *call {
-	ctx := r.Context()
-	keep := newEndToEnd(r.Header)
-	if st.sampled {
-		st.x.RequestHeaders = headersFrom(r.Header, p.opts.Redact, keep.keep)
-	}
-	var mem []byte     // the whole body, in memory (or none)
-	var body io.Reader // the body, to stream
-	chunked := false
-	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		if st.req.preloaded {
-			mem = st.req.k.buf
-		} else {
-			body, chunked = r.Body, r.ContentLength < 0
-		}
-	}
-	target, host := p.client.target(requestTarget(r)), r.Host
-	if host == "" {
-		host = p.opts.Upstream.Host
-	}
-	// --upstream-timeout runs from the end of the request, as
-	// http.Transport's ResponseHeaderTimeout does: a slow upload is not an
-	// upstream timeout.
-	timeout := p.client.headerTimeout
-	interim := func(res *http.Response) { forwardInterim(w, res) }
-	for attempt := 0; ; attempt++ {
-		pc, err := p.client.get(ctx)
-		if err != nil {
-			p.upstreamFailed(st, w, r, err)
-			return nil
-		}
-		c := &call{pc: pc, stop: context.AfterFunc(ctx, pc.abort)}
-		stale := pc.reused
-		pc.startHead(p.opts.MaxResponseHeaderBytes)
-		st.sent = p.opts.Now()
-		writeRequestHead(pc.bw, r, target, host, keep, chunked)
-		if body == nil {
-			_, _ = pc.bw.Write(mem)
-			if err = pc.bw.Flush(); err == nil {
-				pc.armHeaderTimeout(timeout)
-			}
-		} else {
-			ch := make(chan error, 1)
-			go func() {
-				err := writeBody(pc, body, r.ContentLength, chunked)
-				if err == nil {
-					pc.armHeaderTimeout(timeout)
-				}
-				ch <- err
-			}()
-			c.wrote = ch
-		}
-		if err == nil {
-			// Peek first: an error before the response's first byte
-			// may mean a connection the upstream had closed.
-			if _, err = pc.br.Peek(1); err == nil {
-				c.res, err = readResponse(pc.br, r, interim)
-				stale = false
-			}
-			pc.endHead()
-		}
-		if err == nil {
-			return c
-		}
-		c.drop()
-		// A kept-alive connection the upstream closed as the request went
-		// out (idle ones it had closed before are never taken, see get):
-		// it may have acted on the request, so only a request that is
-		// safe to repeat, with its body in memory, is sent again.
-		if attempt == 0 && stale && body == nil && ctx.Err() == nil && staleConnError(err) && retryable(r) {
-			continue
-		}
-		if c.wrote != nil && ctx.Err() != nil {
-			// The server cancels the request when a read of the client's
-			// connection fails, before the body's writer sees the error:
-			// wait for it (the failed connection ends its read), so the
-			// answer says what the client did (see upstreamFailed).
-			<-c.wrote
-		}
-		p.upstreamFailed(st, w, r, err)
-		return nil
-	}
-}
-
-// drop closes the call's connection.
-func (c *call) drop() {
-	c.stop()
-	_ = c.pc.c.Close()
-}
-
-// release returns the connection of a call whose response was read to its
-// end to the pool, unless it cannot carry another request: the upstream
-// asked to close it, the client went away, or a streamed request body is
-// not all sent (the upstream answered before reading it).
-func (c *call) release(cl *client) {
-	reusable := c.stop() && !c.res.Close
-	if c.wrote != nil {
-		select {
-		case werr := <-c.wrote:
-			reusable = reusable && werr == nil
-		default:
-			reusable = false
-		}
-	}
-	if !reusable {
-		c.pc.abort()
-		_ = c.pc.c.Close()
-		return
-	}
-	cl.put(c.pc)
-}
-
-// writeBody streams a request body that is not in memory to the upstream,
-// n bytes long, or chunked. On failure it aborts the connection, so that the
-// upstream does not wait for the rest.
-func writeBody(pc *upConn, body io.Reader, n int64, chunked bool) error {
-	bp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bp)
-	var err error
-	if chunked {
-		cw := httputil.NewChunkedWriter(flushWriter{pc.bw})
-		if _, err = io.CopyBuffer(cw, onlyReader{body}, *bp); err == nil {
-			if err = cw.Close(); err == nil {
-				_, err = pc.bw.WriteString("\r\n")
-			}
-		}
-	} else {
-		var m int64
-		m, err = io.CopyBuffer(pc.bw, io.LimitReader(body, n), *bp)
-		if err == nil && m < n {
-			err = io.ErrUnexpectedEOF
-		}
-	}
-	if err == nil {
-		err = pc.bw.Flush()
-	}
-	if err != nil {
-		pc.abort()
-	}
-	return err
-}
-
-// flushWriter flushes after every write: each chunk of a streamed request
-// body goes out as it comes.
-type flushWriter struct{ w *bufio.Writer }
-
-func (f flushWriter) Write(p []byte) (int, error) {
-	n, err := f.w.Write(p)
-	if err == nil {
-		err = f.w.Flush()
-	}
-	return n, err
-}
-
-// onlyReader hides any WriterTo of a body, so that CopyBuffer reads it in
-// pieces that are sent as they come.
-type onlyReader struct{ r io.Reader }
-
-func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
-
 // copyBody copies the response body to the client, flushing after every
 // write when flushEach (streams of unknown length, Server-Sent Events;
 // otherwise the body flushes itself, see respBody). It returns the error
@@ -590,23 +429,12 @@ func suppressAdded(h http.Header) {
 // the client as it came, as ReverseProxy does.
 func forwardInterim(w http.ResponseWriter, res *http.Response) {
 	h := w.Header()
-	removeHopByHop(res.Header)
+	h1.RemoveHopByHop(res.Header)
 	for k, vs := range res.Header {
 		h[k] = vs
 	}
 	w.WriteHeader(res.StatusCode)
 	clear(h) // WriteHeader leaves a 1xx's headers in the map
-}
-
-// removeHopByHop deletes the hop-by-hop headers of h, and those its
-// Connection header names.
-func removeHopByHop(h http.Header) {
-	keep := newEndToEnd(h)
-	for k := range h {
-		if !keep.keep(k) {
-			delete(h, k)
-		}
-	}
 }
 
 func (p *Proxy) sample() bool {
@@ -719,7 +547,7 @@ func (p *Proxy) upstreamFailed(st *exchange, w http.ResponseWriter, r *http.Requ
 		// A body the server could not read (bad chunked framing): the
 		// client's error, not the upstream's.
 		code, reason, stored = http.StatusBadRequest, "malformed request body", "client body: "+bodyErr.Error()
-	case errors.Is(err, errHeadTooLarge):
+	case errors.Is(err, h1.ErrHeadTooLarge):
 		reason = "upstream sent too big header"
 	case r.Context().Err() != nil:
 		code, reason, stored = StatusClientClosed, "", ErrClientCanceled

@@ -3,458 +3,185 @@ package record
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"errors"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
-	"time"
+	"net/http/httputil"
+
+	"github.com/shadowctl/shadowctl/internal/h1"
 )
 
-// client is the proxy's HTTP/1.1 client to its one upstream: a
-// pool of idle keep-alive connections that each handler uses on its own
-// goroutine, start to end. http.Transport runs two goroutines per connection
-// and hands every request and response between them and the handler through
-// channels; for a sidecar's small requests those hand-offs and wake-ups cost
-// about as much CPU as the whole server side (README, Performance).
-// Responses are parsed by the standard library (http.ReadResponse).
-//
-// It is as strict as http.Transport about reuse: a connection goes back to
-// the pool only when its response was read to the end of its framing with
-// nothing buffered beyond it, and it is taken from the pool only when no
-// byte (nor the upstream's close) arrived while it sat idle (see clean).
-// Anything else and it is closed: bytes the framing did not announce are
-// never read as the next request's answer. (http.Transport is not as
-// strict: it reuses a connection after a 204, 304 or HEAD answer that
-// carried a body, and one whose extra bytes arrive as it is taken again;
-// TestProxyNeverHandsOneClientAnothersAnswer shows both.)
-type client struct {
-	addr          string      // host:port
-	tls           *tls.Config // nil for http://
-	prefix        string      // the upstream URL's path, escaped, without a final '/'
-	query         string      // the upstream URL's raw query
-	dialer        net.Dialer
-	headerTimeout time.Duration // wait for the response head after the request
-	readTimeout   time.Duration // wait for each further read of the body
-	maxHead       int64         // bytes of the response head read at most
+// The proxy's side of its own upstream client (internal/h1): sending one
+// request on a pooled connection, reading the head of its answer, and
+// giving the connection back only when it is known clean.
 
-	mu     sync.Mutex
-	idle   []*upConn // oldest first
-	closed bool
+// call is a request sent upstream and the head of its response.
+type call struct {
+	pc    *h1.Conn
+	res   *http.Response
+	wrote <-chan error // a streamed body's writer; nil for a body in memory
+	stop  func() bool  // stops aborting pc when the client goes away
 }
 
-const (
-	// maxIdleConns bounds the idle connections kept to the upstream.
-	maxIdleConns = 1024
-	// maxIdleAge: an idle connection is closed rather than reused after
-	// this long. Servers close idle keep-alive connections after a few
-	// seconds (gunicorn 2 s, uvicorn 5 s), and a request sent as they do
-	// fails; under load connections are reused within milliseconds.
-	maxIdleAge = time.Second
-	// tlsHandshakeTimeout bounds the TLS handshake with the upstream.
-	tlsHandshakeTimeout = 10 * time.Second
-)
-
-// newClient makes the client of the http:// or https:// upstream u.
-func newClient(u *url.URL, opts ProxyOptions) *client {
-	port := u.Port()
-	if port == "" {
-		port = "80"
-		if u.Scheme == "https" {
-			port = "443"
+// send writes the request to the upstream and reads the response head.
+// When there is none it answers the client and ends the exchange (see
+// upstreamFailed) and returns nil.
+func (p *Proxy) send(st *exchange, w http.ResponseWriter, r *http.Request) *call {
+	ctx := r.Context()
+	keep := h1.NewEndToEnd(r.Header)
+	if st.sampled {
+		st.x.RequestHeaders = headersFrom(r.Header, p.opts.Redact, keep.Keep)
+	}
+	var mem []byte     // the whole body, in memory (or none)
+	var body io.Reader // the body, to stream
+	chunked := false
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		if st.req.preloaded {
+			mem = st.req.k.buf
+		} else {
+			body, chunked = r.Body, r.ContentLength < 0
 		}
 	}
-	c := &client{
-		addr:          net.JoinHostPort(u.Hostname(), port),
-		prefix:        strings.TrimSuffix(u.EscapedPath(), "/"),
-		query:         u.RawQuery,
-		headerTimeout: opts.UpstreamTimeout,
-		readTimeout:   opts.UpstreamReadTimeout,
-		maxHead:       opts.MaxResponseHeaderBytes,
-		dialer:        net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second},
+	target, host := p.client.Target(requestTarget(r)), r.Host
+	if host == "" {
+		host = p.opts.Upstream.Host
 	}
-	if u.Scheme == "https" {
-		cfg := &tls.Config{}
-		if opts.TLSConfig != nil {
-			cfg = opts.TLSConfig.Clone()
+	interim := func(res *http.Response) { forwardInterim(w, res) }
+	for attempt := 0; ; attempt++ {
+		pc, err := p.client.Get(ctx)
+		if err != nil {
+			p.upstreamFailed(st, w, r, err)
+			return nil
 		}
-		if cfg.ServerName == "" {
-			cfg.ServerName = u.Hostname()
+		c := &call{pc: pc, stop: context.AfterFunc(ctx, pc.Abort)}
+		stale := pc.Reused()
+		st.sent = p.opts.Now()
+		bw := pc.Writer()
+		h1.WriteRequestHead(bw, r, target, host, keep, chunked)
+		// The header timeout (--upstream-timeout) is armed once the whole
+		// request is sent, as http.Transport's ResponseHeaderTimeout is: a
+		// slow upload is not an upstream timeout.
+		if body == nil {
+			_, _ = bw.Write(mem)
+			if err = bw.Flush(); err == nil {
+				pc.ArmHeaderTimeout()
+			}
+		} else {
+			ch := make(chan error, 1)
+			go func() {
+				err := writeBody(pc, body, r.ContentLength, chunked)
+				if err == nil {
+					pc.ArmHeaderTimeout()
+				}
+				ch <- err
+			}()
+			c.wrote = ch
 		}
-		cfg.NextProtos = []string{"http/1.1"}
-		c.tls = cfg
+		if err == nil {
+			// Peek first: an error before the response's first byte
+			// may mean a connection the upstream had closed.
+			br := pc.Reader()
+			if _, err = br.Peek(1); err == nil {
+				c.res, err = h1.ReadResponse(br, r, interim)
+				stale = false
+			}
+			pc.EndHead()
+		}
+		if err == nil {
+			return c
+		}
+		c.drop()
+		// A kept-alive connection the upstream closed as the request went
+		// out (idle ones it had closed before are never taken, see h1.Client.Get):
+		// it may have acted on the request, so only a request that is
+		// safe to repeat, with its body in memory, is sent again.
+		if attempt == 0 && stale && body == nil && ctx.Err() == nil && h1.StaleConnError(err) && h1.Retryable(r) {
+			continue
+		}
+		if c.wrote != nil && ctx.Err() != nil {
+			// The server cancels the request when a read of the client's
+			// connection fails, before the body's writer sees the error:
+			// wait for it (the failed connection ends its read), so the
+			// answer says what the client did (see upstreamFailed).
+			<-c.wrote
+		}
+		p.upstreamFailed(st, w, r, err)
+		return nil
 	}
-	return c
 }
 
-// target is the request target the upstream gets for the client's: the
-// upstream URL's path before it and its query joined to the client's (as
-// ReverseProxy joins them), or the client's unchanged.
-func (c *client) target(t string) string {
-	if (c.prefix == "" && c.query == "") || !strings.HasPrefix(t, "/") {
-		return t // "*" of OPTIONS stays as it is
-	}
-	path, q, hasQ := strings.Cut(t, "?")
-	path = c.prefix + path
-	switch {
-	case c.query == "" && hasQ:
-		return path + "?" + q
-	case c.query == "":
-		return path
-	case hasQ && q != "":
-		return path + "?" + c.query + "&" + q
-	}
-	return path + "?" + c.query
+// drop closes the call's connection.
+func (c *call) drop() {
+	c.stop()
+	_ = c.pc.Close()
 }
 
-// upConn is one connection to the upstream.
-type upConn struct {
-	c      net.Conn
-	br     *bufio.Reader // reads through wire
-	bw     *bufio.Writer
-	idleAt time.Time
-	reused bool
-
-	mu       sync.Mutex
-	canceled bool  // the client went away: deadlines stay in the past
-	armed    bool  // a read deadline bounds the wait for the response head
-	answered bool  // the response head was read (or the wait ended)
-	headLeft int64 // while reading a response head: bytes it may still take
-	timeout  time.Duration
+// release returns the connection of a call whose response was read to its
+// end to the pool, unless it cannot carry another request: the upstream
+// asked to close it, the client went away, or a streamed request body is
+// not all sent (the upstream answered before reading it).
+func (c *call) release(cl *h1.Client) {
+	reusable := c.stop() && !c.res.Close
+	if c.wrote != nil {
+		select {
+		case werr := <-c.wrote:
+			reusable = reusable && werr == nil
+		default:
+			reusable = false
+		}
+	}
+	if !reusable {
+		c.pc.Abort()
+		_ = c.pc.Close()
+		return
+	}
+	cl.Put(c.pc)
 }
 
-// errHeadTooLarge is the upstream's response head over the limit.
-var errHeadTooLarge = errors.New("response header too large")
-
-// wire is what the connection's bufio.Reader reads from: it caps what a
-// response head may take (as http.Transport's MaxResponseHeaderBytes does)
-// and, once the head is in, bounds each read of the body (nginx's
-// proxy_read_timeout).
-type wire struct{ pc *upConn }
-
-func (w wire) Read(p []byte) (int, error) {
-	pc := w.pc
-	pc.mu.Lock()
-	if pc.headLeft >= 0 {
-		if pc.headLeft == 0 {
-			pc.mu.Unlock()
-			return 0, errHeadTooLarge
+// writeBody streams a request body that is not in memory to the upstream,
+// n bytes long, or chunked. On failure it aborts the connection, so that the
+// upstream does not wait for the rest.
+func writeBody(pc *h1.Conn, body io.Reader, n int64, chunked bool) error {
+	bw := pc.Writer()
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	var err error
+	if chunked {
+		cw := httputil.NewChunkedWriter(flushWriter{bw})
+		if _, err = io.CopyBuffer(cw, onlyReader{body}, *bp); err == nil {
+			if err = cw.Close(); err == nil {
+				_, err = bw.WriteString("\r\n")
+			}
 		}
-		if int64(len(p)) > pc.headLeft {
-			p = p[:pc.headLeft]
+	} else {
+		var m int64
+		m, err = io.CopyBuffer(bw, io.LimitReader(body, n), *bp)
+		if err == nil && m < n {
+			err = io.ErrUnexpectedEOF
 		}
-	} else if pc.answered && pc.timeout > 0 && !pc.canceled {
-		_ = pc.c.SetReadDeadline(time.Now().Add(pc.timeout))
 	}
-	pc.mu.Unlock()
-	n, err := pc.c.Read(p)
-	if n > 0 {
-		pc.mu.Lock()
-		if pc.headLeft >= 0 {
-			pc.headLeft -= int64(n)
-		}
-		pc.mu.Unlock()
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		pc.Abort()
+	}
+	return err
+}
+
+// flushWriter flushes after every write: each chunk of a streamed request
+// body goes out as it comes.
+type flushWriter struct{ w *bufio.Writer }
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err == nil {
+		err = f.w.Flush()
 	}
 	return n, err
 }
 
-// aLongTimeAgo is a deadline that makes blocked reads and writes return.
-var aLongTimeAgo = time.Unix(1, 0)
+// onlyReader hides any WriterTo of a body, so that CopyBuffer reads it in
+// pieces that are sent as they come.
+type onlyReader struct{ r io.Reader }
 
-// abort makes every read and write on the connection fail now.
-func (pc *upConn) abort() {
-	pc.mu.Lock()
-	pc.canceled = true
-	_ = pc.c.SetDeadline(aLongTimeAgo)
-	pc.mu.Unlock()
-}
-
-// startHead begins the wait for a response head: at most max bytes.
-func (pc *upConn) startHead(max int64) {
-	pc.mu.Lock()
-	pc.headLeft = max
-	pc.mu.Unlock()
-}
-
-// armHeaderTimeout bounds the wait for the response head to d from now
-// (0: no bound), once the request is sent. The body's writer may call it
-// after the head came: then it does nothing.
-func (pc *upConn) armHeaderTimeout(d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	pc.mu.Lock()
-	if !pc.canceled && !pc.answered {
-		pc.armed = true
-		_ = pc.c.SetReadDeadline(time.Now().Add(d))
-	}
-	pc.mu.Unlock()
-}
-
-// endHead ends the wait for the response head: no more cap, no header
-// deadline; later reads are bounded by the read timeout.
-func (pc *upConn) endHead() {
-	pc.mu.Lock()
-	pc.answered = true
-	pc.headLeft = -1
-	if pc.armed && !pc.canceled {
-		_ = pc.c.SetReadDeadline(time.Time{})
-	}
-	pc.armed = false
-	pc.mu.Unlock()
-}
-
-// get returns a clean idle connection, or dials a new one.
-func (c *client) get(ctx context.Context) (*upConn, error) {
-	for {
-		pc := c.takeIdle()
-		if pc == nil {
-			return c.dial(ctx)
-		}
-		if pc.clean() {
-			pc.reused, pc.answered, pc.armed, pc.headLeft = true, false, false, -1
-			return pc, nil
-		}
-		// Bytes nobody asked for, or the upstream's close: never read
-		// them as an answer.
-		_ = pc.c.Close()
-	}
-}
-
-// takeIdle takes the newest idle connection, closing those idle too long.
-func (c *client) takeIdle() *upConn {
-	now := time.Now()
-	c.mu.Lock()
-	var stale []*upConn
-	for len(c.idle) > 0 && now.Sub(c.idle[0].idleAt) > maxIdleAge {
-		stale = append(stale, c.idle[0])
-		c.idle[0] = nil
-		c.idle = c.idle[1:]
-	}
-	var pc *upConn
-	if n := len(c.idle); n > 0 {
-		pc = c.idle[n-1]
-		c.idle[n-1] = nil
-		c.idle = c.idle[:n-1]
-	}
-	c.mu.Unlock()
-	for _, s := range stale {
-		_ = s.c.Close()
-	}
-	return pc
-}
-
-// clean reports whether an idle connection can carry a request: nothing
-// arrived on the socket, and for TLS nothing either that the TLS layer had
-// read ahead (a read that must not wait finds no record).
-func (pc *upConn) clean() bool {
-	tc, ok := pc.c.(*tls.Conn)
-	if !ok {
-		return idleClean(pc.c)
-	}
-	if !idleClean(tc.NetConn()) {
-		return false
-	}
-	var b [1]byte
-	_ = tc.SetReadDeadline(aLongTimeAgo)
-	n, err := tc.Read(b[:])
-	_ = tc.SetReadDeadline(time.Time{})
-	var ne net.Error
-	return n == 0 && errors.As(err, &ne) && ne.Timeout()
-}
-
-func (c *client) dial(ctx context.Context) (*upConn, error) {
-	conn, err := c.dialer.DialContext(ctx, "tcp", c.addr)
-	if err != nil {
-		return nil, err
-	}
-	if c.tls != nil {
-		tc := tls.Client(conn, c.tls)
-		hctx, cancel := context.WithTimeout(ctx, tlsHandshakeTimeout)
-		err := tc.HandshakeContext(hctx)
-		cancel()
-		if err != nil {
-			_ = conn.Close()
-			return nil, err
-		}
-		conn = tc
-	}
-	pc := &upConn{c: conn, headLeft: -1, timeout: c.readTimeout}
-	pc.br = bufio.NewReaderSize(wire{pc}, 16<<10)
-	pc.bw = bufio.NewWriterSize(conn, 16<<10)
-	return pc, nil
-}
-
-// put returns a connection whose exchange ended cleanly to the pool: its
-// response was read to the end and nothing came after it.
-func (c *client) put(pc *upConn) {
-	if pc.br.Buffered() > 0 {
-		// More bytes than the response's framing said: the upstream is
-		// out of step with us (http.Transport: "Unsolicited response").
-		_ = pc.c.Close()
-		return
-	}
-	if pc.timeout > 0 {
-		_ = pc.c.SetReadDeadline(time.Time{})
-	}
-	pc.idleAt = time.Now()
-	c.mu.Lock()
-	if c.closed || len(c.idle) >= maxIdleConns {
-		c.mu.Unlock()
-		_ = pc.c.Close()
-		return
-	}
-	c.idle = append(c.idle, pc)
-	c.mu.Unlock()
-}
-
-// close drops the idle connections; later ones are closed when put back.
-func (c *client) close() {
-	c.mu.Lock()
-	idle := c.idle
-	c.idle, c.closed = nil, true
-	c.mu.Unlock()
-	for _, pc := range idle {
-		_ = pc.c.Close()
-	}
-}
-
-// hopByHop are the headers a proxy does not forward (RFC 9110 section 7.6.1,
-// and those ReverseProxy drops), besides those the Connection header names.
-var hopByHop = map[string]bool{
-	"Connection":          true,
-	"Proxy-Connection":    true,
-	"Keep-Alive":          true,
-	"Proxy-Authenticate":  true,
-	"Proxy-Authorization": true,
-	"Te":                  true,
-	"Trailer":             true,
-	"Transfer-Encoding":   true,
-	"Upgrade":             true,
-}
-
-// endToEnd reports which headers of h are forwarded: all but the hop-by-hop
-// ones and those its Connection header names.
-type endToEnd struct{ named []string }
-
-func newEndToEnd(h http.Header) endToEnd {
-	var e endToEnd
-	for _, v := range h["Connection"] {
-		for f := range strings.SplitSeq(v, ",") {
-			if f = strings.Trim(f, " \t"); f != "" {
-				e.named = append(e.named, http.CanonicalHeaderKey(f))
-			}
-		}
-	}
-	return e
-}
-
-func (e endToEnd) keep(k string) bool {
-	if hopByHop[k] {
-		return false
-	}
-	for _, n := range e.named {
-		if n == k {
-			return false
-		}
-	}
-	return true
-}
-
-// writeRequestHead writes the request line and headers the upstream gets:
-// the client's method, target, Host and end-to-end headers, and the body's
-// framing (length, or chunked when the client's length is unknown).
-func writeRequestHead(bw *bufio.Writer, r *http.Request, target, host string, keep endToEnd, chunked bool) {
-	bw.WriteString(r.Method)
-	bw.WriteByte(' ')
-	bw.WriteString(target)
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(host)
-	bw.WriteString("\r\n")
-	for k, vs := range r.Header {
-		if !keep.keep(k) || k == "Host" || k == "Content-Length" {
-			continue
-		}
-		for _, v := range vs {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
-		}
-	}
-	if te := r.Header["Te"]; len(te) > 0 && hasToken(te, "trailers") {
-		bw.WriteString("Te: trailers\r\n")
-	}
-	switch {
-	case chunked:
-		bw.WriteString("Transfer-Encoding: chunked\r\n")
-	case r.ContentLength > 0:
-		bw.WriteString("Content-Length: ")
-		bw.WriteString(strconv.FormatInt(r.ContentLength, 10))
-		bw.WriteString("\r\n")
-	case r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch:
-		bw.WriteString("Content-Length: 0\r\n")
-	}
-	bw.WriteString("\r\n")
-}
-
-func hasToken(vs []string, token string) bool {
-	for _, v := range vs {
-		for f := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.Trim(f, " \t"), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// errUnrequestedUpgrade is a 101 answer to a request that asked for no
-// protocol switch (ReverseProxy answers 502 too).
-var errUnrequestedUpgrade = errors.New("101 Switching Protocols to a request without Upgrade")
-
-// readResponse reads the upstream's response head. Interim responses are
-// handed to interim (103 Early Hints and the like; 100 Continue is the
-// proxy's own business with its client and is skipped). A 101 is an error:
-// requests that ask for an upgrade do not come this way.
-func readResponse(br *bufio.Reader, req *http.Request, interim func(*http.Response)) (*http.Response, error) {
-	for range 10 {
-		res, err := http.ReadResponse(br, req)
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case res.StatusCode == http.StatusSwitchingProtocols:
-			return nil, errUnrequestedUpgrade
-		case res.StatusCode >= 200:
-			return res, nil
-		case res.StatusCode != http.StatusContinue && interim != nil:
-			interim(res)
-		}
-	}
-	return nil, errors.New("too many 1xx responses")
-}
-
-// staleConnError reports whether err, on a reused connection before any
-// byte of a response, means the upstream had closed it as the request went
-// out.
-func staleConnError(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-}
-
-// retryable reports whether r may be sent again after a kept-alive
-// connection failed before any byte of its answer: the upstream may have
-// acted on it, so only requests that are safe to repeat are (http.Transport's
-// rule: idempotent methods, or an Idempotency-Key).
-func retryable(r *http.Request) bool {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
-		return true
-	}
-	return r.Header["Idempotency-Key"] != nil || r.Header["X-Idempotency-Key"] != nil
-}
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shadowctl/shadowctl/internal/h1"
 	"github.com/shadowctl/shadowctl/record"
 )
 
@@ -45,20 +46,6 @@ func NewClient(concurrency int, tlsConf *tls.Config) *http.Client {
 		Transport:     t,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-}
-
-// hopByHop are the headers that describe one connection, not the request
-// (RFC 9110 §7.6.1), plus those net/http computes itself.
-var hopByHop = map[string]bool{
-	"Connection":        true,
-	"Keep-Alive":        true,
-	"Proxy-Connection":  true,
-	"Te":                true,
-	"Transfer-Encoding": true,
-	"Upgrade":           true,
-	"Trailer":           true,
-	"Host":              true, // set for the target
-	"Content-Length":    true, // recomputed from the body
 }
 
 // requestCache keeps, per worker, the URLs and the header built for the last
@@ -136,7 +123,9 @@ func requestHeader(hs []record.Header, extra http.Header) http.Header {
 	}
 	for _, x := range hs {
 		k := http.CanonicalHeaderKey(x.Name)
-		if hopByHop[k] || listed[k] || x.Value == record.Redacted {
+		// Host is set for the target and Content-Length recomputed from
+		// the body, by net/http.
+		if h1.IsHopByHop(k) || k == "Host" || k == "Content-Length" || listed[k] || x.Value == record.Redacted {
 			continue
 		}
 		h[k] = append(h[k], x.Value)

@@ -1,0 +1,143 @@
+package h1
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// Conn is one connection to the upstream, carrying one exchange at a time
+// for the goroutine that got it from Client.Get. Only Abort and
+// ArmHeaderTimeout may be called from another goroutine (a context's
+// AfterFunc, a request body's writer).
+type Conn struct {
+	c             net.Conn
+	br            *bufio.Reader // reads through wire
+	bw            *bufio.Writer
+	idleAt        time.Time
+	reused        bool
+	maxHead       int64
+	headerTimeout time.Duration
+
+	mu       sync.Mutex
+	canceled bool  // the caller went away: deadlines stay in the past
+	armed    bool  // a read deadline bounds the wait for the response head
+	answered bool  // the response head was read (or the wait ended)
+	headLeft int64 // while reading a response head: bytes it may still take
+	timeout  time.Duration
+}
+
+// Reader reads the response: its head is capped until EndHead, and each
+// read after it is bounded by the read timeout.
+func (pc *Conn) Reader() *bufio.Reader { return pc.br }
+
+// Writer buffers the request; flush it to send.
+func (pc *Conn) Writer() *bufio.Writer { return pc.bw }
+
+// Reused reports whether the connection carried an exchange before: a
+// failure before the first byte of its answer may then mean the upstream
+// had closed it as the request went out (see StaleConnError).
+func (pc *Conn) Reused() bool { return pc.reused }
+
+// Close closes the connection; it is not put back.
+func (pc *Conn) Close() error { return pc.c.Close() }
+
+// ErrHeadTooLarge is the upstream's response head over MaxHeaderBytes, so
+// that callers can answer it apart from other failures (a 502 saying why).
+var ErrHeadTooLarge = errors.New("response header too large")
+
+// wire is what the connection's bufio.Reader reads from: it caps what a
+// response head may take (as http.Transport's MaxResponseHeaderBytes does)
+// and, once the head is in, bounds each read of the body (nginx's
+// proxy_read_timeout).
+type wire struct{ pc *Conn }
+
+func (w wire) Read(p []byte) (int, error) {
+	pc := w.pc
+	pc.mu.Lock()
+	if pc.headLeft >= 0 {
+		if pc.headLeft == 0 {
+			pc.mu.Unlock()
+			return 0, ErrHeadTooLarge
+		}
+		if int64(len(p)) > pc.headLeft {
+			p = p[:pc.headLeft]
+		}
+	} else if pc.answered && pc.timeout > 0 && !pc.canceled {
+		_ = pc.c.SetReadDeadline(time.Now().Add(pc.timeout))
+	}
+	pc.mu.Unlock()
+	n, err := pc.c.Read(p)
+	if n > 0 {
+		pc.mu.Lock()
+		if pc.headLeft >= 0 {
+			pc.headLeft -= int64(n)
+		}
+		pc.mu.Unlock()
+	}
+	return n, err
+}
+
+// aLongTimeAgo is a deadline that makes blocked reads and writes return.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// Abort makes every read and write on the connection fail now, from any
+// goroutine: it is how a caller that went away stops the exchange.
+func (pc *Conn) Abort() {
+	pc.mu.Lock()
+	pc.canceled = true
+	_ = pc.c.SetDeadline(aLongTimeAgo)
+	pc.mu.Unlock()
+}
+
+// ArmHeaderTimeout starts the HeaderTimeout wait for the response head, to
+// be called once the request is sent (a slow upload is no slow upstream).
+// A streamed body's writer may call it after the head came: then it does
+// nothing.
+func (pc *Conn) ArmHeaderTimeout() {
+	d := pc.headerTimeout
+	if d <= 0 {
+		return
+	}
+	pc.mu.Lock()
+	if !pc.canceled && !pc.answered {
+		pc.armed = true
+		_ = pc.c.SetReadDeadline(time.Now().Add(d))
+	}
+	pc.mu.Unlock()
+}
+
+// EndHead ends the wait for the response head, read or not: no more cap, no
+// header deadline; later reads are bounded by the read timeout.
+func (pc *Conn) EndHead() {
+	pc.mu.Lock()
+	pc.answered = true
+	pc.headLeft = -1
+	if pc.armed && !pc.canceled {
+		_ = pc.c.SetReadDeadline(time.Time{})
+	}
+	pc.armed = false
+	pc.mu.Unlock()
+}
+
+// clean reports whether an idle connection can carry a request: nothing
+// arrived on the socket, and for TLS nothing either that the TLS layer had
+// read ahead (a read that must not wait finds no record).
+func (pc *Conn) clean() bool {
+	tc, ok := pc.c.(*tls.Conn)
+	if !ok {
+		return idleClean(pc.c)
+	}
+	if !idleClean(tc.NetConn()) {
+		return false
+	}
+	var b [1]byte
+	_ = tc.SetReadDeadline(aLongTimeAgo)
+	n, err := tc.Read(b[:])
+	_ = tc.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return n == 0 && errors.As(err, &ne) && ne.Timeout()
+}
