@@ -255,7 +255,7 @@ func (b *respBody) Close() error {
 	}
 	err := b.rc.Close()
 	if !b.st.done {
-		msg := ErrClientCanceled
+		msg := ErrorClientCanceled
 		switch {
 		case b.timedOut.Load():
 			msg = "upstream body: read timeout after " + b.timeout.String()

@@ -60,6 +60,11 @@ type Exchange struct {
 	Instance string `parquet:"instance,dict"`
 }
 
+// ErrorClientCanceled is the value of Exchange.Error for a client that went
+// away before the exchange completed. Like the Status codes it is data in the
+// error column, not a Go error.
+const ErrorClientCanceled = "client canceled"
+
 // NewID returns a unique id that sorts by t.
 func NewID(t time.Time) string {
 	var b [16]byte

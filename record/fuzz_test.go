@@ -49,7 +49,7 @@ func FuzzWAL(f *testing.F) {
 		f.Fatal(err)
 	}
 	l.append([]Exchange{exchangeAt(time.Unix(1, 0), 1, "/a"), exchangeAt(time.Unix(1, 0), 2, "/b")})
-	l.close()
+	l.Close()
 	data, _ := os.ReadFile(path)
 	buf.Write(data)
 	f.Add(buf.Bytes())

@@ -102,11 +102,6 @@ const (
 // away before the upstream answered (nginx's convention).
 const StatusClientClosed = 499
 
-// Error messages stored in the error column.
-const (
-	ErrClientCanceled = "client canceled"
-)
-
 // NewProxy checks opts and builds the proxy.
 func NewProxy(opts ProxyOptions) (*Proxy, error) {
 	u := opts.Upstream
@@ -550,7 +545,7 @@ func (p *Proxy) upstreamFailed(st *exchange, w http.ResponseWriter, r *http.Requ
 	case errors.Is(err, h1.ErrHeadTooLarge):
 		reason = "upstream sent too big header"
 	case r.Context().Err() != nil:
-		code, reason, stored = StatusClientClosed, "", ErrClientCanceled
+		code, reason, stored = StatusClientClosed, "", ErrorClientCanceled
 	case errors.As(err, &ne) && ne.Timeout():
 		code, reason, stored = http.StatusGatewayTimeout, "upstream timeout", "upstream timeout: "+err.Error()
 	}
@@ -594,7 +589,7 @@ func (st *exchange) finish(errMsg string) {
 	if status == 0 {
 		status = StatusClientClosed
 		if errMsg == "" {
-			errMsg = ErrClientCanceled
+			errMsg = ErrorClientCanceled
 		}
 	}
 	p.opts.Metrics.observe(status, latency, st.answered)

@@ -376,7 +376,7 @@ func TestProxyClientCancels(t *testing.T) {
 		t.Fatal("upstream request not canceled")
 	}
 	x := rg.rows(1)[0]
-	if x.Status != 200 || x.Error != ErrClientCanceled || string(x.ResponseBody) != "partial" {
+	if x.Status != 200 || x.Error != ErrorClientCanceled || string(x.ResponseBody) != "partial" {
 		t.Errorf("row status %d error %q body %q", x.Status, x.Error, x.ResponseBody)
 	}
 }

@@ -327,8 +327,8 @@ func rowBytes(x *Exchange) int64 {
 type sinkWriter struct {
 	s       *Sink
 	f       rowFile
-	log     *wal // f's write-ahead log; nil with NoWAL
-	dirty   bool // log written since its last sync
+	log     *exchangeLog // f's write-ahead log; nil with NoWAL
+	dirty   bool         // log written since its last sync
 	path    string
 	rows    int64 // rows in f
 	unflush int64 // bytes written to f since its last flush
@@ -524,7 +524,7 @@ func (w *sinkWriter) syncLog() {
 		return
 	}
 	w.dirty = false
-	if err := w.log.sync(); err != nil {
+	if err := w.log.Sync(); err != nil {
 		w.logErr(err, 0)
 	}
 }
@@ -535,7 +535,7 @@ func (w *sinkWriter) dropLog() {
 	if w.log == nil {
 		return
 	}
-	if err := w.log.remove(); err != nil {
+	if err := w.log.Remove(); err != nil {
 		w.logErr(err, 0)
 	}
 	w.log, w.dirty = nil, false

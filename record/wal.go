@@ -1,16 +1,11 @@
 package record
 
 import (
-	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
+
+	"github.com/shadowctl/shadowctl/internal/wal"
 )
 
 // The write-ahead log makes recording crash-safe. A Parquet file is only
@@ -20,246 +15,49 @@ import (
 // once a second. When the Parquet file is finalized its log is removed; a log
 // found at start-up is turned back into Parquet (see Recover).
 //
-// Log format: records of [uint32 length][uint32 CRC-32C of payload][payload],
-// little endian, payload an encoded Exchange. A torn or damaged tail is cut at
-// the last good record.
+// internal/wal frames and checksums the log's records and cuts a torn or
+// damaged tail; this file encodes one Exchange into each record.
 
 // WALSuffix ends the name of a recording file's log: FILE.parquet.wal.
 const WALSuffix = ".wal"
 
-// maxWALRecord bounds one record, so a damaged length field cannot make
-// recovery allocate gigabytes.
-const maxWALRecord = 1 << 30
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// wal appends encoded exchanges to a log file.
-type wal struct {
-	f   *os.File
-	w   *bufio.Writer
+// exchangeLog appends encoded exchanges to a log file.
+type exchangeLog struct {
+	*wal.Writer
 	buf []byte
 }
 
-func createWAL(path string) (*wal, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
-	}
-	lockWAL(f)
-	return &wal{f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
-}
-
-// append writes xs to the log's buffer and the buffer to the file (not
-// synced: sync is separate so it can run about once a second).
-func (l *wal) append(xs []Exchange) error {
-	for i := range xs {
-		l.buf = encodeExchange(l.buf[:0], &xs[i])
-		var hdr [8]byte
-		binary.LittleEndian.PutUint32(hdr[0:], uint32(len(l.buf)))
-		binary.LittleEndian.PutUint32(hdr[4:], crc32.Checksum(l.buf, castagnoli))
-		if _, err := l.w.Write(hdr[:]); err != nil {
-			return fmt.Errorf("write %s: %w", l.f.Name(), err)
-		}
-		if _, err := l.w.Write(l.buf); err != nil {
-			return fmt.Errorf("write %s: %w", l.f.Name(), err)
-		}
-	}
-	if err := l.w.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", l.f.Name(), err)
-	}
-	return nil
-}
-
-func (l *wal) sync() error {
-	if err := l.f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", l.f.Name(), err)
-	}
-	return nil
-}
-
-// remove closes and deletes the log: its rows are safe in Parquet.
-func (l *wal) remove() error {
-	name := l.f.Name()
-	l.f.Close()
-	if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", name, err)
-	}
-	return nil
-}
-
-// close closes the log and keeps it (the Parquet file failed).
-func (l *wal) close() error { return l.f.Close() }
-
-// readWAL calls fn for each good record of the log at path, in order. It
-// stops at the first torn or damaged record and reports how many bytes
-// were cut there.
-func readWAL(path string, fn func(*Exchange) error) (cut int64, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, fmt.Errorf("open %s: %w", path, err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return 0, fmt.Errorf("stat %s: %w", path, err)
-	}
-	r := bufio.NewReaderSize(f, 256<<10)
-	var off int64
-	var payload []byte
-	for {
-		var hdr [8]byte
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			if errors.Is(err, io.EOF) {
-				return 0, nil
-			}
-			return info.Size() - off, nil // torn header
-		}
-		n := binary.LittleEndian.Uint32(hdr[0:])
-		sum := binary.LittleEndian.Uint32(hdr[4:])
-		if n > maxWALRecord || int64(n) > info.Size()-off-8 {
-			return info.Size() - off, nil
-		}
-		if cap(payload) < int(n) {
-			payload = make([]byte, n)
-		}
-		payload = payload[:n]
-		if _, err := io.ReadFull(r, payload); err != nil {
-			return info.Size() - off, nil
-		}
-		if crc32.Checksum(payload, castagnoli) != sum {
-			return info.Size() - off, nil
-		}
-		var x Exchange
-		if err := decodeExchange(payload, &x); err != nil {
-			return info.Size() - off, nil
-		}
-		if err := fn(&x); err != nil {
-			return 0, err
-		}
-		off += 8 + int64(n)
-	}
-}
-
-// Recovered describes what Recover did with one log left by a crash.
-type Recovered struct {
-	WAL      string // the log
-	File     string // the Parquet file written from it
-	Rows     int64  // rows saved
-	CutBytes int64  // bytes of damaged tail dropped
-}
-
-// Recover turns every log left in dir by a recorder that did not stop
-// cleanly into a finished Parquet file, and removes the log and any
-// half-written Parquet file beside it. Run it before recording into dir.
-func Recover(dir string) ([]Recovered, error) {
-	logs, err := listLogs(dir)
+func createWAL(path string) (*exchangeLog, error) {
+	w, err := wal.Create(path)
 	if err != nil {
 		return nil, err
 	}
-	var out []Recovered
-	for _, log := range logs {
-		if live, err := isLive(log); err != nil || live {
-			continue // another recorder is writing it, or it is already gone
-		}
-		rec, err := recoverWAL(log)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, rec)
-	}
-	return out, nil
+	return &exchangeLog{Writer: w}, nil
 }
 
-// listLogs names the logs in dir. It lists the folder and matches names
-// rather than globbing a joined path: the folder's name may hold '[', '*' or
-// '?', which a glob would read as a pattern and miss the logs (or fail).
-// Only regular files count: opening a named pipe would wait forever.
-func listLogs(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil // nothing to recover
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dir, err)
-	}
-	var logs []string
-	for _, e := range entries {
-		name := e.Name()
-		if e.Type().IsRegular() && len(name) > len(WALSuffix) && strings.HasSuffix(name, WALSuffix) {
-			logs = append(logs, filepath.Join(dir, name))
+// append writes xs to the log's buffer and the buffer to the file (not
+// synced: Sync is separate so it can run about once a second).
+func (l *exchangeLog) append(xs []Exchange) error {
+	for i := range xs {
+		l.buf = encodeExchange(l.buf[:0], &xs[i])
+		if err := l.Append(l.buf); err != nil {
+			return err
 		}
 	}
-	return logs, nil
+	return l.Flush()
 }
 
-// isLive tells whether a running recorder holds the log's lock.
-func isLive(log string) (bool, error) {
-	f, err := os.Open(log)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close() // releases the lock taken here
-	return !lockWAL(f), nil
-}
-
-func recoverWAL(log string) (Recovered, error) {
-	final := strings.TrimSuffix(log, WALSuffix)
-	rec := Recovered{WAL: log, File: final}
-	// The crash may have left the Parquet file partial (no footer) or even
-	// finished (crash between rename and removing the log).
-	if _, err := os.Stat(final); err == nil {
-		return rec, removeAll(log, final+".partial")
-	}
-	if err := removeAll(final + ".partial"); err != nil {
-		return rec, err
-	}
-	w, err := CreateFile(final)
-	if err != nil {
-		return rec, err
-	}
-	batch := make([]Exchange, 0, 512)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+// readWAL calls fn for each good record of the log at path, in order. It
+// stops at the first torn or damaged record, or one that does not decode,
+// and reports how many bytes were cut there.
+func readWAL(path string, fn func(*Exchange) error) (cut int64, err error) {
+	return wal.Read(path, func(rec []byte) error {
+		var x Exchange
+		if err := decodeExchange(rec, &x); err != nil {
+			return err
 		}
-		err := w.Write(batch)
-		batch = batch[:0]
-		return err
-	}
-	cut, err := readWAL(log, func(x *Exchange) error {
-		batch = append(batch, *x)
-		rec.Rows++
-		if len(batch) == cap(batch) {
-			return flush()
-		}
-		return nil
+		return fn(&x)
 	})
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
-		w.Abort()
-		return rec, fmt.Errorf("recover %s: %w", log, err)
-	}
-	rec.CutBytes = cut
-	if rec.Rows == 0 {
-		w.Abort()
-		rec.File = ""
-		return rec, removeAll(log)
-	}
-	if err := w.Close(); err != nil {
-		return rec, fmt.Errorf("recover %s: %w", log, err)
-	}
-	return rec, removeAll(log)
-}
-
-func removeAll(paths ...string) error {
-	for _, p := range paths {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", p, err)
-		}
-	}
-	return nil
 }
 
 // encodeExchange appends a compact binary form of x to b. The field order
@@ -312,7 +110,9 @@ func appendHeaders(b []byte, hs []Header) []byte {
 	return b
 }
 
-var errWALRecord = errors.New("damaged log record")
+// errWALRecord wraps wal.ErrDamaged: a record that does not decode is cut
+// like one whose checksum fails.
+var errWALRecord = fmt.Errorf("exchange: %w", wal.ErrDamaged)
 
 // decoder reads the fields encodeExchange wrote, failing on any overrun.
 type decoder struct {

@@ -1,12 +1,14 @@
 package record
 
 import (
-	"context"
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/shadowctl/shadowctl/internal/wal"
 )
 
 func walExchanges(n int) []Exchange {
@@ -35,10 +37,10 @@ func writeWAL(t *testing.T, path string, xs []Exchange) {
 	if err := l.append(xs); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.sync(); err != nil {
+	if err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	l.close()
+	l.Close()
 }
 
 func readBack(t *testing.T, path string) ([]Exchange, int64) {
@@ -64,197 +66,111 @@ func TestWALRoundTrip(t *testing.T) {
 	}
 }
 
-func TestWALCutsDamagedTail(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "x.parquet.wal")
-	xs := walExchanges(10)
-	writeWAL(t, path, xs)
-	data, _ := os.ReadFile(path)
-	one := len(encodeExchange(nil, &xs[9])) + 8 // the last record
-
-	for _, tc := range []struct {
-		name     string
-		mangle   func([]byte) []byte
-		wantRows int
-	}{
-		{"torn last record", func(b []byte) []byte { return b[:len(b)-5] }, 9},
-		{"torn header", func(b []byte) []byte { return b[:len(b)-one+3] }, 9},
-		{"flipped bit in last record", func(b []byte) []byte { b[len(b)-2] ^= 0x40; return b }, 9},
-		{"flipped bit in first record", func(b []byte) []byte { b[12] ^= 1; return b }, 0},
-		{"huge length", func(b []byte) []byte { b[3] = 0x7f; return b }, 0},
-		{"empty", func(b []byte) []byte { return nil }, 0},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			p := filepath.Join(dir, tc.name+".wal")
-			mangled := tc.mangle(append([]byte(nil), data...))
-			os.WriteFile(p, mangled, 0o600)
-			got, cut := readBack(t, p)
-			if len(got) != tc.wantRows {
-				t.Fatalf("rows = %d, want %d", len(got), tc.wantRows)
-			}
-			good := 0
-			for i := 0; i < tc.wantRows; i++ {
-				good += len(encodeExchange(nil, &xs[i])) + 8
-			}
-			if want := int64(len(mangled) - good); cut != want {
-				t.Errorf("cut = %d bytes, want %d", cut, want)
-			}
-			if !reflect.DeepEqual(got, xs[:tc.wantRows]) && tc.wantRows > 0 {
-				t.Error("surviving rows differ")
-			}
-		})
+// A record whose frame and checksum are good but whose payload is not an
+// Exchange (another encoding version, say) is cut like a damaged one.
+func TestWALCutsRecordThatDoesNotDecode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.parquet.wal")
+	xs := walExchanges(3)
+	l, err := wal.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := encodeExchange(nil, &xs[0])
+	bad := encodeExchange(nil, &xs[1])
+	bad[0] = 2 // a version this code does not know
+	for _, rec := range [][]byte{good, bad, encodeExchange(nil, &xs[2])} {
+		if err := l.Append(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Flush()
+	l.Close()
+	got, cut := readBack(t, path)
+	info, _ := os.Stat(path)
+	if len(got) != 1 || !reflect.DeepEqual(got[0], xs[0]) {
+		t.Errorf("read %d rows, want the first one only", len(got))
+	}
+	if want := info.Size() - int64(len(good)+8); cut != want {
+		t.Errorf("cut = %d bytes, want %d", cut, want)
 	}
 }
 
-func TestRecoverTurnsLogsIntoParquet(t *testing.T) {
-	dir := t.TempDir()
-	xs := walExchanges(30)
-	// A crash mid-file: the log, and a Parquet file without footer.
-	crashed := filepath.Join(dir, "rec-a.parquet")
-	writeWAL(t, crashed+WALSuffix, xs)
-	f, _ := os.OpenFile(crashed+WALSuffix, os.O_APPEND|os.O_WRONLY, 0)
-	f.Write([]byte{1, 2, 3}) // torn tail
-	f.Close()
-	os.WriteFile(crashed+".partial", []byte("PAR1 no footer"), 0o600)
-	// A crash after the rename, before the log was removed.
-	done := filepath.Join(dir, "rec-b.parquet")
-	writeRecording(t, done, xs[:2])
-	writeWAL(t, done+WALSuffix, xs[:2])
-	// An empty log: the recorder died before the first row.
-	writeWAL(t, filepath.Join(dir, "rec-c.parquet"+WALSuffix), nil)
+// walFixture is a log written by the code that framed and encoded in one
+// file (before internal/wal): three records of v1Exchanges, nothing cut.
+const walFixture = "testdata/wal/v1.parquet.wal"
 
+// v1Exchanges are the rows in walFixture: a full exchange, a failed one
+// (no status, no response, no headers) and one with truncated bodies.
+func v1Exchanges() []Exchange {
+	at := time.Date(2026, 5, 6, 7, 8, 9, 10, time.UTC)
+	return []Exchange{{
+		ID: "0000000000000001a1b2c3d4e5f60718", StartedAt: at, Method: "POST", Host: "model", Path: "/v1/predict?x=1",
+		RequestHeaders: []Header{{"Content-Type", "application/json"}, {"X-Multi", "a"}, {"X-Multi", "b"}},
+		RequestBody:    []byte(`{"instances":[[1,2]]}`), RequestBodySize: 21, Status: 200,
+		ResponseHeaders: []Header{{"Content-Type", "application/json"}},
+		ResponseBody:    []byte{0, 1, 2, 255}, ResponseBodySize: 4, LatencyNs: 1234567, Instance: "pod-1",
+	}, {
+		ID: "0000000000000002a1b2c3d4e5f60718", StartedAt: at.Add(time.Millisecond), Method: "GET", Host: "model", Path: "/healthz",
+		LatencyNs: 30000000000, Error: "upstream: connection refused", Instance: "pod-1",
+	}, {
+		ID: "0000000000000003a1b2c3d4e5f60718", StartedAt: at.Add(-time.Hour), Method: "PUT", Host: "model:8080", Path: "/ü",
+		RequestHeaders: []Header{{"Authorization", Redacted}},
+		RequestBody:    []byte("ab"), RequestBodyTruncated: true, RequestBodySize: 1 << 20, Status: 503,
+		ResponseBody: []byte("c"), ResponseBodyTruncated: true, ResponseBodySize: 1 << 33, LatencyNs: -1,
+		Error: ErrorClientCanceled, Instance: "",
+	}}
+}
+
+// Logs written before the framing moved to internal/wal read back, and the
+// code now writes the very same bytes.
+func TestWALFormatUnchanged(t *testing.T) {
+	old, err := os.ReadFile(walFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := v1Exchanges()
+	got, cut := readBack(t, walFixture)
+	if cut != 0 || !reflect.DeepEqual(got, want) {
+		t.Errorf("old log read back %d rows, cut %d:\n got %+v\nwant %+v", len(got), cut, got, want)
+	}
+	path := filepath.Join(t.TempDir(), "new.parquet.wal")
+	writeWAL(t, path, want)
+	if now, _ := os.ReadFile(path); !bytes.Equal(now, old) {
+		t.Errorf("the same rows now encode to other bytes:\n got % x\nwant % x", now, old)
+	}
+}
+
+// An old log left by a crash, with a torn tail, recovers into Parquet.
+func TestRecoverOldLog(t *testing.T) {
+	dir := t.TempDir()
+	old, err := os.ReadFile(walFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "rec-old.parquet")
+	os.WriteFile(file+WALSuffix, append(old, 9, 0, 0, 0, 1), 0o600)
 	recs, err := Recover(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 3 || recs[0].Rows != 30 || recs[0].CutBytes != 3 || recs[1].Rows != 0 {
-		t.Fatalf("Recover = %+v", recs)
+	if len(recs) != 1 || recs[0].Rows != 3 || recs[0].CutBytes != 5 || recs[0].File != file {
+		t.Fatalf("Recover = %+v, want 3 rows into %s and 5 bytes cut", recs, file)
 	}
-	left, _ := filepath.Glob(filepath.Join(dir, "*"))
-	want := []string{crashed, done}
-	if !reflect.DeepEqual(left, want) {
-		t.Errorf("files left = %v, want %v", left, want)
-	}
-	r, err := Open([]string{crashed})
+	r, err := Open([]string{file})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	got := readAll(t, r)
-	if len(got) != 30 || !reflect.DeepEqual(normalized(got[5]), normalized(xs[5])) {
-		t.Errorf("recovered %d rows; row 5 = %+v, want %+v", len(got), got[5], xs[5])
+	want := v1Exchanges()
+	// The reader merges in time order: the third row started an hour earlier.
+	want = []Exchange{want[2], want[0], want[1]}
+	if len(got) != len(want) {
+		t.Fatalf("recovered %d rows, want %d", len(got), len(want))
 	}
-	if info, _ := os.Stat(crashed); info.Mode().Perm() != 0o600 {
-		t.Errorf("recovered file mode %v, want 0600", info.Mode().Perm())
-	}
-}
-
-// normalized maps empty slices to nil: Parquet does not tell them apart.
-func normalized(x Exchange) Exchange {
-	if len(x.RequestHeaders) == 0 {
-		x.RequestHeaders = nil
-	}
-	if len(x.ResponseHeaders) == 0 {
-		x.ResponseHeaders = nil
-	}
-	if len(x.RequestBody) == 0 {
-		x.RequestBody = nil
-	}
-	if len(x.ResponseBody) == 0 {
-		x.ResponseBody = nil
-	}
-	return x
-}
-
-func TestSinkKeepsALiveLogThatRecoverLeavesAlone(t *testing.T) {
-	dir := t.TempDir()
-	s, err := NewSink(SinkOptions{Dir: dir, Instance: "pod-a", RotateInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	xs := walExchanges(5)
-	for i := range xs {
-		if !s.Offer(&xs[i]) {
-			t.Fatal("offer dropped a row")
+	for i := range want {
+		if !reflect.DeepEqual(normalized(got[i]), normalized(want[i])) {
+			t.Errorf("row %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	// The rows reach the log within about a second of being written.
-	var logs []string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		logs, _ = filepath.Glob(filepath.Join(dir, "*"+WALSuffix))
-		if len(logs) == 1 {
-			if got, _ := readBack(t, logs[0]); len(got) == 5 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("log never held the 5 rows: %v", logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	// Another replica starting on the same folder must not take it over.
-	recs, err := Recover(dir)
-	if err != nil || len(recs) != 0 {
-		t.Fatalf("Recover on a live log = %v, %v; want nothing done", recs, err)
-	}
-	if err := s.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	left, _ := filepath.Glob(filepath.Join(dir, "*"))
-	if len(left) != 1 || filepath.Ext(left[0]) != ".parquet" {
-		t.Errorf("after Close the folder holds %v, want one finished file and no log", left)
-	}
-}
-
-// The recordings folder's own name may hold glob characters: the logs a crash
-// left there are found all the same (they were looked up with a glob on the
-// joined path: "g[1]" matched nothing, "br[" failed), and the sink starts.
-func TestRecoverInFoldersWithGlobCharacters(t *testing.T) {
-	root := t.TempDir()
-	xs := walExchanges(5)
-	// What the pattern g[1] would match: must be left alone.
-	decoy := filepath.Join(root, "g1")
-	os.Mkdir(decoy, 0o700)
-	writeWAL(t, filepath.Join(decoy, "rec-d.parquet"+WALSuffix), xs)
-	for _, name := range []string{"g[1]", "br[", "a*b", "what?", `back\slash`} {
-		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join(root, name)
-			if err := os.Mkdir(dir, 0o700); err != nil {
-				t.Fatal(err)
-			}
-			file := filepath.Join(dir, "rec-a.parquet")
-			writeWAL(t, file+WALSuffix, xs)
-			// A sink starting there recovers the log before it records.
-			s, err := NewSink(SinkOptions{Dir: dir, Instance: "pod-b", RotateInterval: time.Hour})
-			if err != nil {
-				t.Fatalf("NewSink: %v", err)
-			}
-			if err := s.Close(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			if left := listNames(t, dir); len(left) != 1 || left[0] != "rec-a.parquet" {
-				t.Fatalf("folder holds %v, want only the recovered rec-a.parquet", left)
-			}
-			if got := readDir(t, dir); len(got) != len(xs) {
-				t.Errorf("recovered %d rows, want %d", len(got), len(xs))
-			}
-		})
-	}
-	if left := listNames(t, decoy); len(left) != 1 || left[0] != "rec-d.parquet"+WALSuffix {
-		t.Errorf("the folder g1 was touched: %v", left)
-	}
-}
-
-func listNames(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
 }
