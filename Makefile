@@ -36,7 +36,7 @@ demo: build
 # fuzz: run every fuzz target for FUZZTIME each (their seed corpora in
 # testdata/fuzz also run in make test, as ordinary tests).
 FUZZTIME ?= 20s
-FUZZ_TARGETS := record:FuzzReadRecording record:FuzzWAL record:FuzzParseSize replay:FuzzReadResults \
+FUZZ_TARGETS := record:FuzzReadRecording record:FuzzWAL cmd/shadowctl:FuzzParseSize replay:FuzzReadResults \
 	report:FuzzCompare report:FuzzJSONPath report:FuzzParseGate
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

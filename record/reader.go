@@ -16,6 +16,11 @@ import (
 // recording (not Parquet, damaged, or another format).
 var ErrFormat = parquetfile.ErrFormat
 
+// ErrNoFiles is wrapped by the errors of Open and Summarize for arguments
+// that name no recording: a missing path, a pattern that matches nothing, a
+// folder without one.
+var ErrNoFiles = parquetfile.ErrNoFiles
+
 // reorderWindow is how many rows of one file are held to put them in start
 // order: the sink writes an exchange when it completes, so a slow exchange
 // lands after faster ones that started later.
@@ -46,7 +51,7 @@ func Open(args []string) (*Reader, error) {
 		return nil, err
 	}
 	if len(ex.Files) == 0 {
-		return nil, fmt.Errorf("no recording files (*.parquet) in %s: %w", strings.Join(args, " "), parquetfile.ErrNoFiles)
+		return nil, fmt.Errorf("no recording files (*.parquet) in %s: %w", strings.Join(args, " "), ErrNoFiles)
 	}
 	r := &Reader{partial: ex.Partial}
 	for _, path := range ex.Files {

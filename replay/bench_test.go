@@ -82,18 +82,18 @@ func goLoop(b *testing.B, c *http.Client, url string, n int) {
 	wg.Wait()
 }
 
-type discardSink struct{}
+type discardWriter struct{}
 
-func (discardSink) Write([]Result) error { return nil }
-func (discardSink) Close() error         { return nil }
+func (discardWriter) Write([]Result) error { return nil }
+func (discardWriter) Close() error         { return nil }
 
 // replayN replays n exchanges into the results file out, or nowhere when
 // out is empty (to tell the client side's cost from the file's).
 func replayN(b *testing.B, c *http.Client, target string, n int, out string) {
 	var w interface {
-		Sink
+		RowWriter
 		Close() error
-	} = discardSink{}
+	} = discardWriter{}
 	if out != "" {
 		f, err := CreateResults(out)
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 )
 
 // Answer bodies are read into recycled buffers: a row's bodies live until
-// the row is written (the sink copies them), then serve later answers.
+// the row is written (the RowWriter copies them), then serve later answers.
 // Buffers come in power-of-two sizes from minPooledBody to maxPooledBody;
 // smaller ones cost less to allocate than to recycle, larger ones are too
 // big to keep around.

@@ -173,7 +173,7 @@ func TestAnswersOverMaxBodyAreErrorRows(t *testing.T) {
 	for i, c := range cases {
 		xs = append(xs, ex(i, c.path))
 	}
-	sink := &memSink{}
+	sink := &memWriter{}
 	opts := Options{Target: mustURL(t, srv.URL), Baseline: mustURL(t, srv.URL), Concurrency: 2, MaxBody: max, EarlyStop: -1}
 	sum, err := Run(context.Background(), opts, &sliceSource{xs: xs}, sink)
 	if err != nil {

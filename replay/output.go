@@ -10,7 +10,8 @@ import (
 )
 
 // ErrExists is wrapped when the results file exists and the run does not
-// resume it: results already safe are never overwritten by accident.
+// resume it: results already safe are never overwritten by accident. The
+// error names the file; what to do about it is the caller's to say.
 var ErrExists = errors.New("results file exists")
 
 // Output is the results file of a run. The rows go to path+".partial" and
@@ -33,7 +34,7 @@ func CreateOutput(path string, resume bool) (*Output, error) {
 	_, statErr := os.Stat(path)
 	exists := statErr == nil
 	if exists && !resume {
-		return nil, fmt.Errorf("%s: %w (use --resume to continue it, or remove it)", path, ErrExists)
+		return nil, fmt.Errorf("%s: %w", path, ErrExists)
 	}
 	var old *ResultsReader
 	if exists {

@@ -81,8 +81,13 @@ func CreateResults(path string) (*ResultsWriter, error) {
 // ResultsReader streams the rows of one results file.
 type ResultsReader = parquetfile.Reader[Result]
 
+// ErrFormat is wrapped by errors about a file that is not a readable
+// results file (not Parquet, damaged, or another format). It is the same
+// value as record.ErrFormat: both formats are read by one reader.
+var ErrFormat = parquetfile.ErrFormat
+
 // OpenResults opens one results file, failing with an error that wraps
-// parquetfile.ErrFormat when it is not one.
+// ErrFormat when it is not one.
 func OpenResults(path string) (*ResultsReader, error) {
 	return parquetfile.Open[Result](path, Schema)
 }

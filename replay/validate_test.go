@@ -107,7 +107,7 @@ func TestBasePathKeepsItsEscapes(t *testing.T) {
 		if err := o.Validate(); err != nil {
 			t.Fatalf("base %s: %v", c.base, err)
 		}
-		if _, err := Run(context.Background(), o, &sliceSource{xs: xs}, &memSink{}); err != nil {
+		if _, err := Run(context.Background(), o, &sliceSource{xs: xs}, &memWriter{}); err != nil {
 			t.Fatal(err)
 		}
 		mu.Lock()

@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/shadowctl/shadowctl/internal/parquetfile"
 	"github.com/shadowctl/shadowctl/record"
+	"github.com/shadowctl/shadowctl/replay"
 )
 
 type inspectOptions struct {
@@ -73,7 +73,7 @@ func inputError(err error) error {
 	if errors.As(err, &ue) || errors.Is(err, context.Canceled) {
 		return err
 	}
-	if errors.Is(err, parquetfile.ErrFormat) || isPathError(err) {
+	if errors.Is(err, record.ErrFormat) || errors.Is(err, replay.ErrFormat) || isPathError(err) {
 		return badInput(err)
 	}
 	return err

@@ -10,7 +10,7 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/shadowctl/shadowctl/internal/parquetfile"
+	"github.com/shadowctl/shadowctl/record"
 	"syscall"
 )
 
@@ -77,5 +77,5 @@ func exitCode(err error) int {
 // opened or that do not exist: the user's input, not a failure at run time.
 func isPathError(err error) bool {
 	var pe *fs.PathError
-	return errors.As(err, &pe) || errors.Is(err, parquetfile.ErrNoFiles)
+	return errors.As(err, &pe) || errors.Is(err, record.ErrNoFiles)
 }

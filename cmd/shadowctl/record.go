@@ -156,7 +156,7 @@ func (o *recordOptions) check() (*recordConfig, error) {
 	if o.Out == "" {
 		return nil, usageErrorf("--out: want a folder")
 	}
-	if c.rotateSize, err = record.ParseSize(o.RotateSize); err != nil {
+	if c.rotateSize, err = parseSize(o.RotateSize); err != nil {
 		return nil, usageErrorf("--rotate-size: %v", err)
 	}
 	if c.rotateSize < 1<<10 {
@@ -165,25 +165,25 @@ func (o *recordOptions) check() (*recordConfig, error) {
 	if o.RotateInterval <= 0 {
 		return nil, usageErrorf("--rotate-interval %v: want a positive duration such as 5m", o.RotateInterval)
 	}
-	if c.maxBody, err = record.ParseSize(o.MaxBody); err != nil {
+	if c.maxBody, err = parseSize(o.MaxBody); err != nil {
 		return nil, usageErrorf("--max-body: %v", err)
 	}
 	if o.ReadHeaderTimeout <= 0 {
 		return nil, usageErrorf("--read-header-timeout %v: want a positive duration", o.ReadHeaderTimeout)
 	}
-	if c.maxHeader, err = record.ParseSize(o.MaxHeaderBytes); err != nil {
+	if c.maxHeader, err = parseSize(o.MaxHeaderBytes); err != nil {
 		return nil, usageErrorf("--max-header-bytes: %v", err)
 	}
 	if c.maxHeader < 1<<10 || c.maxHeader > 1<<30 {
 		return nil, usageErrorf("--max-header-bytes %s: want between 1KiB and 1GiB", o.MaxHeaderBytes)
 	}
-	if c.maxUpHeader, err = record.ParseSize(o.MaxUpstreamHeaderBytes); err != nil {
+	if c.maxUpHeader, err = parseSize(o.MaxUpstreamHeaderBytes); err != nil {
 		return nil, usageErrorf("--max-upstream-header-bytes: %v", err)
 	}
 	if c.maxUpHeader < 1<<10 || c.maxUpHeader > 1<<30 {
 		return nil, usageErrorf("--max-upstream-header-bytes %s: want between 1KiB and 1GiB", o.MaxUpstreamHeaderBytes)
 	}
-	if c.bodyMemory, err = record.ParseSize(o.BodyMemory); err != nil {
+	if c.bodyMemory, err = parseSize(o.BodyMemory); err != nil {
 		return nil, usageErrorf("--body-memory: %v", err)
 	}
 	if c.bodyMemory < 64<<10 {

@@ -19,7 +19,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/shadowctl/shadowctl/internal/parquetfile"
 	"github.com/shadowctl/shadowctl/record"
 	"github.com/shadowctl/shadowctl/replay"
 )
@@ -142,7 +141,7 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 	case o.Progress != "auto" && o.Progress != "always" && o.Progress != "never":
 		return ro, usageErrorf("--progress %q: want auto, always or never", o.Progress)
 	}
-	maxBody, err := record.ParseSize(o.MaxBody)
+	maxBody, err := parseSize(o.MaxBody)
 	if err != nil || maxBody < 1 {
 		return ro, usageErrorf("--max-body %q: want a size such as 32MiB", o.MaxBody)
 	}
@@ -205,7 +204,9 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	}
 	out, err := replay.CreateOutput(opts.Out, opts.Resume)
 	switch {
-	case errors.Is(err, replay.ErrExists), errors.Is(err, parquetfile.ErrFormat):
+	case errors.Is(err, replay.ErrExists):
+		return badInput(fmt.Errorf("%w (use --resume to continue it, or remove it)", err))
+	case errors.Is(err, replay.ErrFormat):
 		return badInput(err)
 	case err != nil:
 		return err
@@ -259,7 +260,7 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 		return nil
 	case errors.Is(runErr, context.Canceled):
 		return fmt.Errorf("%w; %d rows kept in %s (continue with --resume)", runErr, out.Rows(), opts.Out)
-	case errors.Is(runErr, parquetfile.ErrFormat):
+	case errors.Is(runErr, record.ErrFormat):
 		return badInput(runErr)
 	}
 	return runErr
@@ -280,7 +281,7 @@ func newReplayBar(w io.Writer) *progressbar.ProgressBar {
 }
 
 // summaryLine is the end summary: sent, ok, errors by kind, elapsed, rate.
-func summaryLine(s replay.Summary, paced bool) string {
+func summaryLine(s replay.Stats, paced bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "replayed %d exchanges in %s (%.1f/s): %d ok, %d errors%s",
 		s.Sent, s.Elapsed.Round(time.Millisecond), s.Rate(), s.OK, s.Sent-s.OK, kinds(s.Errors))

@@ -89,6 +89,8 @@ func TestReplayUsageErrors(t *testing.T) {
 		{[]string{"replay", "--target", "http://x", "--max-body", "0", rec}, "--max-body \"0\""},
 		{[]string{"replay", "--target", "http://x", filepath.Join(dir, "none")}, "none"},
 		{[]string{"replay", "--target", "http://x", "--out", rec, rec}, "results file exists"},
+		// The library names the file; the command says what to do about it.
+		{[]string{"replay", "--target", "http://x", "--out", rec, rec}, rec + ": results file exists (use --resume to continue it, or remove it)"},
 	} {
 		_, stderr, code := runCLI(t, tc.args...)
 		if code != exitUsage || !strings.Contains(stderr, tc.want) {

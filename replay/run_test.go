@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -38,14 +37,14 @@ func (s *sliceSource) Next() (*record.Exchange, error) {
 
 func (s *sliceSource) Total() int64 { return int64(len(s.xs)) }
 
-// memSink keeps the rows it is given, with copies of the answer bodies
+// memWriter keeps the rows it is given, with copies of the answer bodies
 // (their buffers are reused after Write).
-type memSink struct {
+type memWriter struct {
 	mu   sync.Mutex
 	rows []Result
 }
 
-func (m *memSink) Write(rs []Result) error {
+func (m *memWriter) Write(rs []Result) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, r := range rs {
@@ -58,7 +57,7 @@ func (m *memSink) Write(rs []Result) error {
 	return nil
 }
 
-func (m *memSink) byID() map[string]Result {
+func (m *memWriter) byID() map[string]Result {
 	out := map[string]Result{}
 	for _, r := range m.rows {
 		out[r.ID] = r
@@ -140,7 +139,7 @@ func TestRequestsMatchTheRecording(t *testing.T) {
 		{ID: "c", StartedAt: base.Add(2 * time.Millisecond), Method: "PUT", Path: "/bin", RequestBody: binary,
 			RequestHeaders: hdr("X-Id", "c", "Content-Type", "application/octet-stream", "X-Api-Key", "visible")},
 	}
-	sink := &memSink{}
+	sink := &memWriter{}
 	opts := Options{Target: mustURL(t, srv.URL), Concurrency: 2,
 		Header: http.Header{"X-Extra": {"yes"}, "X-Api-Key": {"override"}}}
 	sum, err := Run(context.Background(), opts, &sliceSource{xs: xs}, sink)
@@ -232,7 +231,7 @@ func TestConsecutiveRequestsGetTheirOwnPathAndHeaders(t *testing.T) {
 			want = append(want, s.want)
 		}
 	}
-	sink := &memSink{}
+	sink := &memWriter{}
 	sum, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Concurrency: 1, EarlyStop: -1},
 		&sliceSource{xs: xs}, sink)
 	if err != nil {
@@ -285,7 +284,7 @@ func TestMethodsAsRecorded(t *testing.T) {
 			want = append(want, s.want)
 		}
 	}
-	sink := &memSink{}
+	sink := &memWriter{}
 	if _, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Concurrency: 1, EarlyStop: -1},
 		&sliceSource{xs: xs}, sink); err != nil {
 		t.Fatal(err)
@@ -341,7 +340,7 @@ func TestConcurrencyIsReachedAndNeverExceeded(t *testing.T) {
 			peak.Store(0)
 			release = make(chan struct{})
 			once = sync.Once{}
-			sink := &memSink{}
+			sink := &memWriter{}
 			sum, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Concurrency: conc, Rate: mode.rate},
 				&sliceSource{xs: exchanges(60, "/p")}, sink)
 			if err != nil {
@@ -361,7 +360,7 @@ func TestRateHoldsTheSchedule(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(okHandler))
 	defer srv.Close()
 	const n, rate = 200, 400.0
-	sink := &memSink{}
+	sink := &memWriter{}
 	sum, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Concurrency: 8, Rate: rate},
 		&sliceSource{xs: exchanges(n, "/p")}, sink)
 	if err != nil {
@@ -410,7 +409,7 @@ func TestSpeedFollowsRecordedTimesAndCapsGaps(t *testing.T) {
 		mk(time.Hour, "/d"), // capped by MaxGap
 	}
 	sum, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Concurrency: 1, Speed: 2,
-		MaxGap: 150 * time.Millisecond}, &sliceSource{xs: xs}, &memSink{})
+		MaxGap: 150 * time.Millisecond}, &sliceSource{xs: xs}, &memWriter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,7 +490,7 @@ func TestFailuresAreClassifiedRows(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			sink := &memSink{}
+			sink := &memWriter{}
 			timeout := 10 * time.Second
 			if c.kind == KindTimeout {
 				timeout = 200 * time.Millisecond
@@ -519,7 +518,7 @@ func TestFailuresAreClassifiedRows(t *testing.T) {
 
 func TestRefusingTargetStopsEarly(t *testing.T) {
 	target := refusedURL(t)
-	sink := &memSink{}
+	sink := &memWriter{}
 	sum, err := Run(context.Background(), Options{Target: mustURL(t, target), Concurrency: 2},
 		&sliceSource{xs: exchanges(1000, "/p")}, sink)
 	var ce *ConnectError
@@ -530,22 +529,22 @@ func TestRefusingTargetStopsEarly(t *testing.T) {
 		t.Errorf("sent %d before stopping, want about %d", sum.Sent, DefaultEarlyStop)
 	}
 	// Fewer exchanges than the early-stop count: still one clear error.
-	_, err = Run(context.Background(), Options{Target: mustURL(t, target)}, &sliceSource{xs: exchanges(2, "/p")}, &memSink{})
+	_, err = Run(context.Background(), Options{Target: mustURL(t, target)}, &sliceSource{xs: exchanges(2, "/p")}, &memWriter{})
 	if !errors.As(err, &ce) {
 		t.Errorf("short run: err = %v, want a ConnectError", err)
 	}
 }
 
-// failingSink fails its write number failAt (from 1) and counts the rows
+// failingWriter fails its write number failAt (from 1) and counts the rows
 // it was given before.
-type failingSink struct {
+type failingWriter struct {
 	failAt, writes int
 	rows           int
 }
 
 var errDiskFull = errors.New("no space left on device")
 
-func (f *failingSink) Write(rs []Result) error {
+func (f *failingWriter) Write(rs []Result) error {
 	f.writes++
 	if f.writes == f.failAt {
 		return errDiskFull
@@ -557,7 +556,7 @@ func (f *failingSink) Write(rs []Result) error {
 	return nil
 }
 
-func TestSinkErrorStopsTheRun(t *testing.T) {
+func TestWriteErrorStopsTheRun(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(okHandler))
 	defer srv.Close()
 	for _, c := range []struct {
@@ -572,7 +571,7 @@ func TestSinkErrorStopsTheRun(t *testing.T) {
 		{"last rows", batchRows + 10, 2, batchRows, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			sink := &failingSink{failAt: c.failAt}
+			sink := &failingWriter{failAt: c.failAt}
 			sum, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Concurrency: 4},
 				&sliceSource{xs: exchanges(c.exchanges, "/p")}, sink)
 			if !errors.Is(err, errDiskFull) {
@@ -616,7 +615,7 @@ func TestBaselineGetsTheSameRequestAtTheSameTime(t *testing.T) {
 	cand, basel := side("c", "b", `{"v":2}`), side("b", "c", `{"v":1}`)
 	defer cand.Close()
 	defer basel.Close()
-	sink := &memSink{}
+	sink := &memWriter{}
 	sum, err := Run(context.Background(), Options{Target: mustURL(t, cand.URL), Baseline: mustURL(t, basel.URL),
 		Concurrency: 1}, &sliceSource{xs: exchanges(5, "/p")}, sink)
 	if err != nil {
@@ -663,7 +662,7 @@ func TestLimitAndPathPrefix(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			count.Store(0)
-			sink := &memSink{}
+			sink := &memWriter{}
 			_, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Limit: c.limit, PathPrefix: c.prefix},
 				&sliceSource{xs: xs}, sink)
 			if err != nil {
@@ -678,102 +677,5 @@ func TestLimitAndPathPrefix(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func readIDs(t *testing.T, path string) []string {
-	t.Helper()
-	var ids []string
-	for _, x := range readResultRows(t, path) {
-		ids = append(ids, x.ID)
-	}
-	return ids
-}
-
-func TestResumeAfterInterruptGivesEveryExchangeOnce(t *testing.T) {
-	const n = 50
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var count atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if count.Add(1) == 20 {
-			cancel() // Ctrl-C in the middle of the first run
-		}
-		okHandler(w, r)
-	}))
-	defer srv.Close()
-	path := filepath.Join(t.TempDir(), "results.parquet")
-	xs := exchanges(n, "/p")
-
-	run := func(ctx context.Context, resume bool) (Summary, error) {
-		out, err := CreateOutput(path, resume)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum, err := Run(ctx, Options{Target: mustURL(t, srv.URL), Concurrency: 4, Skip: out.Done},
-			&sliceSource{xs: xs}, out)
-		if cerr := out.Close(); cerr != nil {
-			t.Fatal(cerr)
-		}
-		return sum, err
-	}
-	sum1, err := run(ctx, false)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("first run: err = %v, want canceled", err)
-	}
-	first := readIDs(t, path)
-	if len(first) == 0 || len(first) >= n || int64(len(first)) != sum1.Sent {
-		t.Fatalf("first run wrote %d rows, sent %d; want some but not all of %d", len(first), sum1.Sent, n)
-	}
-	if _, err := CreateOutput(path, false); !errors.Is(err, ErrExists) {
-		t.Errorf("overwrite without resume: err = %v, want ErrExists", err)
-	}
-
-	// A run killed hard leaves its partial file; the finished one is intact.
-	out, err := CreateOutput(path, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = out // never closed: the process "died"
-	if got := readIDs(t, path); len(got) != len(first) {
-		t.Fatalf("results file changed under a running resume: %d rows, want %d", len(got), len(first))
-	}
-
-	sum2, err := run(context.Background(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum2.Resumed != int64(len(first)) || sum2.Sent != int64(n-len(first)) {
-		t.Errorf("resume: resumed %d sent %d, want %d and %d", sum2.Resumed, sum2.Sent, len(first), n-len(first))
-	}
-	ids := readIDs(t, path)
-	sort.Strings(ids)
-	want := make([]string, n)
-	for i := range want {
-		want[i] = xs[i].ID
-	}
-	if !slices.Equal(ids, want) {
-		t.Errorf("after resume the file has %d rows %v…, want each of %d exchanges once", len(ids), ids[:min(5, len(ids))], n)
-	}
-}
-
-func TestValidateRejectsConflictingOptions(t *testing.T) {
-	u := mustURL(t, "http://127.0.0.1:1")
-	cases := []struct {
-		name string
-		o    Options
-		want string
-	}{
-		{"ok", Options{Target: u}, ""},
-		{"rate and speed", Options{Target: u, Rate: 1, Speed: 1}, "exclude each other"},
-		{"no target", Options{}, "no target"},
-		{"bad scheme", Options{Target: mustURL(t, "ftp://x")}, "want http"},
-		{"negative rate", Options{Target: u, Rate: -1}, "rate -1"},
-	}
-	for _, c := range cases {
-		err := c.o.Validate()
-		if (c.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package record
+package main
 
 import "testing"
 
@@ -31,15 +31,15 @@ func TestParseSize(t *testing.T) {
 		{in: "9223372036854775808", bad: true},
 		{in: "1e3", bad: true},
 	} {
-		got, err := ParseSize(tc.in)
+		got, err := parseSize(tc.in)
 		if tc.bad {
 			if err == nil {
-				t.Errorf("ParseSize(%q) = %d, want an error", tc.in, got)
+				t.Errorf("parseSize(%q) = %d, want an error", tc.in, got)
 			}
 			continue
 		}
 		if err != nil || got != tc.want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+			t.Errorf("parseSize(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
 		}
 	}
 }

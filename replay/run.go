@@ -7,68 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/shadowctl/shadowctl/record"
 )
-
-// Defaults of Options fields left zero.
-const (
-	DefaultConcurrency = 8
-	DefaultTimeout     = 10 * time.Second
-	DefaultMaxGap      = time.Second
-	DefaultMaxBody     = 32 << 20
-	// DefaultEarlyStop is how many first answers of a side must all have
-	// failed to connect for the run to stop early.
-	DefaultEarlyStop = 10
-)
-
-// Options configure a run. Rate and Speed select the schedule: both zero is
-// a closed loop (Concurrency requests always in flight), Rate > 0 sends Rate
-// requests per second, Speed > 0 follows the recorded inter-arrival times
-// divided by Speed.
-type Options struct {
-	// Target is the candidate's base URL; Baseline, when set, gets every
-	// request at the same moment.
-	Target, Baseline *url.URL
-	// Client sends the requests; nil means NewClient(Concurrency, nil).
-	Client *http.Client
-
-	// Concurrency is the number of requests in flight (closed loop), or the
-	// cap on them (open loop).
-	Concurrency int
-	Rate        float64
-	Speed       float64
-	// MaxGap caps an idle wait between two sends with Speed.
-	MaxGap time.Duration
-	// Timeout bounds one request, from sending to the last byte.
-	Timeout time.Duration
-	// MaxBody bounds the answers kept: a longer one is an error row of
-	// kind KindTooLarge. 0 means DefaultMaxBody.
-	MaxBody int64
-
-	// Limit stops after that many exchanges (0: all); PathPrefix keeps only
-	// exchanges whose path starts with it. Exchanges skipped by Skip count
-	// toward Limit, so a resumed run replays the same exchanges.
-	Limit      int64
-	PathPrefix string
-	// Header is added to every request, overriding recorded values.
-	Header http.Header
-	// Skip holds the ids already replayed (resume).
-	Skip *IDSet
-
-	// Progress, when set, is called from one goroutine at most every
-	// ProgressEvery (default 100ms) and once at the end.
-	Progress      func(Progress)
-	ProgressEvery time.Duration
-	// EarlyStop: when the first EarlyStop answers of a side all failed to
-	// connect, the run stops with a *ConnectError. 0 means DefaultEarlyStop,
-	// a negative value never stops.
-	EarlyStop int
-}
 
 // Progress is how far a run is.
 type Progress struct {
@@ -80,8 +24,8 @@ type Progress struct {
 	Errors int64
 }
 
-// Summary is what a run did.
-type Summary struct {
+// Stats counts what a run did.
+type Stats struct {
 	Sent   int64 // exchanges sent (to the target, and the baseline if any)
 	OK     int64 // candidate answers without error kind
 	Errors map[string]int64
@@ -102,7 +46,7 @@ type Summary struct {
 }
 
 // Rate is the achieved rate in exchanges per second.
-func (s Summary) Rate() float64 {
+func (s Stats) Rate() float64 {
 	if s.Elapsed <= 0 {
 		return 0
 	}
@@ -115,10 +59,10 @@ type Source interface {
 	Next() (*record.Exchange, error)
 }
 
-// Sink takes result rows; *ResultsWriter is one. Write must not keep the
-// slice, nor the rows' answer bodies, after returning: their buffers are
-// reused for later answers.
-type Sink interface {
+// RowWriter takes result rows; *ResultsWriter (a results file) is one.
+// Write must not keep the slice, nor the rows' answer bodies, after
+// returning: their buffers are reused for later answers.
+type RowWriter interface {
 	Write([]Result) error
 }
 
@@ -141,94 +85,6 @@ func (e *ConnectError) Error() string {
 	}
 }
 
-// IDSet is a set of exchange ids, compact enough for millions: a sorted
-// slice, no map overhead.
-type IDSet struct{ ids []string }
-
-// NewIDSet builds a set from ids (it keeps and sorts the slice).
-func NewIDSet(ids []string) *IDSet {
-	sort.Strings(ids)
-	return &IDSet{ids: ids}
-}
-
-// Has tells whether id is in the set.
-func (s *IDSet) Has(id string) bool {
-	if s == nil {
-		return false
-	}
-	i := sort.SearchStrings(s.ids, id)
-	return i < len(s.ids) && s.ids[i] == id
-}
-
-// Len is the number of ids.
-func (s *IDSet) Len() int {
-	if s == nil {
-		return 0
-	}
-	return len(s.ids)
-}
-
-// Validate checks the options a user chose.
-func (o *Options) Validate() error {
-	switch {
-	case o.Target == nil:
-		return errors.New("no target URL")
-	case o.Concurrency < 0:
-		return fmt.Errorf("concurrency %d: want 1 or more", o.Concurrency)
-	case o.Rate < 0:
-		return fmt.Errorf("rate %g: want 0 (closed loop) or more", o.Rate)
-	case o.Speed < 0:
-		return fmt.Errorf("speed %g: want 0 (off) or more", o.Speed)
-	case o.Rate > 0 && o.Speed > 0:
-		return errors.New("rate and speed exclude each other: pace at a fixed rate or follow the recorded times")
-	case o.Timeout < 0, o.MaxGap < 0, o.MaxBody < 0:
-		return errors.New("timeout, max gap and max body cannot be negative")
-	case o.Limit < 0:
-		return fmt.Errorf("limit %d: want 0 (all) or more", o.Limit)
-	}
-	for _, u := range []*url.URL{o.Target, o.Baseline} {
-		if u == nil {
-			continue
-		}
-		if err := CheckBase(u); err != nil {
-			return fmt.Errorf("URL %q: %w", u.Redacted(), err)
-		}
-	}
-	for name, values := range o.Header {
-		for _, v := range values {
-			if err := CheckHeader(name, v); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (o Options) withDefaults() Options {
-	if o.Concurrency == 0 {
-		o.Concurrency = DefaultConcurrency
-	}
-	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.MaxBody == 0 {
-		o.MaxBody = DefaultMaxBody
-	}
-	if o.MaxGap == 0 {
-		o.MaxGap = DefaultMaxGap
-	}
-	if o.Client == nil {
-		o.Client = NewClient(o.Concurrency, nil)
-	}
-	if o.ProgressEvery <= 0 {
-		o.ProgressEvery = 100 * time.Millisecond
-	}
-	if o.EarlyStop == 0 {
-		o.EarlyStop = DefaultEarlyStop
-	}
-	return o
-}
-
 // job is one exchange to send, due at a time (zero: at once).
 type job struct {
 	x   *record.Exchange
@@ -246,15 +102,15 @@ type outcome struct {
 }
 
 // Run replays the exchanges of src and writes a result row per sent
-// exchange to sink, in completion order. A failed request is a row, not an
+// exchange to out, in completion order. A failed request is a row, not an
 // error. Run returns early with a *ConnectError when the first answers of a
 // side all failed to connect, with an error wrapping ctx's when ctx ends
 // (in-flight requests are waited for, each bounded by Timeout, and their rows
-// written), and with the error of src or sink. The Summary is valid in every
+// written), and with the error of src or out. The Stats are valid in every
 // case.
-func Run(ctx context.Context, opts Options, src Source, sink Sink) (Summary, error) {
+func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, error) {
 	if err := opts.Validate(); err != nil {
-		return Summary{}, err
+		return Stats{}, err
 	}
 	o := opts.withDefaults()
 	runCtx, cancel := context.WithCancelCause(ctx)
@@ -293,12 +149,12 @@ func Run(ctx context.Context, opts Options, src Source, sink Sink) (Summary, err
 		close(outs)
 	}()
 
-	// A sink error stops the run as a cause, like a connect error.
-	rw := startRowWriter(sink, func(err error) { cancel(err) })
-	c := collector{o: &o, rows: rw, sum: Summary{Errors: map[string]int64{}}, total: total}
-	c.sum.Started = start
+	// A write error stops the run as a cause, like a connect error.
+	rw := startBatchWriter(out, func(err error) { cancel(err) })
+	c := collector{o: &o, rows: rw, stats: Stats{Errors: map[string]int64{}}, total: total}
+	c.stats.Started = start
 	if o.Baseline != nil {
-		c.sum.BaselineErrors = map[string]int64{}
+		c.stats.BaselineErrors = map[string]int64{}
 	}
 	for r := range outs {
 		if err := c.add(r); err != nil {
@@ -307,28 +163,28 @@ func Run(ctx context.Context, opts Options, src Source, sink Sink) (Summary, err
 	}
 	<-prodDone
 	c.flush()
-	sinkErr := rw.close()
-	c.sum.Resumed, c.sum.Truncated = p.resumed, p.truncated
-	c.sum.Elapsed = time.Since(start)
+	writeErr := rw.close()
+	c.stats.Resumed, c.stats.Truncated = p.resumed, p.truncated
+	c.stats.Elapsed = time.Since(start)
 	c.progress(true)
 
 	if ctx.Err() == nil {
 		if err := c.connectCheckAtEnd(); err != nil {
-			return c.sum, err
+			return c.stats, err
 		}
 	}
 	var ce *ConnectError
 	switch cause := context.Cause(runCtx); {
 	case errors.As(cause, &ce):
-		return c.sum, ce
-	case sinkErr != nil:
-		return c.sum, sinkErr
+		return c.stats, ce
+	case writeErr != nil:
+		return c.stats, writeErr
 	case srcErr != nil:
-		return c.sum, fmt.Errorf("read recordings: %w", srcErr)
+		return c.stats, fmt.Errorf("read recordings: %w", srcErr)
 	case ctx.Err() != nil:
-		return c.sum, fmt.Errorf("replay interrupted after %d exchanges: %w", c.sum.Sent, ctx.Err())
+		return c.stats, fmt.Errorf("replay interrupted after %d exchanges: %w", c.stats.Sent, ctx.Err())
 	}
-	return c.sum, nil
+	return c.stats, nil
 }
 
 // producer reads the source, filters and paces.
@@ -495,8 +351,8 @@ func sendBoth(ctx context.Context, c *http.Client, method string, tu, bu *url.UR
 // watches for targets that refuse every connection.
 type collector struct {
 	o     *Options
-	rows  *rowWriter
-	sum   Summary
+	rows  *batchWriter
+	stats Stats
 	total int64
 	errs  int64
 	batch []Result
@@ -509,25 +365,25 @@ type collector struct {
 }
 
 func (c *collector) add(r outcome) error {
-	c.sum.Sent++
+	c.stats.Sent++
 	if r.cand == "" {
-		c.sum.OK++
+		c.stats.OK++
 	} else {
-		c.sum.Errors[r.cand]++
+		c.stats.Errors[r.cand]++
 	}
 	failed := r.cand != ""
 	if r.hasBase {
 		if r.base == "" {
-			c.sum.BaselineOK++
+			c.stats.BaselineOK++
 		} else {
-			c.sum.BaselineErrors[r.base]++
+			c.stats.BaselineErrors[r.base]++
 			failed = true
 		}
 	}
 	if failed {
 		c.errs++
 	}
-	c.sum.Behind = max(c.sum.Behind, r.late)
+	c.stats.Behind = max(c.stats.Behind, r.late)
 	if c.batch == nil {
 		c.batch = c.rows.get()
 	}
@@ -555,7 +411,7 @@ func (c *collector) progress(final bool) {
 		return
 	}
 	c.last = now
-	c.o.Progress(Progress{Done: c.sum.Sent, Total: c.total, Errors: c.errs})
+	c.o.Progress(Progress{Done: c.stats.Sent, Total: c.total, Errors: c.errs})
 }
 
 // connectCheck stops the run when the first EarlyStop answers of a side

@@ -1,4 +1,4 @@
-package record
+package main
 
 import (
 	"fmt"
@@ -16,9 +16,9 @@ var sizeUnits = map[string]float64{
 	"gi": 1 << 30, "gib": 1 << 30, "ti": 1 << 40, "tib": 1 << 40,
 }
 
-// ParseSize reads a byte size such as "512", "4MiB", "1GB" or "1.5GiB"
+// parseSize reads a byte size flag such as "512", "4MiB", "1GB" or "1.5GiB"
 // (units are case-insensitive; KB is 1000 bytes, KiB 1024).
-func ParseSize(s string) (int64, error) {
+func parseSize(s string) (int64, error) {
 	t := strings.TrimSpace(s)
 	i := 0
 	for i < len(t) && (t[i] >= '0' && t[i] <= '9' || t[i] == '.') {

@@ -1,4 +1,4 @@
-package record
+package main
 
 import (
 	"strconv"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// FuzzParseSize feeds arbitrary flag values to ParseSize: a size is never
+// FuzzParseSize feeds arbitrary flag values to parseSize: a size is never
 // negative and prints back to itself in bytes; an error names the value.
 // Seeds in testdata/fuzz/FuzzParseSize.
 func FuzzParseSize(f *testing.F) {
@@ -15,7 +15,7 @@ func FuzzParseSize(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		n, err := ParseSize(s)
+		n, err := parseSize(s)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "size "+strconv.Quote(s)+": ") {
 				t.Fatalf("error %q does not name the value", err)
@@ -23,10 +23,10 @@ func FuzzParseSize(f *testing.F) {
 			return
 		}
 		if n < 0 {
-			t.Fatalf("ParseSize(%q) = %d", s, n)
+			t.Fatalf("parseSize(%q) = %d", s, n)
 		}
-		if m, err := ParseSize(strconv.FormatInt(n, 10)); err != nil || m != n {
-			t.Fatalf("ParseSize(%q) = %d, but %d reads back as %d, %v", s, n, n, m, err)
+		if m, err := parseSize(strconv.FormatInt(n, 10)); err != nil || m != n {
+			t.Fatalf("parseSize(%q) = %d, but %d reads back as %d, %v", s, n, n, m, err)
 		}
 	})
 }
