@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -63,23 +64,42 @@ type Options struct {
 	EarlyStop int
 }
 
+// OptionError is an option Validate refuses: the Options field, its value
+// and why. A command words it with the flag that set the field.
+type OptionError struct {
+	Option string
+	Value  any
+	Err    error
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("%s %v: %v", strings.ToLower(e.Option), e.Value, e.Err)
+}
+func (e *OptionError) Unwrap() error { return e.Err }
+
+// ErrRateAndSpeed is Validate's error for a Rate and a Speed both set.
+var ErrRateAndSpeed = errors.New("rate and speed exclude each other: pace at a fixed rate or follow the recorded times")
+
 // Validate checks the options a user chose.
 func (o *Options) Validate() error {
+	bad := func(option string, value any, why string) error {
+		return &OptionError{Option: option, Value: value, Err: errors.New(why)}
+	}
 	switch {
 	case o.Target == nil:
 		return errors.New("no target URL")
 	case o.Concurrency < 0:
-		return fmt.Errorf("concurrency %d: want 1 or more", o.Concurrency)
+		return bad("Concurrency", o.Concurrency, "want 1 or more")
 	case o.Rate < 0:
-		return fmt.Errorf("rate %g: want 0 (closed loop) or more", o.Rate)
+		return bad("Rate", o.Rate, "want 0 (closed loop) or a positive rate")
 	case o.Speed < 0:
-		return fmt.Errorf("speed %g: want 0 (off) or more", o.Speed)
+		return bad("Speed", o.Speed, "want 0 (off) or a positive factor")
 	case o.Rate > 0 && o.Speed > 0:
-		return errors.New("rate and speed exclude each other: pace at a fixed rate or follow the recorded times")
+		return ErrRateAndSpeed
 	case o.Timeout < 0, o.MaxGap < 0, o.MaxBody < 0:
 		return errors.New("timeout, max gap and max body cannot be negative")
 	case o.Limit < 0:
-		return fmt.Errorf("limit %d: want 0 (all) or more", o.Limit)
+		return bad("Limit", o.Limit, "want 0 (all) or more")
 	}
 	for _, u := range []*url.URL{o.Target, o.Baseline} {
 		if u == nil {

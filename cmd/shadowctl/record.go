@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -125,17 +123,10 @@ func (o *recordOptions) check() (*recordConfig, error) {
 	if o.Upstream == "" {
 		return nil, usageErrorf("--upstream is required (e.g. --upstream http://127.0.0.1:8080)")
 	}
-	u, err := url.Parse(o.Upstream)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return nil, usageErrorf("--upstream %q: want an http:// or https:// URL with a host", o.Upstream)
-	}
-	if u.User != nil {
-		// Redacted: the message must not print the password either.
-		return nil, usageErrorf("--upstream %q: user info is not sent: the proxy forwards each client's own Authorization header "+
-			"(and credentials on the command line show in the process list); remove it from the URL", u.Redacted())
-	}
-	if p := u.Port(); p != "" && !validPort(p) {
-		return nil, usageErrorf("--upstream %q: port %s: want 1 to 65535", o.Upstream, p)
+	u, err := parseHTTPURL("upstream", o.Upstream,
+		"the proxy forwards each client's own Authorization header (and credentials on the command line show in the process list)")
+	if err != nil {
+		return nil, err
 	}
 	c.upstream = u
 	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
@@ -217,18 +208,9 @@ func (o *recordOptions) check() (*recordConfig, error) {
 	}
 	c.tls = &tls.Config{InsecureSkipVerify: o.InsecureSkipVerify}
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return nil, usageErrorf("--ca-file: %v", err)
+		if c.tls.RootCAs, err = loadCAFile(o.CAFile); err != nil {
+			return nil, err
 		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, usageErrorf("--ca-file %s: no PEM certificate in it", o.CAFile)
-		}
-		c.tls.RootCAs = pool
 	}
 	c.redact = record.RedactSet(append(append([]string{}, record.DefaultRedact...), o.Redact...))
 	c.instance = o.Instance
@@ -239,12 +221,6 @@ func (o *recordOptions) check() (*recordConfig, error) {
 		return nil, usageErrorf("--instance %q: want letters, digits, '.', '_' or '-' (it goes into file names)", c.instance)
 	}
 	return c, nil
-}
-
-// validPort tells whether p, the port of a URL, is a number from 1 to 65535.
-func validPort(p string) bool {
-	n, err := strconv.Atoi(p)
-	return err == nil && n >= 1 && n <= 65535
 }
 
 // defaultInstance is the host name (the pod name in Kubernetes) and a short

@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -126,18 +124,10 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 		return ro, usageErrorf("--out: want a file name")
 	case o.Concurrency < 1:
 		return ro, usageErrorf("--concurrency %d: want 1 or more", o.Concurrency)
-	case o.Rate < 0:
-		return ro, usageErrorf("--rate %v: want 0 (closed loop) or a positive rate", o.Rate)
-	case o.Speed < 0:
-		return ro, usageErrorf("--speed %v: want 0 (off) or a positive factor", o.Speed)
-	case o.Rate > 0 && o.Speed > 0:
-		return ro, usageErrorf("--rate and --speed exclude each other: pace at a fixed rate, or follow the recorded times")
 	case o.MaxGap <= 0:
 		return ro, usageErrorf("--max-gap %v: want a positive duration", o.MaxGap)
 	case o.Timeout <= 0:
 		return ro, usageErrorf("--timeout %v: want a positive duration", o.Timeout)
-	case o.Limit < 0:
-		return ro, usageErrorf("--limit %d: want 0 (all) or more", o.Limit)
 	case o.Progress != "auto" && o.Progress != "always" && o.Progress != "never":
 		return ro, usageErrorf("--progress %q: want auto, always or never", o.Progress)
 	}
@@ -162,18 +152,9 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 	}
 	tlsConf := &tls.Config{}
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return ro, usageErrorf("--ca-file: %v", err)
+		if tlsConf.RootCAs, err = loadCAFile(o.CAFile); err != nil {
+			return ro, err
 		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return ro, usageErrorf("--ca-file %s: no PEM certificate in it", o.CAFile)
-		}
-		tlsConf.RootCAs = pool
 	}
 	if o.InsecureSkipVerify {
 		logger.Warn("--insecure-skip-verify: HTTPS certificates are not verified")
@@ -181,6 +162,10 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 	}
 	ro.Concurrency, ro.Rate, ro.Speed, ro.MaxGap, ro.Timeout = o.Concurrency, o.Rate, o.Speed, o.MaxGap, o.Timeout
 	ro.Limit, ro.PathPrefix = o.Limit, o.PathPrefix
+	// The rules between options (rate, speed, limits) are the library's.
+	if err := ro.Validate(); err != nil {
+		return ro, replayOptionError(err)
+	}
 	ro.Client = replay.NewClient(o.Concurrency, tlsConf)
 	return ro, nil
 }
