@@ -66,8 +66,7 @@ type ProxyOptions struct {
 	// Transport, when set, sends every request upstream through
 	// httputil.ReverseProxy. By default the proxy uses its own lean
 	// HTTP/1.1 client (internal/h1), and ReverseProxy with
-	// NewTransport(UpstreamTimeout) only for protocol upgrades and
-	// upstream URLs with a path or query.
+	// NewTransport(UpstreamTimeout) only for protocol upgrades.
 	Transport http.RoundTripper
 	// Metrics counts requests and upstream latency; nil counts nothing.
 	Metrics *Metrics

@@ -204,7 +204,7 @@ func TestProxyPassesUpgrades(t *testing.T) {
 	}
 }
 
-// An upstream URL with a path goes through ReverseProxy, which joins it.
+// An upstream URL with a path is joined to the client's target (h1.Client.Target).
 func TestProxyUpstreamWithPath(t *testing.T) {
 	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, r.URL.RequestURI())
