@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/shadowctl/shadowctl/internal/h1"
 	"github.com/shadowctl/shadowctl/record"
 	"github.com/shadowctl/shadowctl/replay"
 )
@@ -147,6 +148,12 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 		}
 		if err := replay.CheckHeader(name, value); err != nil {
 			return ro, usageErrorf("--header %q: %v", h, err)
+		}
+		if k := http.CanonicalHeaderKey(name); k == "Host" || k == "Content-Length" || h1.IsHopByHop(k) {
+			// Go's client would drop it, or it describes one connection:
+			// it would silently not be sent.
+			return ro, usageErrorf("--header %q: %s is set by replay for each request and connection (Host is the target's, "+
+				"the length the body's), not by --header", h, k)
 		}
 		ro.Header.Add(name, value)
 	}
