@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shadowctl/shadowctl/internal/poll"
 )
 
 // TestProxyUpstreamResetsMidResponse: the upstream promises 1000 bytes, sends
@@ -134,7 +136,7 @@ func TestRecordingOnARealFullDisk(t *testing.T) {
 	for range full {
 		get()
 	}
-	waitFor(t, func() bool {
+	poll.Until(t, func() bool {
 		st := rg.sink.Stats()
 		return st.Dropped[DropWriteError] == full && st.Pending == 0
 	})
@@ -151,9 +153,9 @@ func TestRecordingOnARealFullDisk(t *testing.T) {
 	for range after {
 		get()
 	}
-	waitFor(t, func() bool { return rg.sink.Stats().Recorded == after })
-	// logged right after the count: wait for it (fails after 10 s)
-	waitFor(t, func() bool { return strings.Contains(logs.String(), "recording resumed") })
+	poll.Until(t, func() bool { return rg.sink.Stats().Recorded == after })
+	// logged right after the count: wait for it (fails after poll.Deadline)
+	poll.Until(t, func() bool { return strings.Contains(logs.String(), "recording resumed") })
 	rows := rg.rows(full + after)
 	st := rg.sink.Stats()
 	checkBalanced(t, st)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shadowctl/shadowctl/internal/poll"
 )
 
 // Hostile clients: uploads that stall, chunked bodies that lie, smuggling
@@ -78,7 +80,7 @@ func testStalledUploads(t *testing.T, prefix string) {
 	if failed > 5 {
 		t.Errorf("... %d of %d stalled uploads in all were not ended", failed, slow)
 	}
-	if !waitUntil(3*time.Second, func() bool { return up.open() == 0 }) {
+	if !poll.Within(3*time.Second, func() bool { return up.open() == 0 }) {
 		t.Errorf("%d upstream connections still open 3s after the stalled uploads, want 0", up.open())
 	}
 	for _, c := range conns {

@@ -457,15 +457,3 @@ func readRaw(br *bufio.Reader, method string) (*http.Response, string, error) {
 	b, err := io.ReadAll(res.Body)
 	return res, string(b), err
 }
-
-// waitUntil polls cond until it holds or d passes, and says which.
-func waitUntil(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
-}

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shadowctl/shadowctl/internal/poll"
 )
 
 // rig is an upstream, a sink in a temporary folder and the proxy between.
@@ -67,7 +69,7 @@ func newRig(t *testing.T, upstream http.Handler, popts ProxyOptions, sopts SinkO
 // rows waits for n offers, closes the sink and reads the recording back.
 func (r *rig) rows(n int64) []Exchange {
 	r.t.Helper()
-	waitFor(r.t, func() bool { return r.sink.Stats().Offered >= n })
+	poll.Until(r.t, func() bool { return r.sink.Stats().Offered >= n })
 	if err := r.sink.Close(context.Background()); err != nil {
 		r.t.Fatal(err)
 	}
@@ -80,18 +82,6 @@ func (r *rig) rows(n int64) []Exchange {
 	}
 	defer rd.Close()
 	return readAll(r.t, rd)
-}
-
-// waitFor polls cond until it holds or 10 s pass.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 func randomBytes(n int, seed uint64) []byte {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shadowctl/shadowctl/internal/poll"
 )
 
 func newTestRecorder(t *testing.T, upstream string, listen string) (*Recorder, string) {
@@ -47,7 +49,7 @@ func TestRecorderRunsAndDrains(t *testing.T) {
 	go func() { done <- rec.Run(ctx) }()
 
 	admin := "http://" + rec.AdminAddr().String()
-	waitFor(t, func() bool {
+	poll.Until(t, func() bool {
 		res, err := http.Get(admin + "/readyz")
 		if err != nil {
 			return false

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/shadowctl/shadowctl/internal/poll"
 )
 
 func TestRecoverTurnsLogsIntoParquet(t *testing.T) {
@@ -83,18 +85,15 @@ func TestSinkKeepsALiveLogThatRecoverLeavesAlone(t *testing.T) {
 	}
 	// The rows reach the log within about a second of being written.
 	var logs []string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	if !poll.Within(10*time.Second, func() bool {
 		logs, _ = filepath.Glob(filepath.Join(dir, "*"+WALSuffix))
-		if len(logs) == 1 {
-			if got, _ := readBack(t, logs[0]); len(got) == 5 {
-				break
-			}
+		if len(logs) != 1 {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("log never held the 5 rows: %v", logs)
-		}
-		time.Sleep(20 * time.Millisecond)
+		got, _ := readBack(t, logs[0])
+		return len(got) == 5
+	}) {
+		t.Fatalf("log never held the 5 rows: %v", logs)
 	}
 	// Another replica starting on the same folder must not take it over.
 	recs, err := Recover(dir)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shadowctl/shadowctl/internal/poll"
 )
 
 func row(i int, body []byte) *Exchange {
@@ -60,7 +62,7 @@ func TestSinkRotatesBySize(t *testing.T) {
 		if !s.Offer(row(i, randomBytes(8<<10, uint64(i)))) {
 			t.Fatal("dropped")
 		}
-		waitFor(t, func() bool { return s.Stats().QueueDepth == 0 })
+		poll.Until(t, func() bool { return s.Stats().QueueDepth == 0 })
 	}
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -106,9 +108,9 @@ func TestSinkRotatesByTime(t *testing.T) {
 	defer s.Close(context.Background())
 	s.Offer(row(1, []byte("one")))
 	// The first file is finalized by its age alone, while the sink runs.
-	waitFor(t, func() bool { return len(finished(t, dir)) == 1 })
+	poll.Until(t, func() bool { return len(finished(t, dir)) == 1 })
 	s.Offer(row(2, []byte("two")))
-	waitFor(t, func() bool { return len(finished(t, dir)) == 2 })
+	poll.Until(t, func() bool { return len(finished(t, dir)) == 2 })
 	files := finished(t, dir)
 	if !strings.HasPrefix(filepath.Base(files[0]), "rec-20260301T120001.000000000Z-b-000000") ||
 		!strings.HasPrefix(filepath.Base(files[1]), "rec-20260301T120002.000000000Z-b-000001") {
@@ -141,7 +143,7 @@ func TestSinkDropsWhenQueueFull(t *testing.T) {
 	// The writer takes the first row and sticks on the disk; Offer must
 	// still return at once.
 	s.Offer(row(0, []byte("x")))
-	waitFor(t, func() bool { return s.Stats().QueueDepth == 0 })
+	poll.Until(t, func() bool { return s.Stats().QueueDepth == 0 })
 	accepted := make(chan int)
 	go func() {
 		n := 1
@@ -261,7 +263,7 @@ func TestDiskFailureDropsAndRecovers(t *testing.T) {
 				get()
 			}
 			// close fails only when the file rotates: wait until it did
-			waitFor(t, func() bool { return rg.sink.Stats().Dropped[DropWriteError] == 5 })
+			poll.Until(t, func() bool { return rg.sink.Stats().Dropped[DropWriteError] == 5 })
 			disk.broken.Store(false)
 			for range 3 {
 				get()

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shadowctl/shadowctl/internal/fixture"
 	"github.com/shadowctl/shadowctl/internal/parquetfile"
 	"github.com/shadowctl/shadowctl/replay"
 )
@@ -53,9 +54,9 @@ func row(id, path string, rec side, cand side, base *side) replay.Result {
 	return r
 }
 
-// fixture is a small, fixed replay of a KServe V1 classifier with a
+// fixtureRows is a small, fixed replay of a KServe V1 classifier with a
 // baseline; the expected numbers in the tests are worked out from it by hand.
-func fixture() []replay.Result {
+func fixtureRows() []replay.Result {
 	const v1 = "/v1/models/m:predict"
 	const v2 = "/v2/models/m/infer"
 	ok := func(body string, lat int64) side { return side{status: 200, body: body, lat: lat} }
@@ -84,7 +85,7 @@ func buildRows(t *testing.T, opts Options, rows []replay.Result) *Report {
 }
 
 func fixtureReport(t *testing.T, opts Options) *Report {
-	rows := fixture()
+	rows := fixtureRows()
 	rows[6].RecordedBodyTruncated = true
 	return buildRows(t, opts, rows)
 }
@@ -314,25 +315,11 @@ func TestBuildGroups(t *testing.T) {
 	}
 }
 
-func writeResults(t testing.TB, path string, rows []replay.Result) {
-	t.Helper()
-	w, err := replay.CreateResults(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestBuildFromFiles(t *testing.T) {
 	dir := t.TempDir()
-	rows := fixture()
-	writeResults(t, filepath.Join(dir, "a.parquet"), rows[:3])
-	writeResults(t, filepath.Join(dir, "b.parquet"), rows[3:])
+	rows := fixtureRows()
+	fixture.Results(t, filepath.Join(dir, "a.parquet"), rows[:3])
+	fixture.Results(t, filepath.Join(dir, "b.parquet"), rows[3:])
 	if err := os.WriteFile(filepath.Join(dir, "c.parquet.partial"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +333,7 @@ func TestBuildFromFiles(t *testing.T) {
 
 	empty := filepath.Join(dir, "empty", "e.parquet")
 	os.MkdirAll(filepath.Dir(empty), 0o700)
-	writeResults(t, empty, nil)
+	fixture.Results(t, empty, nil)
 	if _, err := Build(context.Background(), Options{}, []string{empty}); !errors.Is(err, ErrEmpty) {
 		t.Errorf("empty file: %v, want ErrEmpty", err)
 	}
@@ -362,7 +349,7 @@ func TestBuildFromFiles(t *testing.T) {
 		many[i] = rows[0]
 	}
 	os.MkdirAll(filepath.Join(dir, "many"), 0o700)
-	writeResults(t, filepath.Join(dir, "many", "m.parquet"), many)
+	fixture.Results(t, filepath.Join(dir, "many", "m.parquet"), many)
 	if _, err := Build(ctx, Options{}, []string{filepath.Join(dir, "many")}); !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled: %v", err)
 	}

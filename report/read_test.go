@@ -10,13 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shadowctl/shadowctl/internal/fixture"
+	"github.com/shadowctl/shadowctl/internal/poll"
 	"github.com/shadowctl/shadowctl/replay"
 )
 
 // manyRows repeats the fixture n times over with distinct ids, so that ties
 // in the top-N list are broken by id and the label ids depend on order.
 func manyRows(n int) []replay.Result {
-	fx := fixture()
+	fx := fixtureRows()
 	rows := make([]replay.Result, n)
 	for i := range rows {
 		rows[i] = fx[i%len(fx)]
@@ -48,7 +50,7 @@ func TestBuildPipelineSameAsSequential(t *testing.T) {
 					rows[j].ID = fmt.Sprintf("f%d-%s", i, rows[j].ID)
 				}
 				path := filepath.Join(dir, fmt.Sprintf("results-%d.parquet", i))
-				writeResults(t, path, rows)
+				fixture.Results(t, path, rows)
 				files = append(files, path)
 				all = append(all, rows...)
 			}
@@ -82,7 +84,7 @@ func TestBuildPipelineSameAsSequential(t *testing.T) {
 // Build with its error and leaves no goroutine behind.
 func TestBuildCancelMidRun(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.parquet")
-	writeResults(t, path, manyRows(batchRows*batchesInFlight*4))
+	fixture.Results(t, path, manyRows(batchRows*batchesInFlight*4))
 	before := runtime.NumGoroutine()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -98,10 +100,7 @@ func TestBuildCancelMidRun(t *testing.T) {
 		t.Errorf("progress saw %d rows, want one batch (%d) before the cancel", seen, batchRows)
 	}
 	// The reader has sent its error by the time Build returns; let it exit.
-	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before; {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines after Build, %d before", runtime.NumGoroutine(), before)
-		}
-		runtime.Gosched()
+	if !poll.Within(5*time.Second, func() bool { return runtime.NumGoroutine() <= before }) {
+		t.Fatalf("%d goroutines after Build, %d before", runtime.NumGoroutine(), before)
 	}
 }

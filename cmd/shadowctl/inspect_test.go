@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shadowctl/shadowctl/internal/fixture"
 	"github.com/shadowctl/shadowctl/record"
 )
 
@@ -52,16 +53,7 @@ func writeInspectFixture(t *testing.T, dir string) {
 		}
 		xs = append(xs, x)
 	}
-	w, err := record.CreateFile(filepath.Join(dir, "rec-1.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(xs); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	fixture.Recording(t, filepath.Join(dir, "rec-1.parquet"), xs)
 	os.WriteFile(filepath.Join(dir, "rec-2.parquet.partial"), []byte("PAR1"), 0o600)
 }
 

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shadowctl/shadowctl/internal/poll"
 	"github.com/shadowctl/shadowctl/record"
 )
 
@@ -68,7 +69,7 @@ func TestRecorderMemoryUnderLargeUploads(t *testing.T) {
 		"--upstream", upstream.URL, "--out", dir, "--instance", "mem")
 	adminRE := regexp.MustCompile(`admin endpoints"? addr=(http://127\.0\.0\.1:\d+)`)
 	var admin string
-	waitUntil(t, func() bool {
+	poll.Until(t, func() bool {
 		m := adminRE.FindStringSubmatch(p.stderr())
 		if m != nil {
 			admin = m[1]

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shadowctl/shadowctl/internal/poll"
 	"github.com/shadowctl/shadowctl/record"
 )
 
@@ -169,9 +170,9 @@ func TestRecorderRecoversAfterSIGKILLInAFolderWithGlobCharacters(t *testing.T) {
 // a copy (the live log is locked by its recorder).
 func waitLogRows(t *testing.T, dir string, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var rows int64
+	var rows int64
+	if !poll.Within(poll.Deadline, func() bool {
+		rows = 0
 		es, _ := os.ReadDir(dir)
 		for _, e := range es {
 			if !strings.HasSuffix(e.Name(), record.WALSuffix) {
@@ -190,13 +191,9 @@ func waitLogRows(t *testing.T, dir string, n int64) {
 				rows += r.Rows
 			}
 		}
-		if rows >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the logs in %s hold %d rows after 20s, want %d; files: %v", dir, rows, n, listDir(t, dir))
-		}
-		time.Sleep(20 * time.Millisecond)
+		return rows >= n
+	}) {
+		t.Fatalf("the logs in %s hold %d rows after %v, want %d; files: %v", dir, rows, poll.Deadline, n, listDir(t, dir))
 	}
 }
 

@@ -49,11 +49,8 @@ func TestRecordUsageErrors(t *testing.T) {
 // TestRecordBinaryStopsCleanly runs the real binary: it serves, records, and
 // on SIGTERM finishes the files and prints its summary.
 func TestRecordBinaryStopsCleanly(t *testing.T) {
+	bin := buildBinary(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "shadowctl")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		fmt.Fprintf(w, `{"echo":%q}`, b)

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shadowctl/shadowctl/internal/fixture"
 	"github.com/shadowctl/shadowctl/record"
 	"github.com/shadowctl/shadowctl/replay"
 )
@@ -36,16 +37,7 @@ func writeReplayFixture(t *testing.T, path string, n int) []record.Exchange {
 			RequestHeaders: []record.Header{{Name: "Content-Type", Value: "application/json"}},
 			RequestBody:    []byte(fmt.Sprintf(`{"i":%d}`, i)), Status: 200, ResponseBody: []byte(`{"y":1}`)}
 	}
-	w, err := record.CreateFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(xs); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	fixture.Recording(t, path, xs)
 	return xs
 }
 
@@ -162,11 +154,7 @@ func TestReplayBinary(t *testing.T) {
 		junk := filepath.Join(dir, "junk.parquet")
 		os.WriteFile(junk, []byte("not parquet at all"), 0o600)
 		foreign := filepath.Join(dir, "foreign.parquet")
-		w, err := replay.CreateResults(foreign)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Close()
+		fixture.Results(t, foreign, nil)
 		for _, c := range []struct{ file, want string }{
 			{junk, "junk.parquet: bad input file: not a Parquet file"},
 			{foreign, "foreign.parquet: bad input file: it is a \"shadowctl.results/1\" file"},

@@ -11,29 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shadowctl/shadowctl/internal/fixture"
 	"github.com/shadowctl/shadowctl/replay"
 )
-
-// buildBinary builds shadowctl once for the tests that need the real exit
-// codes and streams.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "shadowctl")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // writeReportFixture writes 100 results rows: 98 where the candidate agrees,
 // one where it answers another label and one timeout.
 func writeReportFixture(t *testing.T, path string) {
 	t.Helper()
-	w, err := replay.CreateResults(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	var rows []replay.Result
 	for i := range 100 {
@@ -49,12 +34,7 @@ func writeReportFixture(t *testing.T, path string) {
 		}
 		rows = append(rows, r)
 	}
-	if err := w.Write(rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	fixture.Results(t, path, rows)
 }
 
 func TestReportBinaryExitCodes(t *testing.T) {
@@ -66,13 +46,7 @@ func TestReportBinaryExitCodes(t *testing.T) {
 	os.WriteFile(notResults, []byte("just text"), 0o600)
 	empty := filepath.Join(dir, "empty", "results.parquet")
 	os.MkdirAll(filepath.Dir(empty), 0o700)
-	w, err := replay.CreateResults(empty)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	fixture.Results(t, empty, nil)
 
 	cases := []struct {
 		name       string

@@ -17,8 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/shadowctl/shadowctl/internal/poll"
 	"github.com/shadowctl/shadowctl/record"
 )
 
@@ -176,7 +176,7 @@ func TestSecretsNeverReachDiskOrLog(t *testing.T) {
 // waitForFile polls until a file matching pattern in dir holds marker.
 func waitForFile(t *testing.T, dir, pattern, marker string) {
 	t.Helper()
-	waitUntil(t, func() bool {
+	poll.Until(t, func() bool {
 		files, _ := filepath.Glob(filepath.Join(dir, pattern))
 		for _, f := range files {
 			if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte(marker)) {
@@ -305,17 +305,5 @@ func TestTLSVerifiedByDefault(t *testing.T) {
 				t.Errorf("warning logged: %v, want %v; stderr:\n%s", got, tc.warn, stderr.String())
 			}
 		})
-	}
-}
-
-// waitUntil polls cond until it holds, or fails the test after 20 s.
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 20s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shadowctl/shadowctl/internal/poll"
 	"github.com/shadowctl/shadowctl/record"
 )
 
@@ -85,7 +86,7 @@ func TestRecorderSoak(t *testing.T) {
 		"--out", dir, "--instance", "soak", "--rotate-size", "8MiB")
 	adminRE := regexp.MustCompile(`admin endpoints"? addr=(http://127\.0\.0\.1:\d+)`)
 	var admin string
-	waitUntil(t, func() bool {
+	poll.Until(t, func() bool {
 		m := adminRE.FindStringSubmatch(p.stderr())
 		if m != nil {
 			admin = m[1] + "/metrics"
