@@ -90,7 +90,10 @@ func BenchmarkProxy(b *testing.B) {
 	}
 	u, _ := url.Parse(upstream.URL)
 	p, err := NewProxy(ProxyOptions{Upstream: u, MaxBody: 4 << 20, Sample: 1, Redact: RedactSet(DefaultRedact),
-		Instance: "bench", Sink: sink, Metrics: NewMetrics(), UpstreamTimeout: time.Minute})
+		Instance: "bench", Sink: sink, Metrics: NewMetrics(),
+		// The timeouts as `shadowctl record` sets them by default: each is
+		// a deadline set per request.
+		UpstreamTimeout: time.Minute, UpstreamReadTimeout: time.Minute, ClientBodyTimeout: time.Minute})
 	if err != nil {
 		b.Fatal(err)
 	}

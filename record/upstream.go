@@ -67,13 +67,15 @@ func (p *Proxy) send(st *exchange, w http.ResponseWriter, r *http.Request) *call
 			}
 		} else {
 			ch := make(chan error, 1)
-			go func() {
+			// body and chunked as arguments: captured, they would be
+			// moved to the heap for every request, streamed or not.
+			go func(body io.Reader, chunked bool) {
 				err := writeBody(pc, body, r.ContentLength, chunked)
 				if err == nil {
 					pc.ArmHeaderTimeout()
 				}
 				ch <- err
-			}()
+			}(body, chunked)
 			c.wrote = ch
 		}
 		if err == nil {

@@ -172,6 +172,7 @@ func (c *Client) dial(ctx context.Context) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	sock := conn // under any TLS: what the idle check peeks at
 	if c.tls != nil {
 		tc := tls.Client(conn, c.tls)
 		hctx, cancel := context.WithTimeout(ctx, tlsHandshakeTimeout)
@@ -190,6 +191,7 @@ func (c *Client) dial(ctx context.Context) (*Conn, error) {
 		headerTimeout: c.headerTimeout,
 		timeout:       c.readTimeout,
 	}
+	pc.idle.init(sock)
 	pc.br = bufio.NewReaderSize(wire{pc}, bufferSize)
 	pc.bw = bufio.NewWriterSize(conn, bufferSize)
 	return pc, nil
@@ -205,8 +207,11 @@ func (c *Client) Put(pc *Conn) {
 		_ = pc.c.Close()
 		return
 	}
-	if pc.timeout > 0 {
+	if pc.deadline {
+		// The next exchange starts without one (only when one may be
+		// set: most small answers were read without a call to set it).
 		_ = pc.c.SetReadDeadline(time.Time{})
+		pc.deadline = false
 	}
 	pc.idleAt = time.Now()
 	c.mu.Lock()

@@ -21,13 +21,17 @@ type Conn struct {
 	reused        bool
 	maxHead       int64
 	headerTimeout time.Duration
+	timeout       time.Duration
+	idle          idleCheck
+	// Only the goroutine that got the Conn reads it, so these need no lock
+	// (one lock fewer per read).
+	headLeft int64 // while reading a response head: bytes it may still take
+	deadline bool  // a read deadline may be set: Put clears it
 
 	mu       sync.Mutex
-	canceled bool  // the caller went away: deadlines stay in the past
-	armed    bool  // a read deadline bounds the wait for the response head
-	answered bool  // the response head was read (or the wait ended)
-	headLeft int64 // while reading a response head: bytes it may still take
-	timeout  time.Duration
+	canceled bool // the caller went away: deadlines stay in the past
+	armed    bool // a read deadline bounds the wait for the response head
+	answered bool // the response head was read (or the wait ended)
 }
 
 // Reader reads the response: its head is capped until EndHead, and each
@@ -57,28 +61,27 @@ type wire struct{ pc *Conn }
 
 func (w wire) Read(p []byte) (int, error) {
 	pc := w.pc
-	pc.mu.Lock()
 	if pc.headLeft >= 0 {
 		if pc.headLeft == 0 {
-			pc.mu.Unlock()
 			return 0, ErrHeadTooLarge
 		}
 		if int64(len(p)) > pc.headLeft {
 			p = p[:pc.headLeft]
 		}
-	} else if pc.answered && pc.timeout > 0 && !pc.canceled {
-		_ = pc.c.SetReadDeadline(time.Now().Add(pc.timeout))
+		n, err := pc.c.Read(p)
+		pc.headLeft -= int64(n)
+		return n, err
 	}
-	pc.mu.Unlock()
-	n, err := pc.c.Read(p)
-	if n > 0 {
+	if pc.timeout > 0 {
+		// Under the lock, so that an Abort is never undone.
 		pc.mu.Lock()
-		if pc.headLeft >= 0 {
-			pc.headLeft -= int64(n)
+		if !pc.canceled {
+			_ = pc.c.SetReadDeadline(time.Now().Add(pc.timeout))
+			pc.deadline = true
 		}
 		pc.mu.Unlock()
 	}
-	return n, err
+	return pc.c.Read(p)
 }
 
 // aLongTimeAgo is a deadline that makes blocked reads and writes return.
@@ -113,11 +116,18 @@ func (pc *Conn) ArmHeaderTimeout() {
 // EndHead ends the wait for the response head, read or not: no more cap, no
 // header deadline; later reads are bounded by the read timeout.
 func (pc *Conn) EndHead() {
+	pc.headLeft = -1
 	pc.mu.Lock()
 	pc.answered = true
-	pc.headLeft = -1
 	if pc.armed && !pc.canceled {
-		_ = pc.c.SetReadDeadline(time.Time{})
+		if pc.timeout > 0 {
+			// Left as it is: each read of the body sets its own deadline
+			// first, and Put clears what is left (one call fewer per
+			// exchange, whose body is most often in the buffer already).
+			pc.deadline = true
+		} else {
+			_ = pc.c.SetReadDeadline(time.Time{})
+		}
 	}
 	pc.armed = false
 	pc.mu.Unlock()
@@ -127,12 +137,12 @@ func (pc *Conn) EndHead() {
 // arrived on the socket, and for TLS nothing either that the TLS layer had
 // read ahead (a read that must not wait finds no record).
 func (pc *Conn) clean() bool {
+	if !pc.idle.idle() {
+		return false
+	}
 	tc, ok := pc.c.(*tls.Conn)
 	if !ok {
-		return idleClean(pc.c)
-	}
-	if !idleClean(tc.NetConn()) {
-		return false
+		return true
 	}
 	var b [1]byte
 	_ = tc.SetReadDeadline(aLongTimeAgo)

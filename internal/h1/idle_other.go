@@ -4,6 +4,10 @@ package h1
 
 import "net"
 
-// idleClean cannot look at the socket without reading here: an idle
+// idleCheck cannot look at the socket without reading here: an idle
 // connection is never trusted, so every request gets a new one.
-func idleClean(net.Conn) bool { return false }
+type idleCheck struct{}
+
+func (*idleCheck) init(net.Conn) {}
+
+func (*idleCheck) idle() bool { return false }

@@ -5,6 +5,8 @@ package h1
 import (
 	"testing"
 	"time"
+
+	"github.com/shadowctl/shadowctl/internal/poll"
 )
 
 // Get hands out an idle connection only if nothing came on it after its
@@ -52,11 +54,8 @@ func TestGetHandsOutOnlyCleanConns(t *testing.T) {
 			if !tc.reuse {
 				// The byte or the close is on its way: wait until the
 				// client's end could see it.
-				for deadline := time.Now().Add(10 * time.Second); first.clean(); {
-					if time.Now().After(deadline) {
-						t.Fatal("the idle connection still looks clean")
-					}
-					time.Sleep(time.Millisecond)
+				if !poll.Within(10*time.Second, func() bool { return !first.clean() }) {
+					t.Fatal("the idle connection still looks clean")
 				}
 			}
 			second, status, body := exchange(t, c)

@@ -20,7 +20,7 @@ type peer struct {
 	accepted chan net.Conn // the server's end of each connection, in order
 }
 
-func newPeer(t *testing.T, respond func(n int) string) *peer {
+func newPeer(t testing.TB, respond func(n int) string) *peer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -76,7 +76,7 @@ func serve(conn net.Conn, respond func(n int) string) {
 
 // exchange sends a GET on a connection from c and reads its answer whole,
 // as a caller of the package does; the connection goes back to the pool.
-func exchange(t *testing.T, c *Client) (pc *Conn, status int, body string) {
+func exchange(t testing.TB, c *Client) (pc *Conn, status int, body string) {
 	t.Helper()
 	pc, err := c.Get(context.Background())
 	if err != nil {
