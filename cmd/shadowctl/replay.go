@@ -227,7 +227,13 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 		}
 	}
 
+	// Say at once that an interrupt was seen: the requests in flight still
+	// finish, which may take up to --timeout.
+	stopNote := context.AfterFunc(ctx, func() {
+		logger.Info("interrupted: the requests in flight finish, then the results file is written")
+	})
 	sum, runErr := replay.Run(ctx, ro, src, out)
+	stopNote()
 	if bar != nil {
 		_ = bar.Finish()
 		fmt.Fprintln(g.Stderr)

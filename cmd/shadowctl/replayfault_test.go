@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shadowctl/shadowctl/internal/poll"
 	"github.com/shadowctl/shadowctl/replay"
 )
 
@@ -137,7 +138,7 @@ func TestReplayKilledThenResumed(t *testing.T) {
 	out := filepath.Join(dir, "r.parquet")
 	run := func(args ...string) *exec.Cmd {
 		cmd := exec.Command(bin, append([]string{"replay", "--target", srv.URL, "--out", out, "--concurrency", "2", "--timeout", "30s"}, append(args, rec)...)...)
-		cmd.Stderr = &bytes.Buffer{}
+		cmd.Stderr = &syncBuffer{}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -149,6 +150,9 @@ func TestReplayKilledThenResumed(t *testing.T) {
 	cmd := run()
 	waitSeen(16)
 	cmd.Process.Signal(syscall.SIGINT)
+	// Release the held requests only once replay has seen the interrupt:
+	// released earlier, the run could send and finish everything first.
+	poll.Until(t, func() bool { return strings.Contains(cmd.Stderr.(*syncBuffer).String(), "interrupted") })
 	setLimit(0) // the requests in flight finish
 	var ee *exec.ExitError
 	if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 130 {
@@ -176,7 +180,7 @@ func TestReplayKilledThenResumed(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("second resume: %v\n%s", err, cmd.Stderr)
 	}
-	if !strings.Contains(cmd.Stderr.(*bytes.Buffer).String(), "removed the partial results file") {
+	if !strings.Contains(cmd.Stderr.(*syncBuffer).String(), "removed the partial results file") {
 		t.Errorf("the stale partial file of the killed run was not reported: %s", cmd.Stderr)
 	}
 	rows := readResults(t, out)
@@ -199,4 +203,22 @@ func TestReplayKilledThenResumed(t *testing.T) {
 	if _, err := os.Stat(out + ".partial"); !os.IsNotExist(err) {
 		t.Errorf("partial file left: %v", err)
 	}
+}
+
+// syncBuffer is a bytes.Buffer a process writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
