@@ -68,6 +68,9 @@ type ProxyOptions struct {
 	// HTTP/1.1 client (internal/h1), and ReverseProxy with
 	// NewTransport(UpstreamTimeout) only for protocol upgrades.
 	Transport http.RoundTripper
+	// Mirror, when set, gets a copy of each plain request and the answer
+	// the client got (the live shadow); nil mirrors nothing.
+	Mirror Mirror
 	// Metrics counts requests and upstream latency; nil counts nothing.
 	Metrics *Metrics
 	// Now is the clock of started_at and latency; time.Now by default.
@@ -239,12 +242,15 @@ type exchange struct {
 	cancel   func() // ends the upstream request (ReverseProxy's path)
 	req      reqBody
 	resp     respBody
+	start    time.Time
+	mirrored Mirrored    // the mirror took the request
+	respHead http.Header // the upstream's end-to-end headers, for the mirror
 }
 
 // ServeHTTP proxies one request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := p.opts.Now()
-	st := &exchange{p: p, ctx: r.Context(), w: w, sampled: p.sample()}
+	st := &exchange{p: p, ctx: r.Context(), w: w, sampled: p.sample(), start: start}
 	if st.sampled {
 		st.x = Exchange{
 			ID:        NewID(start),
@@ -324,6 +330,7 @@ func (p *Proxy) forward(st *exchange, w http.ResponseWriter, r *http.Request) {
 		st.x.Status = int32(res.StatusCode)
 		st.x.ResponseHeaders = HeadersFrom(res.Header, p.opts.Redact)
 	}
+	st.respHead = res.Header
 	h := w.Header()
 	for k, vs := range res.Header {
 		h[k] = vs
@@ -340,7 +347,7 @@ func (p *Proxy) forward(st *exchange, w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(res.StatusCode)
 
 	max := int64(0)
-	if st.sampled {
+	if st.sampled || st.mirrored != nil {
 		max = p.opts.MaxBody
 	}
 	st.resp.init(res.Body, st, max, res.ContentLength)
@@ -592,6 +599,7 @@ func (st *exchange) finish(errMsg string) {
 		}
 	}
 	p.opts.Metrics.observe(status, latency, st.answered)
+	st.answerMirror(latency, errMsg)
 	if !st.sampled {
 		st.req.snapshot()
 		st.resp.k.release()
