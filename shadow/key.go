@@ -1,0 +1,79 @@
+package shadow
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"strings"
+
+	"github.com/theory/jsonpath"
+
+	"github.com/shadowctl/shadowctl/record"
+)
+
+// Key picks what makes the mirroring choice consistent: the requests of one
+// user (a header) or one entity (a request field) are all mirrored or none,
+// as GoReplay's hash-consistent sampling does.
+type Key struct {
+	header string         // canonical header name, or
+	path   *jsonpath.Path // a JSONPath into the request body
+}
+
+// ParseKey parses "header:NAME" or "request:JSONPATH".
+func ParseKey(s string) (*Key, error) {
+	kind, arg, ok := strings.Cut(s, ":")
+	if !ok || arg == "" {
+		return nil, fmt.Errorf("key %q: want header:NAME or request:JSONPATH", s)
+	}
+	switch kind {
+	case "header":
+		return &Key{header: http.CanonicalHeaderKey(arg)}, nil
+	case "request":
+		p, err := jsonpath.Parse(arg)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", s, err)
+		}
+		return &Key{path: p}, nil
+	}
+	return nil, errors.New("key " + s + ": want header:NAME or request:JSONPATH")
+}
+
+// value is the key of r: the header's first value, or the compact JSON of
+// what the path selects ("" when absent: those requests share one key).
+func (k *Key) value(r *record.MirrorRequest) string {
+	if k.header != "" {
+		return r.Header.Get(k.header)
+	}
+	var v any
+	d := json.NewDecoder(bytes.NewReader(r.Body))
+	d.UseNumber()
+	if d.Decode(&v) != nil {
+		return ""
+	}
+	got := k.path.Select(v)
+	if len(got) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal([]any(got))
+	return string(b)
+}
+
+// fraction maps r's key to [0, 1): the same key, the same place, so a
+// request is mirrored when its key's place is below the sample fraction.
+func (k *Key) fraction(r *record.MirrorRequest) float64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(k.value(r)))
+	// FNV's high bits barely move between similar keys (user-1, user-2):
+	// splitmix64's finalizer spreads them. Deterministic, so every replica
+	// of the recorder makes the same choice for a key.
+	x := h.Sum64()
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return float64(x>>11) / (1 << 53)
+}

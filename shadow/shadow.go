@@ -1,0 +1,321 @@
+// Package shadow is the live shadow: beside the recorder's production path,
+// it sends a copy of each sampled request to a candidate model, never
+// making the client wait for it, and turns the pair of answers into a
+// results row (the format replay writes), compared live.
+//
+// It sits above record (whose Mirror hook feeds it), replay (the results
+// row, the client side and its error kinds) and report (the comparator).
+package shadow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shadowctl/shadowctl/record"
+	"github.com/shadowctl/shadowctl/replay"
+	"github.com/shadowctl/shadowctl/report"
+)
+
+// Defaults of Options.
+const (
+	DefaultConcurrency = 64
+	DefaultQueue       = 1000
+	DefaultTimeout     = 10 * time.Second
+	DefaultMaxBody     = 4 << 20
+)
+
+// Reasons a copy is not sent (the dropped metric's label).
+const (
+	DropQueueFull = "queue_full" // every worker busy and the queue full
+	DropUnheld    = "unheld"     // the request body was streamed, not held whole
+	DropClosed    = "closed"     // the shadow was stopping
+)
+
+// DropReasons lists the reasons, in the order the summary prints them.
+var DropReasons = []string{DropQueueFull, DropUnheld, DropClosed}
+
+// RowSink takes finished rows without blocking; false when it dropped the
+// row (a rotating results spool, say).
+type RowSink interface {
+	Offer(*replay.Result) bool
+}
+
+// Options configure a Shadow.
+type Options struct {
+	// Target is the candidate's base URL (http or https, no query).
+	Target *url.URL
+	// Sample is the fraction of requests mirrored, in [0, 1].
+	Sample float64
+	// Key, when set, makes the choice per request consistent: requests
+	// with the same key are all mirrored or none (see ParseKey).
+	Key *Key
+	// Concurrency is how many copies are in flight at most; Queue how
+	// many wait for a worker before new ones are dropped.
+	Concurrency int
+	Queue       int
+	// Timeout bounds each copy, answer read in full included.
+	Timeout time.Duration
+	// Header is added to (or replaces in) each copy's headers.
+	Header http.Header
+	// MaxBody bounds the bytes of a shadow answer kept; a longer one is a
+	// row of kind body_too_large.
+	MaxBody int64
+	// Client sends the copies; replay.NewClient(Concurrency, nil) when nil.
+	Client *http.Client
+	// Rows receives each finished row; nil keeps none (metrics only).
+	Rows RowSink
+	// Compare configures the live comparison (the report's options).
+	Compare report.Options
+	Logger  *slog.Logger
+}
+
+// Stats count what the shadow did.
+type Stats struct {
+	Offered  int64            // requests the proxy offered
+	Mirrored int64            // copies sent
+	Dropped  map[string]int64 // copies not sent, by reason
+	Written  int64            // rows handed to Rows and taken
+	Compared int64            // requests compared live
+	Agreed   int64            // of them, agreeing
+}
+
+// Shadow mirrors requests to the candidate. It implements record.Mirror.
+type Shadow struct {
+	opts    Options
+	queue   chan *pending
+	wg      sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+	gate    sync.RWMutex // Offer holds it to read, Close to close the queue
+	closing bool
+	mu      sync.Mutex // guards builder
+	builder *report.Builder
+	m       *metrics
+
+	offered, mirrored, written atomic.Int64
+	dropped                    [3]atomic.Int64
+}
+
+// New checks opts and starts the workers.
+func New(opts Options) (*Shadow, error) {
+	if u := opts.Target; u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("shadow target: want an http:// or https:// URL with a host")
+	}
+	if err := replay.CheckBase(opts.Target); err != nil {
+		return nil, fmt.Errorf("shadow target: %w", err)
+	}
+	if !(opts.Sample >= 0 && opts.Sample <= 1) {
+		return nil, fmt.Errorf("shadow sample %v: want a fraction between 0 and 1", opts.Sample)
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.Queue <= 0 {
+		opts.Queue = DefaultQueue
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.Client == nil {
+		opts.Client = replay.NewClient(opts.Concurrency, nil)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	for name, vs := range opts.Header {
+		for _, v := range vs {
+			if err := replay.CheckHeader(name, v); err != nil {
+				return nil, fmt.Errorf("shadow header: %w", err)
+			}
+		}
+	}
+	b, err := report.NewBuilder(opts.Compare)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Shadow{opts: opts, queue: make(chan *pending, opts.Queue), ctx: ctx, cancel: cancel, builder: b, m: newMetrics()}
+	for range opts.Concurrency {
+		s.wg.Add(1)
+		go s.work()
+	}
+	return s, nil
+}
+
+// pending is one mirrored request: its copy, and the primary's answer
+// once the exchange ends.
+type pending struct {
+	req     *record.MirrorRequest
+	primary chan *record.MirrorAnswer // buffered 1: Primary never blocks
+}
+
+func (p *pending) Primary(a *record.MirrorAnswer) { p.primary <- a }
+
+// Offer takes a copy of r if it is sampled and a worker or the queue has
+// room; it never blocks.
+func (s *Shadow) Offer(r *record.MirrorRequest) record.Mirrored {
+	s.offered.Add(1)
+	if !s.sampled(r) {
+		return nil
+	}
+	if r.Unheld {
+		s.drop(DropUnheld)
+		return nil
+	}
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	if s.closing {
+		s.drop(DropClosed)
+		return nil
+	}
+	p := &pending{req: r, primary: make(chan *record.MirrorAnswer, 1)}
+	select {
+	case s.queue <- p:
+		return p
+	default:
+		s.drop(DropQueueFull)
+		return nil
+	}
+}
+
+func (s *Shadow) sampled(r *record.MirrorRequest) bool {
+	switch f := s.opts.Sample; {
+	case f >= 1:
+		return true
+	case f <= 0:
+		return false
+	case s.opts.Key != nil:
+		return s.opts.Key.fraction(r) < f
+	default:
+		return rand.Float64() < f
+	}
+}
+
+func (s *Shadow) drop(reason string) {
+	for i, r := range DropReasons {
+		if r == reason {
+			s.dropped[i].Add(1)
+		}
+	}
+}
+
+// work sends copies until the queue is closed.
+func (s *Shadow) work() {
+	defer s.wg.Done()
+	for p := range s.queue {
+		s.mirror(p)
+	}
+}
+
+// mirror sends one copy, waits for the primary's answer (the exchange
+// always ends: the proxy tells it), and writes and compares the row.
+func (s *Shadow) mirror(p *pending) {
+	s.mirrored.Add(1)
+	s.m.inFlight.Inc()
+	cand := s.send(p.req)
+	s.m.inFlight.Dec()
+	s.m.observe(cand)
+	var prim *record.MirrorAnswer
+	select {
+	case prim = <-p.primary:
+	case <-s.ctx.Done():
+		return // cut at Close's deadline
+	}
+	row := Row(p.req, prim, cand)
+	s.mu.Lock()
+	s.builder.Add(row)
+	s.mu.Unlock()
+	if s.opts.Rows != nil && s.opts.Rows.Offer(row) {
+		s.written.Add(1)
+	}
+}
+
+// send sends the copy to the candidate.
+func (s *Shadow) send(r *record.MirrorRequest) replay.Answer {
+	start := time.Now()
+	target, err := url.ParseRequestURI(r.Target)
+	if err != nil {
+		return replay.Answer{Err: fmt.Sprintf("request target %q: %v", r.Target, err), Kind: replay.KindOther}
+	}
+	h := make(http.Header, len(r.Header)+len(s.opts.Header))
+	for k, vs := range r.Header {
+		h[k] = vs
+	}
+	for k, vs := range s.opts.Header {
+		h[k] = vs
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.opts.Timeout)
+	defer cancel()
+	return replay.Send(ctx, s.opts.Client, r.Method, replay.TargetURL(s.opts.Target, target), h, r.Body, start, s.opts.MaxBody)
+}
+
+// Row is the results row of a mirrored request: the recorded side is the
+// primary's answer as the client got it, the candidate side the shadow's.
+func Row(r *record.MirrorRequest, prim *record.MirrorAnswer, cand replay.Answer) *replay.Result {
+	row := &replay.Result{
+		ID: r.ID, Method: r.Method, Path: r.Target, RequestBody: r.Body, SentAt: r.StartedAt,
+		RecordedStartedAt: r.StartedAt, RecordedStatus: int32(prim.Status), RecordedBody: prim.Body,
+		RecordedBodyTruncated: prim.Truncated, RecordedLatencyNs: int64(prim.Latency), RecordedError: prim.Error,
+		CandidateStatus: cand.Status, CandidateBody: cand.Body, CandidateLatencyNs: int64(cand.Latency),
+		CandidateError: cand.Err, CandidateErrorKind: cand.Kind,
+	}
+	return row
+}
+
+// Stats reads the counters, and the live comparison so far.
+func (s *Shadow) Stats() Stats {
+	st := Stats{Offered: s.offered.Load(), Mirrored: s.mirrored.Load(), Written: s.written.Load(), Dropped: map[string]int64{}}
+	for i, r := range DropReasons {
+		st.Dropped[r] = s.dropped[i].Load()
+	}
+	s.mu.Lock()
+	rep := s.builder.Report()
+	s.mu.Unlock()
+	st.Compared, st.Agreed = rep.Agreement.Requests.Compared, rep.Agreement.Requests.Agreed
+	return st
+}
+
+// DroppedTotal is every copy not sent.
+func (st Stats) DroppedTotal() int64 {
+	var n int64
+	for _, v := range st.Dropped {
+		n += v
+	}
+	return n
+}
+
+// Close stops taking copies and lets those queued and in flight finish,
+// until ctx ends (then they are cut and not written). Call it once the
+// proxy has drained, so every primary answer has come.
+func (s *Shadow) Close(ctx context.Context) error {
+	s.gate.Lock()
+	if s.closing {
+		s.gate.Unlock()
+		return nil
+	}
+	s.closing = true
+	close(s.queue)
+	s.gate.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		<-done
+		return fmt.Errorf("shadow copies cut when stopping: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,324 @@
+package shadow
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shadowctl/shadowctl/record"
+	"github.com/shadowctl/shadowctl/replay"
+)
+
+// memRows keeps the rows a shadow writes.
+type memRows struct {
+	mu   sync.Mutex
+	rows []*replay.Result
+}
+
+func (m *memRows) Offer(r *replay.Result) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rows = append(m.rows, r)
+	return true
+}
+
+func (m *memRows) byID() map[string]*replay.Result {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]*replay.Result{}
+	for _, r := range m.rows {
+		out[r.ID] = r
+	}
+	return out
+}
+
+// model answers {"predictions":[label]} with the label its function picks
+// for the request's path.
+func model(label func(path string) string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"predictions":[%q]}`, label(r.URL.Path))
+	})
+}
+
+// rig is a primary, a recording proxy mirroring through a Shadow, and the
+// shadow's target.
+type rig struct {
+	front  *httptest.Server
+	shadow *Shadow
+	rows   *memRows
+}
+
+func newRig(t *testing.T, primary, candidate http.Handler, opts Options) *rig {
+	t.Helper()
+	up := httptest.NewServer(primary)
+	t.Cleanup(up.Close)
+	if opts.Target == nil {
+		cand := httptest.NewServer(candidate)
+		t.Cleanup(cand.Close)
+		opts.Target, _ = url.Parse(cand.URL)
+	}
+	if opts.Sample == 0 {
+		opts.Sample = 1
+	}
+	rows := &memRows{}
+	opts.Rows = rows
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(up.URL)
+	p, err := record.NewProxy(record.ProxyOptions{Upstream: u, MaxBody: 1 << 20, Sample: 1, Mirror: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewServer(p)
+	t.Cleanup(front.Close)
+	t.Cleanup(p.Close)
+	return &rig{front: front, shadow: s, rows: rows}
+}
+
+func (rg *rig) post(t *testing.T, path, body string, header ...string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", rg.front.URL+path, strings.NewReader(body))
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func (rg *rig) close(t *testing.T) Stats {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rg.shadow.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return rg.shadow.Stats()
+}
+
+// Every request is mirrored; the rows pair the primary's answer (recorded)
+// with the shadow's (candidate), and the live comparison counts what a
+// report would: here the candidate disagrees on every fifth request.
+func TestShadowWritesRowsAndComparesLive(t *testing.T) {
+	v1 := model(func(string) string { return "cat" })
+	v2 := model(func(p string) string {
+		var n int
+		fmt.Sscanf(p, "/p/%d", &n)
+		if n%5 == 0 {
+			return "dog"
+		}
+		return "cat"
+	})
+	rg := newRig(t, v1, v2, Options{})
+	const n = 50
+	for i := range n {
+		if code, body := rg.post(t, fmt.Sprintf("/p/%d", i), `{"instances":[1]}`); code != 200 || body != `{"predictions":["cat"]}` {
+			t.Fatalf("client got %d %q, want v1's answer", code, body)
+		}
+	}
+	st := rg.close(t)
+	if st.Offered != n || st.Mirrored != n || st.Written != n || st.DroppedTotal() != 0 {
+		t.Fatalf("stats %+v, want %d offered, mirrored and written", st, n)
+	}
+	if want := int64(n - n/5); st.Compared != n || st.Agreed != want {
+		t.Errorf("live agreement %d of %d, want %d of %d", st.Agreed, st.Compared, want, n)
+	}
+	rows := rg.rows.byID()
+	for _, r := range rows {
+		var i int
+		fmt.Sscanf(r.Path, "/p/%d", &i)
+		wantCand := `{"predictions":["cat"]}`
+		if i%5 == 0 {
+			wantCand = `{"predictions":["dog"]}`
+		}
+		if r.RecordedStatus != 200 || string(r.RecordedBody) != `{"predictions":["cat"]}` || r.CandidateStatus != 200 ||
+			string(r.CandidateBody) != wantCand || string(r.RequestBody) != `{"instances":[1]}` || r.Method != "POST" {
+			t.Errorf("row %s %s: recorded %d %q, candidate %d %q", r.ID, r.Path, r.RecordedStatus, r.RecordedBody, r.CandidateStatus, r.CandidateBody)
+		}
+	}
+}
+
+// A shadow that does not answer until every client is done: every client
+// got v1's answer while the shadow still held every copy, so the primary
+// never waited for it.
+func TestShadowNeverHoldsTheClient(t *testing.T) {
+	release := make(chan struct{})
+	var held sync.WaitGroup
+	const n = 20
+	held.Add(n)
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		held.Done()
+		<-release
+		w.Write([]byte(`{"predictions":["late"]}`))
+	})
+	rg := newRig(t, model(func(string) string { return "cat" }), slow, Options{Concurrency: n, Timeout: 30 * time.Second})
+	for i := range n {
+		if code, _ := rg.post(t, fmt.Sprintf("/p/%d", i), `{}`); code != 200 {
+			t.Fatalf("client %d got %d", i, code)
+		}
+	}
+	held.Wait() // every copy is at the shadow, none answered, every client answered
+	close(release)
+	st := rg.close(t)
+	if st.Written != n || st.Compared != n || st.Agreed != 0 {
+		t.Errorf("stats %+v, want %d rows compared, none agreeing", st, n)
+	}
+}
+
+// A shadow that is down, resets or fails: clients get v1's answers and the
+// rows say what the shadow did, in replay's error kinds.
+func TestShadowFaultsAreRows(t *testing.T) {
+	refused := func() *url.URL {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		ln.Close()
+		u, _ := url.Parse("http://" + ln.Addr().String())
+		return u
+	}
+	reset := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _, _ := http.NewResponseController(w).Hijack()
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+		c.Close()
+	})
+	fails := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
+	cases := []struct {
+		name   string
+		target *url.URL
+		h      http.Handler
+		status int32
+		kinds  []string
+	}{
+		{"down", refused(), nil, 0, []string{replay.KindRefused}},
+		{"resets", nil, reset, 0, []string{replay.KindReset, replay.KindOther}},
+		{"500", nil, fails, 500, []string{replay.KindHTTP5xx}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rg := newRig(t, model(func(string) string { return "cat" }), tc.h, Options{Target: tc.target})
+			for i := range 5 {
+				if code, body := rg.post(t, fmt.Sprintf("/p/%d", i), `{}`); code != 200 || body != `{"predictions":["cat"]}` {
+					t.Fatalf("client got %d %q", code, body)
+				}
+			}
+			rg.close(t)
+			rows := rg.rows.byID()
+			if len(rows) != 5 {
+				t.Fatalf("%d rows, want 5", len(rows))
+			}
+			for _, r := range rows {
+				ok := false
+				for _, k := range tc.kinds {
+					ok = ok || r.CandidateErrorKind == k
+				}
+				if r.CandidateStatus != tc.status || !ok || r.RecordedStatus != 200 {
+					t.Errorf("row %s: candidate %d kind %q (%s), want %d and one of %v", r.ID, r.CandidateStatus, r.CandidateErrorKind, r.CandidateError, tc.status, tc.kinds)
+				}
+			}
+		})
+	}
+}
+
+// With one worker busy and a queue of one, further copies are dropped and
+// counted, and nothing waits.
+func TestShadowDropsWhenTheQueueIsFull(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 100)
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	})
+	rg := newRig(t, model(func(string) string { return "cat" }), slow, Options{Concurrency: 1, Queue: 1, Timeout: 30 * time.Second})
+	rg.post(t, "/p/0", `{}`)
+	<-arrived // the one worker holds the first copy
+	const more = 10
+	for i := range more {
+		if code, _ := rg.post(t, fmt.Sprintf("/p/%d", i+1), `{}`); code != 200 {
+			t.Fatalf("client got %d", code)
+		}
+	}
+	close(release)
+	st := rg.close(t)
+	if st.Mirrored != 2 || st.Dropped[DropQueueFull] != more-1 {
+		t.Errorf("mirrored %d, dropped %v; want 2 sent (one in flight, one queued) and %d queue_full", st.Mirrored, st.Dropped, more-1)
+	}
+}
+
+// A streamed upload is not held whole: not mirrored, counted.
+func TestShadowCountsUnheldBodies(t *testing.T) {
+	rg := newRig(t, model(func(string) string { return "cat" }), model(func(string) string { return "cat" }), Options{})
+	req, _ := http.NewRequest("POST", rg.front.URL+"/up", io.MultiReader(strings.NewReader("streamed")))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if st := rg.close(t); st.Mirrored != 0 || st.Dropped[DropUnheld] != 1 {
+		t.Errorf("stats %+v, want the upload dropped as unheld", st)
+	}
+}
+
+// --shadow-sample with a key: one user's requests are all mirrored or none,
+// and about the fraction of users are.
+func TestShadowSampleIsConsistentPerKey(t *testing.T) {
+	key, err := ParseKey("header:X-User-Id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg := newRig(t, model(func(string) string { return "cat" }), model(func(string) string { return "cat" }), Options{Sample: 0.5, Key: key})
+	const users, each = 100, 3
+	for u := range users {
+		for j := range each {
+			rg.post(t, fmt.Sprintf("/u/%d/%d", u, j), `{}`, "X-User-Id", fmt.Sprintf("user-%d", u))
+		}
+	}
+	rg.close(t)
+	perUser := map[string]int{}
+	for _, r := range rg.rows.byID() {
+		var u, j int
+		fmt.Sscanf(r.Path, "/u/%d/%d", &u, &j)
+		perUser[fmt.Sprint(u)]++
+	}
+	for u, n := range perUser {
+		if n != each {
+			t.Errorf("user %s: %d of %d requests mirrored, want all or none", u, n, each)
+		}
+	}
+	if n := len(perUser); n < 30 || n > 70 {
+		t.Errorf("%d of %d users mirrored at 0.5, want about half", n, users)
+	}
+}
+
+func TestParseKey(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{{"header:X-User-Id", true}, {"request:$.user.id", true}, {"header:", false}, {"cookie:x", false}, {"request:$[", false}, {"x", false}} {
+		if _, err := ParseKey(tc.in); (err == nil) != tc.ok {
+			t.Errorf("ParseKey(%q) = %v, want ok %v", tc.in, err, tc.ok)
+		}
+	}
+	k, _ := ParseKey("request:$.user.id")
+	a := &record.MirrorRequest{Body: []byte(`{"user":{"id":7},"x":1}`)}
+	b := &record.MirrorRequest{Body: []byte(`{"x":2,"user":{"id":7}}`)}
+	c := &record.MirrorRequest{Body: []byte(`{"user":{"id":8}}`)}
+	if k.fraction(a) != k.fraction(b) || k.fraction(a) == k.fraction(c) {
+		t.Errorf("request key: same id gave %v and %v, another id %v", k.fraction(a), k.fraction(b), k.fraction(c))
+	}
+}
