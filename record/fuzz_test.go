@@ -44,12 +44,7 @@ func FuzzReadRecording(f *testing.F) {
 func FuzzWAL(f *testing.F) {
 	var buf bytes.Buffer
 	path := filepath.Join(f.TempDir(), "seed.wal")
-	l, err := createWAL(path)
-	if err != nil {
-		f.Fatal(err)
-	}
-	l.append([]Exchange{exchangeAt(time.Unix(1, 0), 1, "/a"), exchangeAt(time.Unix(1, 0), 2, "/b")})
-	l.Close()
+	writeWAL(f, path, []Exchange{exchangeAt(time.Unix(1, 0), 1, "/a"), exchangeAt(time.Unix(1, 0), 2, "/b")})
 	data, _ := os.ReadFile(path)
 	buf.Write(data)
 	f.Add(buf.Bytes())

@@ -1,123 +1,13 @@
 package record
 
-import (
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-
-	"github.com/shadowctl/shadowctl/internal/wal"
-)
+import "github.com/shadowctl/shadowctl/internal/spool"
 
 // Recovered describes what Recover did with one log left by a crash.
-type Recovered struct {
-	WAL      string // the log
-	File     string // the Parquet file written from it
-	Rows     int64  // rows saved
-	CutBytes int64  // bytes of damaged tail dropped
-}
+type Recovered = spool.Recovered
 
 // Recover turns every log left in dir by a recorder that did not stop
 // cleanly into a finished Parquet file, and removes the log and any
 // half-written Parquet file beside it. Run it before recording into dir.
 func Recover(dir string) ([]Recovered, error) {
-	logs, err := listLogs(dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []Recovered
-	for _, log := range logs {
-		if live, err := wal.InUse(log); err != nil || live {
-			continue // another recorder is writing it, or it is already gone
-		}
-		rec, err := recoverWAL(log)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, rec)
-	}
-	return out, nil
-}
-
-// listLogs names the logs in dir. It lists the folder and matches names
-// rather than globbing a joined path: the folder's name may hold '[', '*' or
-// '?', which a glob would read as a pattern and miss the logs (or fail).
-// Only regular files count: opening a named pipe would wait forever.
-func listLogs(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil // nothing to recover
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dir, err)
-	}
-	var logs []string
-	for _, e := range entries {
-		name := e.Name()
-		if e.Type().IsRegular() && len(name) > len(WALSuffix) && strings.HasSuffix(name, WALSuffix) {
-			logs = append(logs, filepath.Join(dir, name))
-		}
-	}
-	return logs, nil
-}
-
-func recoverWAL(log string) (Recovered, error) {
-	final := strings.TrimSuffix(log, WALSuffix)
-	rec := Recovered{WAL: log, File: final}
-	// The crash may have left the Parquet file partial (no footer) or even
-	// finished (crash between rename and removing the log).
-	if _, err := os.Stat(final); err == nil {
-		return rec, removeAll(log, final+".partial")
-	}
-	if err := removeAll(final + ".partial"); err != nil {
-		return rec, err
-	}
-	w, err := CreateFile(final)
-	if err != nil {
-		return rec, err
-	}
-	batch := make([]Exchange, 0, 512)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		err := w.Write(batch)
-		batch = batch[:0]
-		return err
-	}
-	cut, err := readWAL(log, func(x *Exchange) error {
-		batch = append(batch, *x)
-		rec.Rows++
-		if len(batch) == cap(batch) {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
-		w.Abort()
-		return rec, fmt.Errorf("recover %s: %w", log, err)
-	}
-	rec.CutBytes = cut
-	if rec.Rows == 0 {
-		w.Abort()
-		rec.File = ""
-		return rec, removeAll(log)
-	}
-	if err := w.Close(); err != nil {
-		return rec, fmt.Errorf("recover %s: %w", log, err)
-	}
-	return rec, removeAll(log)
-}
-
-func removeAll(paths ...string) error {
-	for _, p := range paths {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", p, err)
-		}
-	}
-	return nil
+	return spool.Recover(dir, exchangeCodec(nil))
 }

@@ -8,57 +8,14 @@ import (
 	"github.com/shadowctl/shadowctl/internal/wal"
 )
 
-// The write-ahead log makes recording crash-safe. A Parquet file is only
-// readable once its footer is written, so rows sit in memory or in a footless
-// file until rotation; a SIGKILL would lose the whole file. Every row the sink
-// writes to Parquet also goes to an append-only log beside it, synced about
-// once a second. When the Parquet file is finalized its log is removed; a log
-// found at start-up is turned back into Parquet (see Recover).
-//
-// internal/wal frames and checksums the log's records and cuts a torn or
-// damaged tail; this file encodes one Exchange into each record.
+// The write-ahead log makes recording crash-safe (internal/spool writes
+// it beside each file being written and turns it back into Parquet after a
+// crash). internal/wal frames and checksums its records; this file encodes
+// one Exchange into each record. Its bytes are a file format: a log a
+// crashed recorder left must recover with the next version.
 
 // WALSuffix ends the name of a recording file's log: FILE.parquet.wal.
 const WALSuffix = ".wal"
-
-// exchangeLog appends encoded exchanges to a log file.
-type exchangeLog struct {
-	*wal.Writer
-	buf []byte
-}
-
-func createWAL(path string) (*exchangeLog, error) {
-	w, err := wal.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	return &exchangeLog{Writer: w}, nil
-}
-
-// append writes xs to the log's buffer and the buffer to the file (not
-// synced: Sync is separate so it can run about once a second).
-func (l *exchangeLog) append(xs []Exchange) error {
-	for i := range xs {
-		l.buf = encodeExchange(l.buf[:0], &xs[i])
-		if err := l.Append(l.buf); err != nil {
-			return err
-		}
-	}
-	return l.Flush()
-}
-
-// readWAL calls fn for each good record of the log at path, in order. It
-// stops at the first torn or damaged record, or one that does not decode,
-// and reports how many bytes were cut there.
-func readWAL(path string, fn func(*Exchange) error) (cut int64, err error) {
-	return wal.Read(path, func(rec []byte) error {
-		var x Exchange
-		if err := decodeExchange(rec, &x); err != nil {
-			return err
-		}
-		return fn(&x)
-	})
-}
 
 // encodeExchange appends a compact binary form of x to b. The field order
 // is the struct's; a change here needs a version byte.

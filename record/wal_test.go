@@ -28,19 +28,37 @@ func walExchanges(n int) []Exchange {
 	return xs
 }
 
-func writeWAL(t *testing.T, path string, xs []Exchange) {
+// writeWAL writes xs to a log at path as the sink does: one record each.
+func writeWAL(t testing.TB, path string, xs []Exchange) {
 	t.Helper()
-	l, err := createWAL(path)
+	l, err := wal.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.append(xs); err != nil {
+	for i := range xs {
+		if err := l.Append(encodeExchange(nil, &xs[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
+}
+
+// readWAL reads a log as Recover does: a record that does not decode is cut
+// like a damaged one (decodeExchange's error wraps wal.ErrDamaged).
+func readWAL(path string, fn func(*Exchange) error) (cut int64, err error) {
+	return wal.Read(path, func(rec []byte) error {
+		var x Exchange
+		if err := decodeExchange(rec, &x); err != nil {
+			return err
+		}
+		return fn(&x)
+	})
 }
 
 func readBack(t *testing.T, path string) ([]Exchange, int64) {

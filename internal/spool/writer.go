@@ -1,0 +1,279 @@
+package spool
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+const (
+	// maxBatch bounds how many rows the writer takes from the queue at once.
+	maxBatch = 512
+	// flushBytes ends a row group once this many bytes of rows are buffered,
+	// so large bodies cannot pile up 4096 rows in memory.
+	flushBytes = 8 << 20
+	// errLogEvery is how often, at most, disk errors are logged.
+	errLogEvery = 30 * time.Second
+	// walSyncEvery bounds what a hard crash can lose: rows reach the disk's
+	// log at least this often.
+	walSyncEvery = time.Second
+	// batchLinger is how long the writer rests after a batch that did not
+	// fill: rows queue meanwhile without waking it, so under load it takes
+	// them (and writes their log) in batches, not one wake-up and one
+	// write(2) per request. Rows wait at most this much longer for the log.
+	batchLinger = 2 * time.Millisecond
+)
+
+// writer is the state of the writer goroutine; only it touches it.
+type writer[T any] struct {
+	s       *Sink[T]
+	f       File[T]
+	log     *rowLog[T] // f's write-ahead log; nil with NoWAL
+	dirty   bool       // log written since its last sync
+	path    string
+	rows    int64 // rows in f
+	unflush int64 // bytes written to f since its last flush
+	seq     int
+	timer   *time.Timer
+	batch   []T
+
+	failing    bool      // the last disk operation failed
+	lastErrLog time.Time // when a disk error was last logged
+	suppressed int       // disk errors not logged since
+}
+
+func (w *writer[T]) run() {
+	s := w.s
+	defer close(s.done)
+	syncTicker := time.NewTicker(walSyncEvery)
+	defer syncTicker.Stop()
+	rest := time.NewTimer(batchLinger)
+	defer rest.Stop()
+	resting := false
+	for {
+		var tick <-chan time.Time
+		if w.timer != nil {
+			tick = w.timer.C
+		}
+		queue := s.queue
+		if resting {
+			queue = nil
+		}
+		select {
+		case <-syncTicker.C:
+			w.syncLog()
+		case <-rest.C:
+			resting = false
+		case x, ok := <-queue:
+			if !ok {
+				s.closeErr = w.finalize()
+				return
+			}
+			closed := !w.take(x)
+			full := len(w.batch) == maxBatch
+			w.write()
+			if closed {
+				s.closeErr = w.finalize()
+				return
+			}
+			if !full {
+				resting = true
+				rest.Reset(batchLinger)
+			}
+		case <-tick:
+			w.timer = nil
+			_ = w.finalize() // counted and logged in finalize
+		}
+	}
+}
+
+// take fills the batch with x and whatever else is queued, up to maxBatch.
+// It reports false once the queue is closed and drained.
+func (w *writer[T]) take(x *T) bool {
+	w.batch = append(w.batch[:0], *x)
+	for len(w.batch) < maxBatch {
+		select {
+		case x, ok := <-w.s.queue:
+			if !ok {
+				return false
+			}
+			w.batch = append(w.batch, *x)
+		default:
+			return true
+		}
+	}
+	return true
+}
+
+// runBytes bounds the rows handed to the file in one write: parquet-go
+// makes one page of what one Write gets, so a batch of large bodies written
+// at once held several copies of all of them (column buffer, encoded page,
+// compressed page) besides the rows.
+const runBytes = 1 << 20
+
+// write appends the batch to the current file in runs of about runBytes,
+// opening a file if needed, and rotates by size.
+func (w *writer[T]) write() {
+	batch := w.batch
+	for len(batch) > 0 {
+		sizeOf := w.s.codec.Size
+		i, size := 1, sizeOf(&batch[0])
+		for i < len(batch) && size+sizeOf(&batch[i]) <= runBytes {
+			size += sizeOf(&batch[i])
+			i++
+		}
+		w.writeRun(batch[:i], size)
+		clear(batch[:i]) // let the bodies go
+		batch = batch[i:]
+	}
+}
+
+// writeRun appends rows, size bytes of them: they count as queued until
+// they are written.
+func (w *writer[T]) writeRun(rows []T, size int64) {
+	s := w.s
+	n := int64(len(rows))
+	if prepare := s.codec.Prepare; prepare != nil {
+		for i := range rows {
+			prepare(&rows[i])
+		}
+	}
+	defer s.queuedBytes.Add(-size)
+	s.pending.Add(n)
+	if w.f == nil {
+		if err := w.open(); err != nil {
+			w.fail(err, n)
+			return
+		}
+	}
+	if err := w.f.Write(rows); err != nil {
+		w.fail(err, n)
+		return
+	}
+	if w.log != nil {
+		if err := w.log.append(rows); err != nil {
+			w.fail(err, n)
+			return
+		}
+		w.dirty = true
+	}
+	w.rows += n
+	w.unflush += size
+	if w.unflush >= flushBytes {
+		if err := w.f.Flush(); err != nil {
+			w.fail(err, 0)
+			return
+		}
+		w.unflush = 0
+	}
+	if w.f.Size()+w.unflush >= s.opts.RotateSize {
+		_ = w.finalize()
+	}
+}
+
+func (w *writer[T]) open() error {
+	s := w.s
+	w.path = filepath.Join(s.opts.Dir, s.codec.FileName(s.opts.Now(), s.opts.Instance, w.seq))
+	w.seq++
+	f, err := s.codec.Create(w.path)
+	if err != nil {
+		return err
+	}
+	if !s.opts.NoWAL {
+		if w.log, err = createRowLog(w.path+s.codec.WALSuffix, s.codec.Append); err != nil {
+			_ = f.Abort()
+			return err
+		}
+	}
+	w.f, w.rows, w.unflush = f, 0, 0
+	w.timer = time.NewTimer(s.opts.RotateInterval)
+	return nil
+}
+
+// finalize closes the current file (footer, fsync, rename). Its rows become
+// recorded, or dropped if that fails.
+func (w *writer[T]) finalize() error {
+	if w.f == nil {
+		return nil
+	}
+	s := w.s
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+	}
+	f, rows := w.f, w.rows
+	w.f, w.rows, w.unflush = nil, 0, 0
+	defer w.dropLog()
+	if err := f.Close(); err != nil {
+		s.pending.Add(-rows)
+		s.drop(DropWriteError, rows)
+		err = fmt.Errorf("finalize %s %s: %w", s.codec.Names.File, w.path, err)
+		w.logErr(err, rows)
+		return err
+	}
+	s.pending.Add(-rows)
+	s.recorded.Add(rows)
+	s.files.Add(1)
+	s.bytes.Add(f.Size())
+	if w.failing {
+		w.failing = false
+		s.opts.Logger.Info(s.codec.Names.File+" resumed", "file", w.path)
+	}
+	return nil
+}
+
+// syncLog makes the rows written since the last sync durable.
+func (w *writer[T]) syncLog() {
+	if w.log == nil || !w.dirty {
+		return
+	}
+	w.dirty = false
+	if err := w.log.Sync(); err != nil {
+		w.logErr(err, 0)
+	}
+}
+
+// dropLog removes the log of the file just finalized or abandoned: its rows
+// are either in a finished file or counted as dropped.
+func (w *writer[T]) dropLog() {
+	if w.log == nil {
+		return
+	}
+	if err := w.log.Remove(); err != nil {
+		w.logErr(err, 0)
+	}
+	w.log, w.dirty = nil, false
+}
+
+// fail drops the current file and its rows, plus the extra rows of the
+// batch that did not reach it.
+func (w *writer[T]) fail(err error, extra int64) {
+	s := w.s
+	lost := extra
+	if w.f != nil {
+		lost += w.rows
+		_ = w.f.Abort()
+		w.dropLog()
+		w.f, w.rows, w.unflush = nil, 0, 0
+		if w.timer != nil {
+			w.timer.Stop()
+			w.timer = nil
+		}
+	}
+	s.pending.Add(-lost)
+	s.drop(DropWriteError, lost)
+	w.logErr(err, lost)
+}
+
+// logErr logs a disk error, at most once per errLogEvery.
+func (w *writer[T]) logErr(err error, lost int64) {
+	w.failing = true
+	now := time.Now()
+	if !w.lastErrLog.IsZero() && now.Sub(w.lastErrLog) < errLogEvery {
+		w.suppressed++
+		return
+	}
+	w.s.opts.Logger.Error(w.s.codec.Names.File+" failed; rows dropped", "err", err, "rows", lost,
+		"errors_not_logged", w.suppressed)
+	w.lastErrLog, w.suppressed = now, 0
+}
