@@ -83,6 +83,16 @@ func (r *JSONRedactor) Apply(x *Exchange) {
 	x.ResponseBody, x.ResponseBodyTruncated = r.body(x.ResponseBody, x.ResponseBodyTruncated, x.ResponseHeaders)
 }
 
+// Body is what to store of one body b (headers hs, nil when unknown), and
+// whether it is then flagged truncated, by the rules of Apply: for rows of
+// other kinds than Exchange (the live shadow's results).
+func (r *JSONRedactor) Body(b []byte, truncated bool, hs []Header) ([]byte, bool) {
+	if r == nil {
+		return b, truncated
+	}
+	return r.body(b, truncated, hs)
+}
+
 // body returns what to store of b, and whether it is flagged truncated.
 func (r *JSONRedactor) body(b []byte, truncated bool, hs []Header) ([]byte, bool) {
 	if len(b) == 0 {

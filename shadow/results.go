@@ -1,0 +1,65 @@
+package shadow
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shadowctl/shadowctl/internal/parquetfile"
+	"github.com/shadowctl/shadowctl/internal/spool"
+	"github.com/shadowctl/shadowctl/record"
+	"github.com/shadowctl/shadowctl/replay"
+)
+
+// The live shadow's results files are written like recordings (rotated,
+// finalized atomically, mode 0600, a write-ahead log synced every second,
+// recovered on restart) by internal/spool, in replay's results format, so
+// that `shadowctl report` reads them as it reads replay's.
+
+// FileName names the seq'th results file instance starts at t.
+func FileName(t time.Time, instance string, seq int) string {
+	return "shadow-" + t.UTC().Format("20060102T150405.000000000Z") + "-" + instance + "-" +
+		fmt.Sprintf("%06d", seq) + parquetfile.Ext
+}
+
+// walVersion starts each log record: a change of the encoding bumps it.
+const walVersion = 1
+
+// ResultsCodec is how a spool writes, logs and recovers results rows;
+// redact, when set, masks JSON fields of the bodies before they are stored.
+func ResultsCodec(redact *record.JSONRedactor) spool.Codec[replay.Result] {
+	return spool.Codec[replay.Result]{
+		Size: func(r *replay.Result) int64 {
+			return int64(cap(r.RequestBody)+cap(r.RecordedBody)+cap(r.CandidateBody)+len(r.Path)+len(r.RecordedError)+len(r.CandidateError)) + 256
+		},
+		Prepare: func(r *replay.Result) {
+			if redact == nil {
+				return
+			}
+			r.RequestBody, _ = redact.Body(r.RequestBody, false, nil)
+			r.RecordedBody, r.RecordedBodyTruncated = redact.Body(r.RecordedBody, r.RecordedBodyTruncated, nil)
+			r.CandidateBody, _ = redact.Body(r.CandidateBody, false, nil)
+		},
+		Create: func(path string) (spool.File[replay.Result], error) { return replay.CreateResults(path) },
+		Append: func(b []byte, r *replay.Result) []byte {
+			j, err := json.Marshal(r)
+			if err != nil {
+				return b // a Result always encodes; a record without a body is cut on recovery
+			}
+			return append(append(b, walVersion), j...)
+		},
+		Decode: func(rec []byte) (replay.Result, error) {
+			var r replay.Result
+			if len(rec) == 0 || rec[0] != walVersion {
+				return r, errors.New("shadow results log: unknown record version")
+			}
+			err := json.Unmarshal(rec[1:], &r)
+			return r, err
+		},
+		FileName:      FileName,
+		WALSuffix:     record.WALSuffix,
+		PartialSuffix: parquetfile.PartialSuffix,
+		Names:         spool.Names{File: "results file", Files: "shadow results", Writer: "live shadow"},
+	}
+}
