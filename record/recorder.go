@@ -34,6 +34,10 @@ type RecorderOptions struct {
 	Proxy        ProxyOptions
 	Sink         SinkOptions
 	Logger       *slog.Logger
+	// Drained, when set, runs once the clients' exchanges have ended (or
+	// were cut), before the last recording is finalized: what hangs off
+	// the proxy (the live shadow) finishes there. Its error is Run's.
+	Drained func() error
 }
 
 // Recorder is the recording sidecar: a listener serving the proxy, the sink
@@ -187,6 +191,10 @@ func (r *Recorder) Run(ctx context.Context) error {
 		r.opts.Logger.Warn("in-flight requests cut at the drain timeout", "timeout", r.opts.DrainTimeout)
 		_ = r.srv.Close()
 	}
+	var drainedErr error
+	if r.opts.Drained != nil {
+		drainedErr = r.opts.Drained()
+	}
 	r.proxy.Close()
 	closeCtx, cancelClose := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelClose()
@@ -196,6 +204,9 @@ func (r *Recorder) Run(ctx context.Context) error {
 	}
 	if sinkErr != nil {
 		return sinkErr
+	}
+	if drainedErr != nil {
+		return drainedErr
 	}
 	if runErr != nil && !errors.Is(runErr, http.ErrServerClosed) {
 		return runErr

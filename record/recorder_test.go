@@ -16,7 +16,7 @@ import (
 	"github.com/shadowctl/shadowctl/internal/poll"
 )
 
-func newTestRecorder(t *testing.T, upstream string, listen string) (*Recorder, string) {
+func newTestRecorder(t *testing.T, upstream string, listen string, drained func() error) (*Recorder, string) {
 	t.Helper()
 	u, _ := url.Parse(upstream)
 	dir := t.TempDir()
@@ -28,6 +28,7 @@ func newTestRecorder(t *testing.T, upstream string, listen string) (*Recorder, s
 		DrainTimeout:      5 * time.Second,
 		Proxy:             ProxyOptions{Upstream: u, MaxBody: 1 << 20, Sample: 1, Redact: RedactSet(DefaultRedact), Instance: "t"},
 		Sink:              SinkOptions{Dir: dir, Instance: "t"},
+		Drained:           drained,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +44,12 @@ func TestRecorderRunsAndDrains(t *testing.T) {
 		fmt.Fprintf(w, "%s %s", r.URL.Path, b)
 	}))
 	defer up.Close()
-	rec, dir := newTestRecorder(t, up.URL, "127.0.0.1:0")
+	var rec *Recorder
+	drainedAt := int64(-1) // files written when Drained ran
+	rec, dir := newTestRecorder(t, up.URL, "127.0.0.1:0", func() error {
+		drainedAt = rec.Stats().FilesWritten
+		return nil
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rec.Run(ctx) }()
@@ -80,6 +86,9 @@ func TestRecorderRunsAndDrains(t *testing.T) {
 	}
 	if st := rec.Stats(); st.Recorded != n || st.FilesWritten != 1 {
 		t.Fatalf("stats %+v, want %d recorded in 1 file", st, n)
+	}
+	if drainedAt != 0 {
+		t.Errorf("Drained ran with %d files finalized, want it to run once, before the last file", drainedAt)
 	}
 	rd, err := Open([]string{dir})
 	if err != nil {

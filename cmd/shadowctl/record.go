@@ -46,6 +46,7 @@ type recordOptions struct {
 	CAFile             string
 	InsecureSkipVerify bool
 	Pprof              bool
+	Shadow             shadowOptions
 	// ClientBodyTimeout, UpstreamReadTimeout, MaxUpstreamHeaderBytes and
 	// BodyMemory bound what a slow or oversized peer can hold.
 	ClientBodyTimeout      time.Duration
@@ -75,6 +76,7 @@ func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.InsecureSkipVerify, "insecure-skip-verify", false, "do not verify the upstream's HTTPS certificate (logs a warning)")
 	fs.StringVar(&o.MaxHeaderBytes, "max-header-bytes", "1MiB", "largest request header block accepted from a client (larger: 431)")
 	fs.BoolVar(&o.Pprof, "pprof", false, "also serve Go's profiler (/debug/pprof/) on --admin, to see where the recorder spends its CPU")
+	o.Shadow.AddFlags(fs)
 	fs.DurationVar(&o.ClientBodyTimeout, "client-body-timeout", 60*time.Second, "wait this long for each further read of a client's request body, then 408; 0 waits forever")
 	fs.DurationVar(&o.UpstreamReadTimeout, "upstream-read-timeout", 60*time.Second, "wait this long for each further read of the upstream's response body, then the response is cut; 0 waits forever")
 	fs.StringVar(&o.MaxUpstreamHeaderBytes, "max-upstream-header-bytes", "1MiB", "largest response header block accepted from the upstream (larger: 502)")
@@ -114,6 +116,7 @@ type recordConfig struct {
 	redactJSON  *record.JSONRedactor
 	tls         *tls.Config
 	instance    string
+	shadow      *shadowConfig // nil without --shadow
 }
 
 var instanceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
@@ -220,6 +223,9 @@ func (o *recordOptions) check() (*recordConfig, error) {
 	if !instanceName.MatchString(c.instance) {
 		return nil, usageErrorf("--instance %q: want letters, digits, '.', '_' or '-' (it goes into file names)", c.instance)
 	}
+	if c.shadow, err = o.Shadow.check(o.Out); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -294,7 +300,18 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 	if opts.Pprof {
 		ro.WrapAdmin = withPprof
 	}
+	var live *liveShadow
+	if cfg.shadow != nil {
+		if live, err = startShadow(&opts.Shadow, cfg.shadow, cfg, opts, logger); err != nil {
+			return err
+		}
+		ro.Proxy.Mirror = live.sh
+		ro.Drained = live.stop // after the clients' exchanges, before the last recording
+	}
 	rec, err := record.NewRecorder(ro)
+	if err != nil && live != nil {
+		_ = live.stop()
+	}
 	var le *record.ListenError
 	switch {
 	case errors.As(err, &le) && le.Admin:
@@ -306,7 +323,15 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 	case err != nil:
 		return err
 	}
+	if live != nil {
+		if err := live.sh.Register(rec.Metrics().Registry()); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(g.Stderr, "recording http://%s -> %s, files in %s\n", rec.Addr(), cfg.upstream.Redacted(), opts.Out)
+	if live != nil {
+		fmt.Fprintf(g.Stderr, "shadowing to %s, results in %s\n", cfg.shadow.target.Redacted(), live.out)
+	}
 	if a := rec.AdminAddr(); a != nil {
 		paths := "/healthz /readyz /metrics"
 		if opts.Pprof {
@@ -316,12 +341,16 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 	}
 	runErr := rec.Run(ctx)
 	st := rec.Stats()
-	fmt.Fprintf(g.Stderr, "recorded %d exchanges, dropped %d (%s=%d, %s=%d, %s=%d), %d files in %s\n",
+	line := fmt.Sprintf("recorded %d exchanges, dropped %d (%s=%d, %s=%d, %s=%d), %d files in %s",
 		st.Recorded, st.DroppedTotal(),
 		record.DropQueueFull, st.Dropped[record.DropQueueFull],
 		record.DropWriteError, st.Dropped[record.DropWriteError],
 		record.DropClosed, st.Dropped[record.DropClosed],
 		st.FilesWritten, opts.Out)
+	if live != nil {
+		line += live.summary()
+	}
+	fmt.Fprintln(g.Stderr, line)
 	return runErr
 }
 

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/shadowctl/shadowctl/internal/spool"
+	"github.com/shadowctl/shadowctl/replay"
+	"github.com/shadowctl/shadowctl/shadow"
+)
+
+// shadowOptions are record's flags of the live shadow.
+type shadowOptions struct {
+	Target      string
+	Out         string
+	Sample      float64
+	Key         string
+	Concurrency int
+	Queue       int
+	Timeout     time.Duration
+	Headers     []string
+}
+
+func (o *shadowOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Target, "shadow", "", "also send each request to this candidate (model-v2) live, compare, never let it touch the client's answer")
+	fs.StringVar(&o.Out, "shadow-out", "./shadow", "folder for the live shadow's results files (read them with shadowctl report)")
+	fs.Float64Var(&o.Sample, "shadow-sample", 1.0, "fraction of requests mirrored to --shadow, 0 to 1 (independent of --sample)")
+	fs.StringVar(&o.Key, "shadow-key", "", "make --shadow-sample consistent per key: header:NAME or request:JSONPATH")
+	fs.IntVar(&o.Concurrency, "shadow-concurrency", shadow.DefaultConcurrency, "copies in flight to --shadow at most")
+	fs.IntVar(&o.Queue, "shadow-queue", shadow.DefaultQueue, "copies that may wait for a worker; past it they are dropped and counted")
+	fs.DurationVar(&o.Timeout, "shadow-timeout", shadow.DefaultTimeout, "bound on each copy (answer read in full), and on the copies still in flight at shutdown")
+	fs.StringArrayVar(&o.Headers, "shadow-header", nil, "header added to each copy, 'Name: value'; repeatable")
+}
+
+// shadowConfig is shadowOptions checked; nil without --shadow.
+type shadowConfig struct {
+	target *url.URL
+	key    *shadow.Key
+	header http.Header
+}
+
+func (o *shadowOptions) check(out string) (*shadowConfig, error) {
+	if o.Target == "" {
+		return nil, nil
+	}
+	u, err := parseHTTPURL("shadow", o.Target, "the copies carry each client's own headers")
+	if err != nil {
+		return nil, err
+	}
+	if err := replay.CheckBase(u); err != nil {
+		return nil, usageErrorf("--shadow %q: %v", u.Redacted(), err)
+	}
+	c := &shadowConfig{target: u, header: http.Header{}}
+	switch {
+	case !(o.Sample >= 0 && o.Sample <= 1):
+		return nil, usageErrorf("--shadow-sample %v: want a fraction between 0 and 1", o.Sample)
+	case o.Concurrency < 1:
+		return nil, usageErrorf("--shadow-concurrency %d: want 1 or more", o.Concurrency)
+	case o.Queue < 1:
+		return nil, usageErrorf("--shadow-queue %d: want 1 or more", o.Queue)
+	case o.Timeout <= 0:
+		return nil, usageErrorf("--shadow-timeout %v: want a positive duration", o.Timeout)
+	case o.Out == "":
+		return nil, usageErrorf("--shadow-out: want a folder")
+	case filepath.Clean(o.Out) == filepath.Clean(out):
+		return nil, usageErrorf("--shadow-out %s is --out: results files and recordings need folders of their own", o.Out)
+	}
+	if o.Key != "" {
+		if c.key, err = shadow.ParseKey(o.Key); err != nil {
+			return nil, usageErrorf("--shadow-key: %v", err)
+		}
+	}
+	for _, h := range o.Headers {
+		name, value, ok := strings.Cut(h, ":")
+		name, value = strings.Trim(name, " \t"), strings.Trim(value, " \t")
+		if !ok || name == "" {
+			return nil, usageErrorf("--shadow-header %q: want 'Name: value'", h)
+		}
+		if err := replay.CheckHeader(name, value); err != nil {
+			return nil, usageErrorf("--shadow-header %q: %v", h, err)
+		}
+		c.header.Add(name, value)
+	}
+	return c, nil
+}
+
+// liveShadow is the running shadow and its results files.
+type liveShadow struct {
+	sh      *shadow.Shadow
+	rows    *spool.Sink[replay.Result]
+	out     string
+	timeout time.Duration
+}
+
+// startShadow opens the results folder (recovering what a crash left) and
+// starts the shadow.
+func startShadow(o *shadowOptions, c *shadowConfig, rc *recordConfig, ro *recordOptions, logger *slog.Logger) (*liveShadow, error) {
+	rows, err := spool.New(spool.Options{
+		Dir: o.Out, Instance: rc.instance, Queue: ro.Queue, QueueBytes: max(spool.DefaultQueueBytes, 4*rc.maxBody),
+		RotateSize: rc.rotateSize, RotateInterval: ro.RotateInterval, Logger: logger,
+	}, shadow.ResultsCodec(rc.redactJSON))
+	if err != nil {
+		return nil, err
+	}
+	sh, err := shadow.New(shadow.Options{
+		Target: c.target, Sample: o.Sample, Key: c.key, Concurrency: o.Concurrency, Queue: o.Queue,
+		Timeout: o.Timeout, Header: c.header, MaxBody: rc.maxBody, Rows: rows, Logger: logger,
+		Client: replay.NewClient(o.Concurrency, rc.tls),
+	})
+	if err != nil {
+		_ = rows.Close(context.Background())
+		return nil, usageErrorf("--shadow: %v", err)
+	}
+	return &liveShadow{sh: sh, rows: rows, out: o.Out, timeout: o.Timeout}, nil
+}
+
+// stop lets the copies in flight finish (up to --shadow-timeout) and
+// finalizes the last results file.
+func (l *liveShadow) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	defer cancel()
+	shErr := l.sh.Close(ctx)
+	closeCtx, cancelClose := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelClose()
+	return errors.Join(shErr, l.rows.Close(closeCtx))
+}
+
+// summary is the shadow's part of the closing line.
+func (l *liveShadow) summary() string {
+	st, rs := l.sh.Stats(), l.rows.Stats()
+	return fmt.Sprintf("; shadow: mirrored %d, dropped %d (%s=%d, %s=%d, %s=%d), %d of %d agreeing, %d rows in %s",
+		st.Mirrored, st.DroppedTotal(),
+		shadow.DropQueueFull, st.Dropped[shadow.DropQueueFull], shadow.DropUnheld, st.Dropped[shadow.DropUnheld],
+		shadow.DropClosed, st.Dropped[shadow.DropClosed], st.Agreed, st.Compared, rs.Recorded, l.out)
+}

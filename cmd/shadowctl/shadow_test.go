@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/shadowctl/shadowctl/internal/demomodel"
+	"github.com/shadowctl/shadowctl/internal/poll"
+	"github.com/shadowctl/shadowctl/internal/wal"
+	"github.com/shadowctl/shadowctl/record"
+)
+
+// demoModels serves the demo's model-v1 and model-v2 on loopback and
+// returns them, for ground truth.
+func demoModels(t *testing.T) (v1, v2 *demomodel.Model, v1URL, v2URL string) {
+	t.Helper()
+	serve := func(version string) (*demomodel.Model, string) {
+		m, err := demomodel.Train(version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := demomodel.NewHandler(demomodel.Options{Name: "bc", Version: version, Model: m, Latency: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		return m, srv.URL
+	}
+	v1, v1URL = serve("v1")
+	v2, v2URL = serve("v2")
+	return
+}
+
+// sendInstances posts one instance per request through the recorder and
+// returns how many requests the two models answer alike (the ground truth).
+func sendInstances(t *testing.T, front string, v1, v2 *demomodel.Model, n int) (agree int) {
+	t.Helper()
+	d, err := demomodel.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		x := d.Features[i%len(d.Features)]
+		body, _ := json.Marshal(map[string]any{"instances": [][]float64{x}})
+		res, err := http.Post(front+"/v1/models/bc:predict", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		l1, _, _ := v1.Predict(x)
+		l2, _, _ := v2.Predict(x)
+		if want := fmt.Sprintf(`{"predictions":[%q]}`, l1); res.StatusCode != 200 || !strings.Contains(string(b), fmt.Sprintf("%q", l1)) {
+			t.Fatalf("request %d: client got %d %s, want v1's %s", i, res.StatusCode, b, want)
+		}
+		if l1 == l2 {
+			agree++
+		}
+	}
+	return agree
+}
+
+// The real binary with --shadow in front of the demo models: clients get
+// v1's answers, and the report over the live results equals the two models'
+// own agreement on the instances sent; the summary line says so too.
+func TestRecordLiveShadowAgreesWithGroundTruth(t *testing.T) {
+	bin := buildBinary(t)
+	v1, v2, v1URL, v2URL := demoModels(t)
+	dir := t.TempDir()
+	sh := filepath.Join(dir, "shadow")
+	p := startRecorder(t, bin, "--listen", "127.0.0.1:0", "--admin", "", "--upstream", v1URL, "--shadow", v2URL,
+		"--out", filepath.Join(dir, "rec"), "--shadow-out", sh, "--instance", "live")
+	const n = 120
+	agree := sendInstances(t, p.addr, v1, v2, n)
+	if agree == n || agree == 0 {
+		t.Fatalf("the models agree on %d of %d instances: pick instances where they differ", agree, n)
+	}
+	p.stop(t)
+	want := fmt.Sprintf("shadow: mirrored %d, dropped 0 (queue_full=0, unheld=0, closed=0), %d of %d agreeing, %d rows in %s", n, agree, n, n, sh)
+	if !strings.Contains(p.stderr(), want) {
+		t.Errorf("summary line missing %q:\n%s", want, p.stderr())
+	}
+	out, err := exec.Command(bin, "report", "--format", "json", sh).Output()
+	if err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	var rep struct {
+		Exchanges int64 `json:"exchanges"`
+		Agreement struct {
+			Requests struct{ Compared, Agreed int64 } `json:"requests"`
+		} `json:"agreement"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Exchanges != n || rep.Agreement.Requests.Compared != n || rep.Agreement.Requests.Agreed != int64(agree) {
+		t.Errorf("report over the live results: %d rows, %d of %d agreeing; ground truth %d of %d", rep.Exchanges,
+			rep.Agreement.Requests.Agreed, rep.Agreement.Requests.Compared, agree, n)
+	}
+}
+
+// SIGKILL after the rows reached the results log, then a restart: the
+// rows are recovered into a results file, like recordings.
+func TestRecordLiveShadowSurvivesSIGKILL(t *testing.T) {
+	bin := buildBinary(t)
+	v1, v2, v1URL, v2URL := demoModels(t)
+	dir := t.TempDir()
+	sh := filepath.Join(dir, "shadow")
+	args := []string{"--listen", "127.0.0.1:0", "--admin", "", "--upstream", v1URL, "--shadow", v2URL,
+		"--out", filepath.Join(dir, "rec"), "--shadow-out", sh, "--instance", "live", "--rotate-interval", "1h"}
+	p := startRecorder(t, bin, args...)
+	const n = 30
+	sendInstances(t, p.addr, v1, v2, n)
+	// Every row is in the results log (synced within a second), then the kill.
+	poll.Until(t, func() bool {
+		logs, _ := filepath.Glob(filepath.Join(sh, "*"+record.WALSuffix))
+		rows := 0
+		for _, l := range logs {
+			_, _ = wal.Read(l, func([]byte) error { rows++; return nil })
+		}
+		return rows == n
+	})
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+	p2 := startRecorder(t, bin, args...)
+	p2.stop(t)
+	if !strings.Contains(p2.stderr(), "recovered results file left by a live shadow") {
+		t.Errorf("no recovery logged:\n%s", p2.stderr())
+	}
+	out, err := exec.Command(bin, "report", "--format", "json", sh).Output()
+	if err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	var rep struct {
+		Exchanges int64 `json:"exchanges"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil || rep.Exchanges != n {
+		t.Errorf("report after the crash: %d rows (%v), want %d", rep.Exchanges, err, n)
+	}
+}
+
+// The shadow's flags are checked at start.
+func TestRecordShadowFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--shadow", "ftp://x"}, "--shadow \"ftp://x\": want an http:// or https:// URL"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-sample", "2"}, "--shadow-sample 2: want a fraction"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-key", "cookie:x"}, "--shadow-key"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-header", "X: a\r\nB: c"}, "--shadow-header"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-out", "./recordings"}, "is --out"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-concurrency", "0"}, "--shadow-concurrency 0"},
+	} {
+		args := append([]string{"record", "--upstream", "http://127.0.0.1:8080"}, tc.args...)
+		_, stderr, code := runCLI(t, args...)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
