@@ -50,6 +50,12 @@ func (f *Flow) Recordings() string { return filepath.Join(f.Dir, "recordings") }
 // Results is the replay's results file.
 func (f *Flow) Results() string { return filepath.Join(f.Dir, "results.parquet") }
 
+// Live is the live shadow's folder: its recordings and its results.
+func (f *Flow) Live() string { return filepath.Join(f.Dir, "live") }
+
+// LiveResults is the live shadow's results folder.
+func (f *Flow) LiveResults() string { return filepath.Join(f.Live(), "shadow") }
+
 // ReportJSON is where the demo keeps the JSON report.
 func (f *Flow) ReportJSON() string { return filepath.Join(f.Dir, "report.json") }
 
@@ -57,7 +63,7 @@ func (f *Flow) ReportJSON() string { return filepath.Join(f.Dir, "report.json") 
 // logs, the JSON report), so that the replay reads only this run's recordings. Nothing else
 // in Dir is touched.
 func (f *Flow) Clean() error {
-	for _, p := range []string{f.Recordings(), f.Results(), f.Results() + ".partial", f.ReportJSON(), f.Runner.Logs} {
+	for _, p := range []string{f.Recordings(), f.Results(), f.Results() + ".partial", f.ReportJSON(), f.Live(), f.Runner.Logs} {
 		if p == "" {
 			continue
 		}
@@ -90,6 +96,25 @@ func (f *Flow) StartRecorder(ctx context.Context, upstream string) (*Process, er
 	return f.Runner.Start(ctx, "record", recordingLine, f.Shadowctl, "record",
 		"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--instance", "demo",
 		"--upstream", upstream, "--out", f.Recordings())
+}
+
+// StartLiveShadow starts `shadowctl record` in front of upstream that also
+// sends every request to shadow live, writing to Live().
+func (f *Flow) StartLiveShadow(ctx context.Context, upstream, shadow string) (*Process, error) {
+	return f.Runner.Start(ctx, "record-live", recordingLine, f.Shadowctl, "record",
+		"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--instance", "live",
+		"--upstream", upstream, "--out", filepath.Join(f.Live(), "recordings"),
+		"--shadow", shadow, "--shadow-out", f.LiveResults())
+}
+
+// ReportLive runs `shadowctl report` on the live shadow's results, its
+// output going to the file at path when path is not empty.
+func (f *Flow) ReportLive(ctx context.Context, path string, stdout, stderr io.Writer, flags ...string) error {
+	args := append(append([]string{"report"}, flags...), f.LiveResults())
+	if path != "" {
+		return f.Runner.RunToFile(ctx, path, stderr, f.Shadowctl, args...)
+	}
+	return f.Runner.Run(ctx, stdout, stderr, f.Shadowctl, args...)
 }
 
 // RecordSummary is the recorder's summary line, parsed.
@@ -154,6 +179,23 @@ func ObservedFromResults(path string) ([]Observed, error) {
 		failed := row.CandidateErrorKind != "" || row.CandidateStatus < 200 || row.CandidateStatus > 299
 		obs = append(obs, Observed{Path: row.Path, Body: append([]byte(nil), row.RequestBody...), Failed: failed})
 	}
+}
+
+// ObservedFromFolder is ObservedFromResults over every results file in dir.
+func ObservedFromFolder(dir string) ([]Observed, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.parquet"))
+	if err != nil {
+		return nil, err
+	}
+	var obs []Observed
+	for _, p := range files {
+		o, err := ObservedFromResults(p)
+		if err != nil {
+			return nil, err
+		}
+		obs = append(obs, o...)
+	}
+	return obs, nil
 }
 
 // ReportToFile runs `shadowctl report` on Results() with the given flags,

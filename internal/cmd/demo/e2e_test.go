@@ -355,6 +355,10 @@ func TestDemo(t *testing.T) {
 		regexp.MustCompile(`(?m)^recorded 300 exchanges, dropped 0`),
 		regexp.MustCompile(`(?m)^ground truth: v1 and v2 agree on \d+ of \d+ instances sent`),
 		regexp.MustCompile(`(?m)^report: \d+ of \d+ instances agreeing: matches$`),
+		// The live shadow act: every request mirrored, the live report checked against the models.
+		regexp.MustCompile(`(?m)^\$ \S+ record .* --shadow http://127\.0\.0\.1:\d+ --shadow-out \S+ &$`),
+		regexp.MustCompile(`(?m)^recorded 300 exchanges, .*; shadow: mirrored 300, dropped 0 .*, \d+ of 300 agreeing, 300 rows in `),
+		regexp.MustCompile(`(?m)^live report .*: \d+ of \d+ instances agreeing; .*: matches$`),
 	} {
 		if !want.MatchString(text) {
 			t.Errorf("demo output lacks %q:\n%s", want, text)

@@ -202,6 +202,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+
+	say("8. The live shadow: the recorder also sends every request to model-v2, answers with model-v1's, and compares live")
+	liveOK, err := live(ctx, stdout, stderr, f, v1, v2, plan, p1.URL, p2.URL, opts.concurrency)
+	if err != nil {
+		return err
+	}
+	ok = ok && liveOK
 	// Stop the servers now, so their exit is part of the run.
 	for _, p := range []*demo.Process{p1, p2} {
 		if err := p.Stop(); err != nil {
@@ -210,8 +217,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	say("Files")
-	fmt.Fprintf(stdout, "recordings:  %s/\nresults:     %s\nJSON report: %s\nlogs:        %s/\n",
-		f.Recordings(), f.Results(), jsonPath, f.Runner.Logs)
+	fmt.Fprintf(stdout, "recordings:  %s/\nresults:     %s\nJSON report: %s\nlive shadow: %s/\nlogs:        %s/\n",
+		f.Recordings(), f.Results(), jsonPath, f.LiveResults(), f.Runner.Logs)
 	fmt.Fprintf(stdout, "try: %s report --format markdown --fail-on 'agreement.rate < 0.99' %s; echo exit $?\n",
 		opts.shadowctl, f.Results())
 	fmt.Fprintf(stdout, "demo done in %v\n", time.Since(start).Round(100*time.Millisecond))
@@ -256,6 +263,60 @@ func check(w io.Writer, v1, v2 *demomodel.Model, plan []demo.Request, results, j
 		verdict = "DOES NOT MATCH"
 	}
 	fmt.Fprintf(w, "report: %d of %d instances agreeing: %s\n", got, rep.Agreement.Instances.Compared, verdict)
+	return ok, nil
+}
+
+// live runs the traffic through a recorder with --shadow, reports on the
+// live results and checks them against the models, as check does for the
+// replay.
+func live(ctx context.Context, stdout, stderr io.Writer, f *demo.Flow, v1, v2 *demomodel.Model, plan []demo.Request,
+	v1URL, v2URL string, concurrency int) (bool, error) {
+	rec, err := f.StartLiveShadow(ctx, v1URL, v2URL)
+	if err != nil {
+		return false, err
+	}
+	defer stopQuietly(rec)
+	st, err := demo.Send(ctx, nil, rec.URL, plan, concurrency)
+	if err != nil {
+		return false, err
+	}
+	if st.OK() != len(plan) {
+		return false, fmt.Errorf("live traffic: %d of %d requests failed (first error: %v)", len(plan)-st.OK(), len(plan), st.FirstError)
+	}
+	sum, err := demo.StopRecorder(rec)
+	if err != nil {
+		return false, err
+	}
+	fmt.Fprintf(stdout, "sent %d requests, every client answered by model-v1\n%s\n", st.Sent, sum.Line)
+	jsonPath := filepath.Join(f.Live(), "report.json")
+	if err := f.ReportLive(ctx, jsonPath, stdout, stderr, "--format", "json"); err != nil {
+		return false, err
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return false, err
+	}
+	rep, err := demo.ParseReport(b)
+	if err != nil {
+		return false, err
+	}
+	obs, err := demo.ObservedFromFolder(f.LiveResults())
+	if err != nil {
+		return false, err
+	}
+	truth, err := demo.Compare(v1, v2, obs)
+	if err != nil {
+		return false, err
+	}
+	want, got := int64(truth.ReportAgreed()), rep.Agreement.Instances.Agreed
+	ok := got == want && rep.Agreement.Instances.Compared == int64(truth.Instances) && len(obs) == len(plan)
+	verdict := "matches"
+	if !ok {
+		verdict = "DOES NOT MATCH"
+	}
+	fmt.Fprintf(stdout, "live report ($ shadowctl report %s): %d of %d instances agreeing; the models on the same instances, "+
+		"model-v2's %d failed requests counted as disagreements: %d: %s\n",
+		f.LiveResults(), got, rep.Agreement.Instances.Compared, truth.FailedRequests, want, verdict)
 	return ok, nil
 }
 
