@@ -93,9 +93,15 @@ the upstream sent, streamed as it arrives, while a copy of each exchange is
 written to rotating Parquet files in --out. Recording never slows or fails a
 request: when the queue is full or the disk fails, the row is dropped and
 counted. SIGTERM or SIGINT stops it cleanly: in-flight requests finish, the
-last file is finalized, and one summary line is printed.`,
-		Example: `  shadowctl record --upstream http://127.0.0.1:8080 --listen :8081 --out ./recordings`,
-		Args:    cobra.NoArgs,
+last file is finalized, and one summary line is printed.
+
+With --shadow URL it is also the live shadow: each sampled request goes to
+that candidate too, never delaying the client (a bounded queue; copies that
+do not fit are dropped and counted), and both answers are written as results
+files in --shadow-out that shadowctl report reads, compared live on /metrics.`,
+		Example: `  shadowctl record --upstream http://127.0.0.1:8080 --listen :8081 --out ./recordings
+  shadowctl record --upstream http://127.0.0.1:8080 --shadow http://127.0.0.1:9000 --shadow-sample 0.2`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRecord(cmd.Context(), g, opts)
 		},
