@@ -30,6 +30,7 @@ const (
 	DefaultQueue       = 1000
 	DefaultTimeout     = 10 * time.Second
 	DefaultMaxBody     = 4 << 20
+	DefaultMaxHeld     = 128 << 20
 )
 
 // Reasons a copy is not sent (the dropped metric's label).
@@ -68,6 +69,12 @@ type Options struct {
 	// MaxBody bounds the bytes of a shadow answer kept; a longer one is a
 	// row of kind body_too_large.
 	MaxBody int64
+	// MaxHeld bounds the bytes of request and primary bodies held by
+	// copies waiting or in flight (the queue's count alone would let 1000
+	// large answers pile up): past it a new copy is dropped as queue_full,
+	// and a primary answer's body is not kept (its row is flagged, not
+	// compared). 0 means DefaultMaxHeld.
+	MaxHeld int64
 	// Client sends the copies; replay.NewClient(Concurrency, nil) when nil.
 	Client *http.Client
 	// Rows receives each finished row; nil keeps none (metrics only).
@@ -102,6 +109,16 @@ type Shadow struct {
 
 	offered, mirrored, written atomic.Int64
 	dropped                    [3]atomic.Int64
+	held                       atomic.Int64 // bytes of bodies held by pending copies
+}
+
+// hold reserves n bytes of MaxHeld; false when they are not there.
+func (s *Shadow) hold(n int64) bool {
+	if s.held.Add(n) <= s.opts.MaxHeld {
+		return true
+	}
+	s.held.Add(-n)
+	return false
 }
 
 // New checks opts and starts the workers.
@@ -126,6 +143,9 @@ func New(opts Options) (*Shadow, error) {
 	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.MaxHeld <= 0 {
+		opts.MaxHeld = DefaultMaxHeld
 	}
 	if opts.Client == nil {
 		opts.Client = replay.NewClient(opts.Concurrency, nil)
@@ -154,13 +174,27 @@ func New(opts Options) (*Shadow, error) {
 }
 
 // pending is one mirrored request: its copy, and the primary's answer
-// once the exchange ends.
+// once the exchange ends; held is what they reserve of MaxHeld.
 type pending struct {
+	s       *Shadow
 	req     *record.MirrorRequest
 	primary chan *record.MirrorAnswer // buffered 1: Primary never blocks
+	held    int64                     // the request body's reservation
+	kept    atomic.Int64              // the primary body's
 }
 
-func (p *pending) Primary(a *record.MirrorAnswer) { p.primary <- a }
+func (p *pending) Primary(a *record.MirrorAnswer) {
+	if n := int64(len(a.Body)); n > 0 {
+		if p.s.hold(n) {
+			p.kept.Store(n)
+		} else {
+			cut := *a
+			cut.Body, cut.Truncated = nil, true
+			a = &cut
+		}
+	}
+	p.primary <- a
+}
 
 // Offer takes a copy of r if it is sampled and a worker or the queue has
 // room; it never blocks.
@@ -179,11 +213,17 @@ func (s *Shadow) Offer(r *record.MirrorRequest) record.Mirrored {
 		s.drop(DropClosed)
 		return nil
 	}
-	p := &pending{req: r, primary: make(chan *record.MirrorAnswer, 1)}
+	n := int64(len(r.Body))
+	if !s.hold(n) {
+		s.drop(DropQueueFull)
+		return nil
+	}
+	p := &pending{s: s, req: r, primary: make(chan *record.MirrorAnswer, 1), held: n}
 	select {
 	case s.queue <- p:
 		return p
 	default:
+		s.held.Add(-n)
 		s.drop(DropQueueFull)
 		return nil
 	}
@@ -230,8 +270,12 @@ func (s *Shadow) mirror(p *pending) {
 	select {
 	case prim = <-p.primary:
 	case <-s.ctx.Done():
+		s.held.Add(-p.held - p.kept.Load())
 		return // cut at Close's deadline
 	}
+	// The bodies now belong to the row (the results spool bounds the
+	// rows it queues).
+	defer s.held.Add(-p.held - p.kept.Load())
 	row := Row(p.req, prim, cand)
 	s.mu.Lock()
 	s.builder.Add(row)

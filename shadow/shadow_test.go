@@ -322,3 +322,29 @@ func TestParseKey(t *testing.T) {
 		t.Errorf("request key: same id gave %v and %v, another id %v", k.fraction(a), k.fraction(b), k.fraction(c))
 	}
 }
+
+// MaxHeld bounds the bodies pending copies hold: past it new copies are
+// dropped, and everything reserved is given back once the rows are made.
+func TestShadowBoundsTheBodiesItHolds(t *testing.T) {
+	release := make(chan struct{})
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.Write([]byte(`{}`))
+	})
+	body := strings.Repeat("x", 40<<10) // 40 KiB, preloaded
+	rg := newRig(t, model(func(string) string { return "cat" }), slow, Options{Concurrency: 8, MaxHeld: 100 << 10, Timeout: 30 * time.Second})
+	for i := range 6 {
+		if code, _ := rg.post(t, fmt.Sprintf("/p/%d", i), body); code != 200 {
+			t.Fatalf("client got %d", code)
+		}
+	}
+	close(release)
+	st := rg.close(t)
+	// 100 KiB holds two 40 KiB requests with their small answers; the rest are dropped.
+	if st.Mirrored != 2 || st.Dropped[DropQueueFull] != 4 {
+		t.Errorf("mirrored %d, dropped %v; want 2 and 4 queue_full", st.Mirrored, st.Dropped)
+	}
+	if h := rg.shadow.held.Load(); h != 0 {
+		t.Errorf("%d bytes still held after the rows were made", h)
+	}
+}
