@@ -121,19 +121,44 @@ func TestRecordLiveShadowSurvivesSIGKILL(t *testing.T) {
 	p := startRecorder(t, bin, args...)
 	const n = 30
 	sendInstances(t, p.addr, v1, v2, n)
-	// Every row is in the results log (synced within a second), then the kill.
-	poll.Until(t, func() bool {
+	logged := func() int {
 		logs, _ := filepath.Glob(filepath.Join(sh, "*"+record.WALSuffix))
 		rows := 0
 		for _, l := range logs {
 			_, _ = wal.Read(l, func([]byte) error { rows++; return nil })
 		}
-		return rows == n
-	})
+		return rows
+	}
+	// Every row is in the results log (synced within a second); then the
+	// kill, under load: more requests keep coming while it lands.
+	poll.Until(t, func() bool { return logged() == n })
+	stop := make(chan struct{})
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		body := `{"instances":[[` + strings.TrimSuffix(strings.Repeat("1,", 30), ",") + `]]}`
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			res, err := http.Post(p.addr+"/v1/models/bc:predict", "application/json", strings.NewReader(body))
+			if err != nil {
+				return // the recorder is gone
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+	}()
+	poll.Until(t, func() bool { return logged() >= n+10 })
+	atKill := logged()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = p.cmd.Wait()
+	close(stop)
+	<-loaded
 	p2 := startRecorder(t, bin, args...)
 	p2.stop(t)
 	if !strings.Contains(p2.stderr(), "recovered results file left by a live shadow") {
@@ -146,8 +171,10 @@ func TestRecordLiveShadowSurvivesSIGKILL(t *testing.T) {
 	var rep struct {
 		Exchanges int64 `json:"exchanges"`
 	}
-	if err := json.Unmarshal(out, &rep); err != nil || rep.Exchanges != n {
-		t.Errorf("report after the crash: %d rows (%v), want %d", rep.Exchanges, err, n)
+	// Every row logged before the kill survives; rows logged in the last
+	// instant before it may too.
+	if err := json.Unmarshal(out, &rep); err != nil || rep.Exchanges < int64(atKill) {
+		t.Errorf("report after the crash: %d rows (%v), want at least the %d logged before the kill", rep.Exchanges, err, atKill)
 	}
 }
 
