@@ -8,6 +8,11 @@
 // optional. `make bench` runs it; it is never part of `make test`.
 //
 //	go run ./internal/cmd/benchpeers --shadowctl bin/shadowctl --rounds 5 --duration 5s
+//
+// With --shadow it measures the live shadow instead (shadow.go): the
+// recorder without --shadow, with a fast shadow and with a slow one, and
+// nginx's mirror to the same slow shadow, then finds the rate up to which
+// the fast shadow drops no copy.
 package main
 
 import (
@@ -24,7 +29,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -54,6 +58,10 @@ type options struct {
 	body, reply                   int
 	recordArgs                    string
 	cpuProfile                    string
+
+	shadow      bool
+	shadowDelay time.Duration
+	rateStep    time.Duration
 }
 
 func (o *options) addFlags(fs *flag.FlagSet) {
@@ -69,6 +77,28 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.reply, "reply", 1024, "response body bytes (JSON)")
 	fs.StringVar(&o.recordArgs, "record-args", "", "extra flags for shadowctl record, space separated")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the first shadowctl during the last round here (needs a build serving /debug/pprof/ on its --admin address)")
+	fs.BoolVar(&o.shadow, "shadow", false, "measure the live shadow: record without --shadow, with a fast and a slow shadow, and nginx mirror to the slow one")
+	fs.DurationVar(&o.shadowDelay, "shadow-delay", 50*time.Millisecond, "with --shadow: how long the slow shadow waits before it answers")
+	fs.DurationVar(&o.rateStep, "rate-step", 3*time.Second, "with --shadow: length of each fixed-rate step looking for the fast shadow's first drop; 0 skips them")
+}
+
+// bench is what every mode shares: the load generator, the request and the
+// fast upstream.
+type bench struct {
+	o              options
+	wrk            string
+	tmp            string
+	body, reply    []byte
+	bodyFile, lua  string
+	upAddr, upURL  string
+	stdout, stderr io.Writer
+}
+
+// target is one thing under load.
+type target struct {
+	name, url string
+	pid       int       // the proxy's process, for CPU per request; 0 for none
+	rec       *recorder // set for shadowctl record
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -89,55 +119,53 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	b := &bench{o: o, wrk: wrk, tmp: tmp, stdout: stdout, stderr: stderr}
 
 	// The upstream: a fast model stand-in in this process.
-	reply := jsonBody(o.reply, 7)
-	up, err := net.Listen("tcp", "127.0.0.1:0")
+	b.reply = jsonBody(o.reply, 7)
+	upURL, stopUp, err := serveModel(b.reply, 0)
 	if err != nil {
 		return err
 	}
-	upSrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(reply)
-	})}
-	go upSrv.Serve(up)
-	defer upSrv.Close()
-	upURL := "http://" + up.Addr().String()
+	defer stopUp()
+	b.upURL, b.upAddr = upURL, strings.TrimPrefix(upURL, "http://")
 
-	body := jsonBody(o.body, 1)
-	bodyFile := filepath.Join(tmp, "body.json")
-	if err := os.WriteFile(bodyFile, body, 0o600); err != nil {
+	b.body = jsonBody(o.body, 1)
+	b.bodyFile = filepath.Join(tmp, "body.json")
+	if err := os.WriteFile(b.bodyFile, b.body, 0o600); err != nil {
 		return err
 	}
-	lua := filepath.Join(tmp, "post.lua")
-	script := fmt.Sprintf("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = %q\n", body)
-	if err := os.WriteFile(lua, []byte(script), 0o600); err != nil {
+	b.lua = filepath.Join(tmp, "post.lua")
+	script := fmt.Sprintf("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = %q\n", b.body)
+	if err := os.WriteFile(b.lua, []byte(script), 0o600); err != nil {
 		return err
 	}
-
-	type target struct {
-		name, url string
-		pid       int // the proxy's process, for CPU per request; 0 for none
+	if o.shadow {
+		return b.runShadow(ctx)
 	}
-	targets := []target{{name: "direct", url: upURL}}
+	return b.runPeers(ctx)
+}
 
+// runPeers is the default run: direct, nginx and each shadowctl build.
+func (b *bench) runPeers(ctx context.Context) error {
+	o := b.o
+	targets := []target{{name: "direct", url: b.upURL}}
 	if bin, err := exec.LookPath(o.nginx); err == nil {
-		addr, pid, stopNginx, err := startNginx(ctx, bin, tmp, up.Addr().String())
+		addr, pid, stopNginx, err := startNginx(ctx, bin, filepath.Join(b.tmp, "nginx"), b.upAddr, "")
 		if err != nil {
 			return err
 		}
 		defer stopNginx()
-		targets = append(targets, target{"nginx", "http://" + addr, pid})
+		targets = append(targets, target{name: "nginx", url: "http://" + addr, pid: pid})
 	} else {
-		fmt.Fprintf(stderr, "benchpeers: %s not found, measuring without nginx\n", o.nginx)
+		fmt.Fprintf(b.stderr, "benchpeers: %s not found, measuring without nginx\n", o.nginx)
 	}
 
 	// Several binaries (comma-separated) compare builds in one run.
 	var recs []*recorder
 	bins := strings.Split(o.shadowctl, ",")
 	for i, bin := range bins {
-		rec, err := startRecord(ctx, bin, o.recordArgs, filepath.Join(tmp, "recordings", strconv.Itoa(i)), upURL)
+		rec, err := startRecord(ctx, bin, strings.Fields(o.recordArgs), filepath.Join(b.tmp, "recordings", strconv.Itoa(i)), b.upURL)
 		if err != nil {
 			return err
 		}
@@ -147,61 +175,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			rec.name = "record " + filepath.Base(bin)
 		}
 		recs = append(recs, rec)
-		targets = append(targets, target{rec.name, "http://" + rec.addr, rec.cmd.Process.Pid})
+		targets = append(targets, target{name: rec.name, url: "http://" + rec.addr, pid: rec.cmd.Process.Pid, rec: rec})
 	}
 
-	fmt.Fprintf(stdout, "# benchpeers: %d cores (GOMAXPROCS %d), load %s before\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), loadavg())
-	fmt.Fprintf(stdout, "# wrk -t%d -c%d -d%s --latency -s post.lua URL  (POST %d B JSON, reply %d B), %d interleaved rounds\n",
-		o.threads, o.connections, o.duration, len(body), len(reply), o.rounds)
-	// Warm every path (connections, pools) before measuring.
-	for _, t := range targets {
-		if _, err := runWrk(ctx, wrk, o, lua, t.url, time.Second); err != nil {
-			return fmt.Errorf("warm up %s: %w", t.name, err)
-		}
+	b.printHeader()
+	res, err := b.measure(ctx, targets, recs[0])
+	if err != nil {
+		return err
 	}
-	res := make(map[string][]wrkResult)
-	for r := range o.rounds {
-		// Rotate the order, so a drift in the machine's load hits all alike.
-		for i := range targets {
-			t := targets[(i+r)%len(targets)]
-			var prof chan error
-			if o.cpuProfile != "" && r == o.rounds-1 && t.name == recs[0].name {
-				prof = make(chan error, 1)
-				go func() { prof <- recs[0].profile(ctx, o.duration-time.Second, o.cpuProfile) }()
-			}
-			cpu0 := processTreeCPU(t.pid)
-			w, err := runWrk(ctx, wrk, o, lua, t.url, o.duration)
-			if err != nil {
-				return fmt.Errorf("%s: %w", t.name, err)
-			}
-			if t.pid != 0 && w.requests > 0 {
-				w.cpuPerReq = float64((processTreeCPU(t.pid) - cpu0).Microseconds()) / float64(w.requests)
-			}
-			if prof != nil {
-				if err := <-prof; err != nil {
-					fmt.Fprintln(stderr, "benchpeers: profile:", err)
-				}
-			}
-			res[t.name] = append(res[t.name], w)
-			fmt.Fprintf(stderr, "round %d %-17s %9.0f req/s p50 %6.3f ms p99 %6.3f ms, proxy CPU %5.1f µs/req\n",
-				r+1, t.name, w.rps, w.p50, w.p99, w.cpuPerReq)
-		}
-	}
-	fmt.Fprintf(stdout, "# load %s after\n", loadavg())
+	fmt.Fprintf(b.stdout, "# load %s after\n", loadavg())
 
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(b.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\treq/s\tof direct\tp50 ms\tp99 ms\tadded p50 ms\tadded p99 ms\tproxy CPU µs/req\t")
 	direct := res["direct"]
 	for _, t := range targets {
 		rs := res[t.name]
-		var ratio, dp50, dp99 []float64
+		var dp50, dp99 []float64
 		for i, w := range rs {
-			ratio = append(ratio, w.rps/direct[i].rps)
 			dp50 = append(dp50, w.p50-direct[i].p50)
 			dp99 = append(dp99, w.p99-direct[i].p99)
 		}
 		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.3f\t%.3f\t%+.3f\t%+.3f\t%.1f\t\n", t.name,
-			median(field(rs, func(w wrkResult) float64 { return w.rps })), median(ratio),
+			median(field(rs, wrkRPS)), median(ratios(rs, direct)),
 			median(field(rs, func(w wrkResult) float64 { return w.p50 })),
 			median(field(rs, func(w wrkResult) float64 { return w.p99 })),
 			median(dp50), median(dp99), median(field(rs, func(w wrkResult) float64 { return w.cpuPerReq })))
@@ -214,22 +209,134 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := rec.stop(); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "# %s: %s\n", rec.name, rec.summary())
+		fmt.Fprintf(b.stdout, "# %s: %s\n", rec.name, rec.summary())
 	}
 
 	if v := findVegeta(o.vegeta); v != "" {
 		var rates []float64
 		for range o.rounds {
-			rps, err := runVegeta(ctx, v, o, bodyFile, upURL)
+			rps, err := runVegeta(ctx, v, o, b.bodyFile, b.upURL)
 			if err != nil {
 				return fmt.Errorf("vegeta: %w", err)
 			}
 			rates = append(rates, rps)
 		}
-		fmt.Fprintf(stdout, "# vegeta attack -rate=0 -max-workers=%d -duration=%s (POST %d B) direct: %.0f req/s (median of %d)\n",
-			o.connections, o.duration, len(body), median(rates), o.rounds)
+		fmt.Fprintf(b.stdout, "# vegeta attack -rate=0 -max-workers=%d -duration=%s (POST %d B) direct: %.0f req/s (median of %d)\n",
+			o.connections, o.duration, len(b.body), median(rates), o.rounds)
 	}
 	return nil
+}
+
+func (b *bench) printHeader() {
+	o := b.o
+	fmt.Fprintf(b.stdout, "# benchpeers: %d cores (GOMAXPROCS %d), load %s before\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), loadavg())
+	fmt.Fprintf(b.stdout, "# wrk -t%d -c%d -d%s --latency -s post.lua URL  (POST %d B JSON, reply %d B), %d interleaved rounds\n",
+		o.threads, o.connections, o.duration, len(b.body), len(b.reply), o.rounds)
+}
+
+// measure warms every target, then runs wrk against each in o.rounds
+// rotating rounds; profiled, when set, is the recorder -cpuprofile
+// profiles in the last round.
+func (b *bench) measure(ctx context.Context, targets []target, profiled *recorder) (map[string][]wrkResult, error) {
+	o := b.o
+	// Warm every path (connections, pools) before measuring.
+	for _, t := range targets {
+		if _, err := runWrk(ctx, b.wrk, o, b.lua, t.url, time.Second); err != nil {
+			return nil, fmt.Errorf("warm up %s: %w", t.name, err)
+		}
+		if t.rec != nil && t.rec.shadowed {
+			if _, err := t.rec.drain(ctx); err != nil {
+				return nil, fmt.Errorf("warm up %s: %w", t.name, err)
+			}
+		}
+	}
+	res := make(map[string][]wrkResult)
+	for r := range o.rounds {
+		// Rotate the order, so a drift in the machine's load hits all alike.
+		for i := range targets {
+			t := targets[(i+r)%len(targets)]
+			var prof chan error
+			if o.cpuProfile != "" && r == o.rounds-1 && t.rec == profiled {
+				prof = make(chan error, 1)
+				go func() { prof <- profiled.profile(ctx, o.duration-time.Second, o.cpuProfile) }()
+			}
+			w, err := b.load(ctx, t)
+			if err != nil {
+				return nil, err
+			}
+			if prof != nil {
+				if err := <-prof; err != nil {
+					fmt.Fprintln(b.stderr, "benchpeers: profile:", err)
+				}
+			}
+			res[t.name] = append(res[t.name], w)
+			fmt.Fprintf(b.stderr, "round %d %-17s %9.0f req/s p50 %6.3f ms p99 %6.3f ms, proxy CPU %5.1f µs/req%s\n",
+				r+1, t.name, w.rps, w.p50, w.p99, w.cpuPerReq, w.shadowNote())
+		}
+	}
+	return res, nil
+}
+
+// load runs wrk once against t. For a recorder with a shadow it then waits
+// for the shadow's queue to drain, so the round's CPU includes the copies'
+// and the next round starts with an empty queue, and it reads the round's
+// copies and the process's peak RSS. The CPU this process spends meanwhile
+// is the models' (the upstream and the shadows run here).
+func (b *bench) load(ctx context.Context, t target) (wrkResult, error) {
+	cpu0, self0 := processTreeCPU(t.pid), selfCPU()
+	var before shadowCounts
+	if t.rec != nil && t.rec.shadowed {
+		var err error
+		if before, err = t.rec.scrape(ctx); err != nil {
+			return wrkResult{}, fmt.Errorf("%s: %w", t.name, err)
+		}
+	}
+	w, err := runWrk(ctx, b.wrk, b.o, b.lua, t.url, b.o.duration)
+	if err != nil {
+		return w, fmt.Errorf("%s: %w", t.name, err)
+	}
+	if t.rec != nil && t.rec.shadowed {
+		after, err := t.rec.drain(ctx)
+		if err != nil {
+			return w, fmt.Errorf("%s: %w", t.name, err)
+		}
+		w.mirrored, w.dropped = after.mirrored-before.mirrored, after.dropped-before.dropped
+	}
+	if t.pid != 0 && w.requests > 0 {
+		w.cpuPerReq = float64((processTreeCPU(t.pid) - cpu0).Microseconds()) / float64(w.requests)
+	}
+	if w.requests > 0 {
+		w.modelCPUPerReq = float64((selfCPU() - self0).Microseconds()) / float64(w.requests)
+	}
+	if t.rec != nil {
+		w.peakRSS = peakRSS(t.pid)
+	}
+	return w, nil
+}
+
+// serveModel starts a model stand-in on loopback that reads the request,
+// waits delay, and answers reply; it returns its URL and its stop.
+func serveModel(reply []byte, delay time.Duration) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if delay > 0 {
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(reply)
+	})}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
 // jsonBody is a model request of about n bytes: an instances array of
@@ -275,292 +382,23 @@ func waitListening(ctx context.Context, addr string, exited <-chan struct{}) err
 	return fmt.Errorf("%s not listening after 15s", addr)
 }
 
-func startNginx(ctx context.Context, bin, tmp, upstream string) (string, int, func(), error) {
-	addr, err := freePort()
-	if err != nil {
-		return "", 0, nil, err
-	}
-	dir := filepath.Join(tmp, "nginx")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", 0, nil, err
-	}
-	conf := fmt.Sprintf(`daemon off;
-worker_processes auto;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s/body;
-  proxy_temp_path %[1]s/proxy;
-  upstream up { server %[2]s; keepalive 64; }
-  server {
-    listen %[3]s;
-    location / {
-      proxy_pass http://up;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-    }
-  }
-}
-`, dir, upstream, addr)
-	cf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
-		return "", 0, nil, err
-	}
-	cmd := exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", cf)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return "", 0, nil, fmt.Errorf("start nginx: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-	if err := waitListening(ctx, addr, exited); err != nil {
-		stop()
-		return "", 0, nil, fmt.Errorf("nginx: %w", err)
-	}
-	return addr, cmd.Process.Pid, stop, nil
-}
-
-type recorder struct {
-	name        string
-	addr, admin string
-	cmd         *exec.Cmd
-	stderr      bytes.Buffer
-	exited      chan struct{}
-	stopped     bool
-	err         error
-}
-
-func startRecord(ctx context.Context, bin, extra, out, upstream string) (*recorder, error) {
-	addr, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	admin, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	args := []string{"record", "--upstream", upstream, "--listen", addr, "--admin", admin,
-		"--out", out, "--instance", "bench"}
-	args = append(args, strings.Fields(extra)...)
-	r := &recorder{addr: addr, admin: admin, exited: make(chan struct{})}
-	r.cmd = exec.Command(bin, args...)
-	r.cmd.Stderr = &r.stderr
-	if err := r.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s record: %w", bin, err)
-	}
-	go func() { r.err = r.cmd.Wait(); close(r.exited) }()
-	if err := waitListening(ctx, addr, r.exited); err != nil {
-		r.stop()
-		return nil, fmt.Errorf("%s record: %w: %s", bin, err, r.stderr.String())
-	}
-	return r, nil
-}
-
-func (r *recorder) stop() error {
-	if r.stopped {
-		return nil
-	}
-	r.stopped = true
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.exited:
-	case <-time.After(60 * time.Second):
-		_ = r.cmd.Process.Kill()
-		<-r.exited
-		return errors.New("shadowctl record did not stop within 60s of SIGTERM")
-	}
-	if r.err != nil {
-		return fmt.Errorf("shadowctl record: %w: %s", r.err, r.stderr.String())
-	}
-	return nil
-}
-
-// summary is the recorder's last stderr line ("recorded N exchanges, ...").
-func (r *recorder) summary() string {
-	lines := strings.Split(strings.TrimSpace(r.stderr.String()), "\n")
-	return lines[len(lines)-1]
-}
-
-// profile fetches a CPU profile from the recorder's admin server.
-func (r *recorder) profile(ctx context.Context, d time.Duration, path string) error {
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", r.admin, max(1, int(d.Seconds())))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s (the build has no /debug/pprof/ on its admin address)", url, res.Status)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, res.Body); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-type wrkResult struct {
-	rps       float64
-	requests  int64
-	p50, p99  float64 // milliseconds
-	cpuPerReq float64 // the proxy's CPU time per request, microseconds
-}
-
-// processTreeCPU is the CPU time (user and system) used so far by pid and
-// its children (nginx's workers), from /proc; 0 where /proc is missing.
-func processTreeCPU(pid int) time.Duration {
-	if pid == 0 {
-		return 0
-	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	var ticks int64
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// Fields after the parenthesised command: state ppid ... utime(14) stime(15).
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 13 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		if p != pid && ppid != pid {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		s, _ := strconv.ParseInt(f[12], 10, 64)
-		ticks += u + s
-	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ is 100 on Linux
-}
-
-var (
-	rpsLine = regexp.MustCompile(`(?m)^Requests/sec:\s+([0-9.]+)`)
-	reqLine = regexp.MustCompile(`(?m)^\s+(\d+) requests in`)
-	pctLine = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
-	errLine = regexp.MustCompile(`(?m)^\s+Non-2xx or 3xx responses: (\d+)|Socket errors: .*`)
-)
-
-func runWrk(ctx context.Context, wrk string, o options, lua, url string, d time.Duration) (wrkResult, error) {
-	cmd := exec.CommandContext(ctx, wrk, "-t"+strconv.Itoa(o.threads), "-c"+strconv.Itoa(o.connections),
-		"-d"+strconv.Itoa(max(1, int(d.Seconds())))+"s", "--latency", "-s", lua, url+"/v1/models/m:predict")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return wrkResult{}, fmt.Errorf("wrk: %w: %s", err, out)
-	}
-	var w wrkResult
-	m := rpsLine.FindSubmatch(out)
-	if m == nil {
-		return w, fmt.Errorf("wrk: no Requests/sec in %s", out)
-	}
-	w.rps, _ = strconv.ParseFloat(string(m[1]), 64)
-	if m := reqLine.FindSubmatch(out); m != nil {
-		w.requests, _ = strconv.ParseInt(string(m[1]), 10, 64)
-	}
-	for _, m := range pctLine.FindAllSubmatch(out, -1) {
-		v, _ := strconv.ParseFloat(string(m[2]), 64)
-		switch string(m[3]) {
-		case "us":
-			v /= 1000
-		case "s":
-			v *= 1000
-		}
-		if string(m[1]) == "50" {
-			w.p50 = v
-		} else {
-			w.p99 = v
-		}
-	}
-	if m := errLine.Find(out); m != nil {
-		return w, fmt.Errorf("wrk reported failures: %s", m)
-	}
-	return w, nil
-}
-
-func findVegeta(name string) string {
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, "go", "bin", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
-var vegetaRate = regexp.MustCompile(`(?m)^Requests\s+\[total, rate, throughput\]\s+\d+, ([0-9.]+), ([0-9.]+)`)
-
-func runVegeta(ctx context.Context, bin string, o options, bodyFile, url string) (float64, error) {
-	attack := exec.CommandContext(ctx, bin, "attack", "-rate=0", "-max-workers="+strconv.Itoa(o.connections),
-		"-workers="+strconv.Itoa(o.connections), "-duration="+o.duration.String(), "-body="+bodyFile,
-		"-header=Content-Type: application/json")
-	attack.Stdin = strings.NewReader("POST " + url + "/v1/models/m:predict\n")
-	report := exec.CommandContext(ctx, bin, "report")
-	pipe, err := attack.StdoutPipe()
-	if err != nil {
-		return 0, err
-	}
-	report.Stdin = pipe
-	var out bytes.Buffer
-	report.Stdout = &out
-	if err := attack.Start(); err != nil {
-		return 0, err
-	}
-	if err := report.Start(); err != nil {
-		_ = attack.Process.Kill()
-		_ = attack.Wait()
-		return 0, err
-	}
-	aerr := attack.Wait()
-	rerr := report.Wait()
-	if err := errors.Join(aerr, rerr); err != nil {
-		return 0, err
-	}
-	m := vegetaRate.FindSubmatch(out.Bytes())
-	if m == nil {
-		return 0, fmt.Errorf("no rate in vegeta report: %s", out.String())
-	}
-	return strconv.ParseFloat(string(m[2]), 64)
-}
-
 func field(rs []wrkResult, f func(wrkResult) float64) []float64 {
 	out := make([]float64, len(rs))
 	for i, r := range rs {
 		out[i] = f(r)
+	}
+	return out
+}
+
+func wrkRPS(w wrkResult) float64 { return w.rps }
+
+// ratios are each round's req/s over base's in the same round.
+func ratios(rs, base []wrkResult) []float64 {
+	out := make([]float64, 0, len(rs))
+	for i, w := range rs {
+		if i < len(base) && base[i].rps > 0 {
+			out = append(out, w.rps/base[i].rps)
+		}
 	}
 	return out
 }
