@@ -9,6 +9,7 @@ package shadow
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shadowctl/shadowctl/internal/h1"
 	"github.com/shadowctl/shadowctl/record"
 	"github.com/shadowctl/shadowctl/replay"
 	"github.com/shadowctl/shadowctl/report"
@@ -75,8 +77,11 @@ type Options struct {
 	// and a primary answer's body is not kept (its row is flagged, not
 	// compared). 0 means DefaultMaxHeld.
 	MaxHeld int64
-	// Client sends the copies; replay.NewClient(Concurrency, nil) when nil.
+	// Client, when set, sends the copies through net/http; by default
+	// they go through internal/h1, the recorder's own client, with TLS
+	// for an https:// target.
 	Client *http.Client
+	TLS    *tls.Config
 	// Rows receives each finished row; nil keeps none (metrics only).
 	Rows RowSink
 	// Compare configures the live comparison (the report's options).
@@ -106,6 +111,7 @@ type Shadow struct {
 	mu      sync.Mutex // guards builder
 	builder *report.Builder
 	m       *metrics
+	h1      *h1.Client // sends the copies, unless Options.Client is set
 
 	offered, mirrored, written atomic.Int64
 	dropped                    [3]atomic.Int64
@@ -147,9 +153,6 @@ func New(opts Options) (*Shadow, error) {
 	if opts.MaxHeld <= 0 {
 		opts.MaxHeld = DefaultMaxHeld
 	}
-	if opts.Client == nil {
-		opts.Client = replay.NewClient(opts.Concurrency, nil)
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -164,8 +167,14 @@ func New(opts Options) (*Shadow, error) {
 	if err != nil {
 		return nil, err
 	}
+	var hc *h1.Client
+	if opts.Client == nil {
+		if hc, err = h1.NewClient(opts.Target, h1.Options{HeaderTimeout: opts.Timeout, ReadTimeout: opts.Timeout, TLS: opts.TLS}); err != nil {
+			return nil, fmt.Errorf("shadow target: %w", err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Shadow{opts: opts, queue: make(chan *pending, opts.Queue), ctx: ctx, cancel: cancel, builder: b, m: newMetrics()}
+	s := &Shadow{opts: opts, queue: make(chan *pending, opts.Queue), ctx: ctx, cancel: cancel, builder: b, m: newMetrics(), h1: hc}
 	for range opts.Concurrency {
 		s.wg.Add(1)
 		go s.work()
@@ -299,6 +308,9 @@ func (s *Shadow) send(r *record.MirrorRequest) replay.Answer {
 	for k, vs := range s.opts.Header {
 		h[k] = vs
 	}
+	if s.h1 != nil {
+		return s.sendH1(r, h)
+	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.Timeout)
 	defer cancel()
 	return replay.Send(ctx, s.opts.Client, r.Method, replay.TargetURL(s.opts.Target, target), h, r.Body, start, s.opts.MaxBody)
@@ -356,10 +368,19 @@ func (s *Shadow) Close(ctx context.Context) error {
 	select {
 	case <-done:
 		s.cancel()
+		s.closeClient()
 		return nil
 	case <-ctx.Done():
 		s.cancel()
 		<-done
+		s.closeClient()
 		return fmt.Errorf("shadow copies cut when stopping: %w", ctx.Err())
+	}
+}
+
+// closeClient drops the idle connections to the shadow.
+func (s *Shadow) closeClient() {
+	if s.h1 != nil {
+		s.h1.Close()
 	}
 }

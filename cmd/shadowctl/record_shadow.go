@@ -114,7 +114,7 @@ func startShadow(o *shadowOptions, c *shadowConfig, rc *recordConfig, ro *record
 	sh, err := shadow.New(shadow.Options{
 		Target: c.target, Sample: o.Sample, Key: c.key, Concurrency: o.Concurrency, Queue: o.Queue,
 		Timeout: o.Timeout, Header: c.header, MaxBody: rc.maxBody, Rows: rows, Logger: logger,
-		Client: replay.NewClient(o.Concurrency, rc.tls),
+		TLS: rc.tls,
 	})
 	if err != nil {
 		_ = rows.Close(context.Background())
