@@ -306,10 +306,6 @@ func (t transparentWriter) WriteHeader(code int) {
 	t.ResponseWriter.WriteHeader(code)
 }
 
-func (t transparentWriter) Write(b []byte) (int, error) {
-	return t.ResponseWriter.Write(b)
-}
-
 func (t transparentWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
 // forward is the proxy's own path for plain requests: the request goes to

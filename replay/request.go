@@ -209,7 +209,8 @@ func newRequest(ctx context.Context, method string, u *url.URL, h http.Header, b
 	return req.WithContext(ctx)
 }
 
-// Answer is what one request got, as a results row keeps it for a side.
+// Answer is what one request got, as a results row keeps it for a side
+// (the live shadow's candidate side).
 type Answer struct {
 	Status  int32
 	Body    []byte
@@ -217,16 +218,3 @@ type Answer struct {
 	Err     string
 	Kind    string // an error kind (Classify), "" for a 2xx/3xx answer
 }
-
-// Send sends one request to u and reads the whole answer, up to maxBody
-// bytes (a longer one is an answer of kind body_too_large), as replay does
-// for each side; the live shadow sends its copies the same way. Latency
-// runs from start to the last byte of the body.
-func Send(ctx context.Context, c *http.Client, method string, u *url.URL, h http.Header, body []byte, start time.Time, maxBody int64) Answer {
-	s := send(ctx, c, method, u, h, body, start, maxBody)
-	return Answer{Status: s.status, Body: s.body, Latency: s.latency, Err: s.err, Kind: s.kind}
-}
-
-// TargetURL is where a recorded path and query go on base: base's scheme
-// and host, base's path before the recorded one, escapes kept.
-func TargetURL(base, recorded *url.URL) *url.URL { return targetURL(base, recorded) }

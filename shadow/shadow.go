@@ -77,11 +77,9 @@ type Options struct {
 	// and a primary answer's body is not kept (its row is flagged, not
 	// compared). 0 means DefaultMaxHeld.
 	MaxHeld int64
-	// Client, when set, sends the copies through net/http; by default
-	// they go through internal/h1, the recorder's own client, with TLS
-	// for an https:// target.
-	Client *http.Client
-	TLS    *tls.Config
+	// TLS configures an https:// target (CAs, verification); the copies
+	// go through internal/h1, the recorder's own client.
+	TLS *tls.Config
 	// Rows receives each finished row; nil keeps none (metrics only).
 	Rows RowSink
 	// Compare configures the live comparison (the report's options).
@@ -111,7 +109,7 @@ type Shadow struct {
 	mu      sync.Mutex // guards builder
 	builder *report.Builder
 	m       *metrics
-	h1      *h1.Client // sends the copies, unless Options.Client is set
+	h1      *h1.Client // sends the copies
 
 	offered, mirrored, written atomic.Int64
 	dropped                    [3]atomic.Int64
@@ -167,11 +165,9 @@ func New(opts Options) (*Shadow, error) {
 	if err != nil {
 		return nil, err
 	}
-	var hc *h1.Client
-	if opts.Client == nil {
-		if hc, err = h1.NewClient(opts.Target, h1.Options{HeaderTimeout: opts.Timeout, ReadTimeout: opts.Timeout, TLS: opts.TLS}); err != nil {
-			return nil, fmt.Errorf("shadow target: %w", err)
-		}
+	hc, err := h1.NewClient(opts.Target, h1.Options{HeaderTimeout: opts.Timeout, ReadTimeout: opts.Timeout, TLS: opts.TLS})
+	if err != nil {
+		return nil, fmt.Errorf("shadow target: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Shadow{opts: opts, queue: make(chan *pending, opts.Queue), ctx: ctx, cancel: cancel, builder: b, m: newMetrics(), h1: hc}
@@ -294,13 +290,9 @@ func (s *Shadow) mirror(p *pending) {
 	}
 }
 
-// send sends the copy to the candidate.
+// send sends the copy to the candidate, with the client's headers and
+// --shadow-header.
 func (s *Shadow) send(r *record.MirrorRequest) replay.Answer {
-	start := time.Now()
-	target, err := url.ParseRequestURI(r.Target)
-	if err != nil {
-		return replay.Answer{Err: fmt.Sprintf("request target %q: %v", r.Target, err), Kind: replay.KindOther}
-	}
 	h := make(http.Header, len(r.Header)+len(s.opts.Header))
 	for k, vs := range r.Header {
 		h[k] = vs
@@ -308,12 +300,7 @@ func (s *Shadow) send(r *record.MirrorRequest) replay.Answer {
 	for k, vs := range s.opts.Header {
 		h[k] = vs
 	}
-	if s.h1 != nil {
-		return s.sendH1(r, h)
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.opts.Timeout)
-	defer cancel()
-	return replay.Send(ctx, s.opts.Client, r.Method, replay.TargetURL(s.opts.Target, target), h, r.Body, start, s.opts.MaxBody)
+	return s.sendH1(r, h)
 }
 
 // Row is the results row of a mirrored request: the recorded side is the
@@ -379,8 +366,4 @@ func (s *Shadow) Close(ctx context.Context) error {
 }
 
 // closeClient drops the idle connections to the shadow.
-func (s *Shadow) closeClient() {
-	if s.h1 != nil {
-		s.h1.Close()
-	}
-}
+func (s *Shadow) closeClient() { s.h1.Close() }
