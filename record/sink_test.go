@@ -125,9 +125,15 @@ func TestSinkRotatesByTime(t *testing.T) {
 	checkBalanced(t, s.Stats())
 }
 
-// gatedFile blocks the writer in create until the gate opens.
-func gatedCreate(gate <-chan struct{}) func(string) (rowFile, error) {
+// gatedCreate blocks the writer in create until gate opens. entered (if
+// not nil) is told each time the writer gets there: its batch is taken by
+// then, so what is offered afterwards waits in the queue.
+func gatedCreate(gate <-chan struct{}, entered chan<- struct{}) func(string) (rowFile, error) {
 	return func(path string) (rowFile, error) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
 		<-gate
 		return CreateFile(path)
 	}
@@ -135,15 +141,16 @@ func gatedCreate(gate <-chan struct{}) func(string) (rowFile, error) {
 
 func TestSinkDropsWhenQueueFull(t *testing.T) {
 	dir := t.TempDir()
-	gate := make(chan struct{})
-	s, err := NewSink(SinkOptions{Dir: dir, Instance: "c", Queue: 10, create: gatedCreate(gate)})
+	gate, entered := make(chan struct{}), make(chan struct{}, 1)
+	s, err := NewSink(SinkOptions{Dir: dir, Instance: "c", Queue: 10, create: gatedCreate(gate, entered)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The writer takes the first row and sticks on the disk; Offer must
-	// still return at once.
+	// still return at once. (Waiting only for an empty queue raced: the
+	// writer could still take more rows into its batch before it stuck.)
 	s.Offer(row(0, []byte("x")))
-	poll.Until(t, func() bool { return s.Stats().QueueDepth == 0 })
+	<-entered
 	accepted := make(chan int)
 	go func() {
 		n := 1
@@ -178,13 +185,17 @@ func TestSinkDropsWhenQueueFull(t *testing.T) {
 }
 
 func TestSinkBoundsQueuedBytes(t *testing.T) {
-	gate := make(chan struct{})
-	s, err := NewSink(SinkOptions{Dir: t.TempDir(), Instance: "d", QueueBytes: 100 << 10, create: gatedCreate(gate)})
+	gate, entered := make(chan struct{}), make(chan struct{}, 1)
+	s, err := NewSink(SinkOptions{Dir: t.TempDir(), Instance: "d", QueueBytes: 100 << 10, create: gatedCreate(gate, entered)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for i := range 50 {
+	// The first row is held by the writer, stuck on the disk; its bytes
+	// still count until written.
+	s.Offer(row(0, make([]byte, 10<<10)))
+	<-entered
+	n := 1
+	for i := 1; i < 50; i++ {
 		if s.Offer(row(i, make([]byte, 10<<10))) {
 			n++
 		}
@@ -283,7 +294,7 @@ func TestDiskFailureDropsAndRecovers(t *testing.T) {
 
 func TestSinkCloseHonorsContext(t *testing.T) {
 	gate := make(chan struct{})
-	s, err := NewSink(SinkOptions{Dir: t.TempDir(), Instance: "e", create: gatedCreate(gate)})
+	s, err := NewSink(SinkOptions{Dir: t.TempDir(), Instance: "e", create: gatedCreate(gate, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +371,7 @@ func TestProxyAnswersWhileTheQueueIsFull(t *testing.T) {
 	gate := make(chan struct{})
 	defer close(gate)
 	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
-	rg := newRig(t, upstream, ProxyOptions{}, SinkOptions{Queue: 2, create: gatedCreate(gate)})
+	rg := newRig(t, upstream, ProxyOptions{}, SinkOptions{Queue: 2, create: gatedCreate(gate, nil)})
 	// The writer is stuck on the disk: every request must still be answered
 	// (a blocked Offer would hang this loop), and the overflow counted.
 	for range 20 {
