@@ -275,6 +275,11 @@ func newReplayBar(w io.Writer) *progressbar.ProgressBar {
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionSetWidth(30),
+		// A bar of unknown length otherwise starts a goroutine that redraws
+		// the spinner every 100 ms and reads the bar's state without its
+		// lock (progressbar v3.19.1: a data race with Add under -race). The
+		// spinner turns on each update instead.
+		progressbar.OptionSetSpinnerChangeInterval(0),
 	)
 }
 

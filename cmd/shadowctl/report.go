@@ -102,7 +102,9 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 	if g.StderrIsTerminal {
 		bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(g.Stderr),
 			progressbar.OptionSetDescription("reading results"), progressbar.OptionShowCount(),
-			progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100_000_000))
+			progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100_000_000),
+			// see newReplayBar: no spinner goroutine of the library's own
+			progressbar.OptionSetSpinnerChangeInterval(0))
 		opts.Progress = func(done, total int64) {
 			if bar.GetMax64() != total {
 				bar.ChangeMax64(total)
