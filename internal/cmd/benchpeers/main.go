@@ -12,7 +12,8 @@
 // With --shadow it measures the live shadow instead (shadow.go): the
 // recorder without --shadow, with a fast shadow and with a slow one, and
 // nginx's mirror to the same slow shadow, then finds the rate up to which
-// the fast shadow drops no copy.
+// the fast shadow drops no copy. With --replay it measures `shadowctl replay`
+// against vegeta and wrk instead (replay.go).
 package main
 
 import (
@@ -59,9 +60,12 @@ type options struct {
 	recordArgs                    string
 	cpuProfile                    string
 
-	shadow      bool
-	shadowDelay time.Duration
-	rateStep    time.Duration
+	shadow       bool
+	replay       bool
+	exchanges    int
+	peerDuration time.Duration
+	shadowDelay  time.Duration
+	rateStep     time.Duration
 }
 
 func (o *options) addFlags(fs *flag.FlagSet) {
@@ -79,6 +83,9 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the first shadowctl during the last round here (needs a build serving /debug/pprof/ on its --admin address)")
 	fs.BoolVar(&o.shadow, "shadow", false, "measure the live shadow: record without --shadow, with a fast and a slow shadow, and nginx mirror to the slow one")
 	fs.DurationVar(&o.shadowDelay, "shadow-delay", 50*time.Millisecond, "with --shadow: how long the slow shadow waits before it answers")
+	fs.BoolVar(&o.replay, "replay", false, "measure shadowctl replay against vegeta and wrk on the same upstream, each timed from start to exit")
+	fs.IntVar(&o.exchanges, "exchanges", 20000, "with --replay: exchanges recorded, then replayed in each round")
+	fs.DurationVar(&o.peerDuration, "peer-duration", time.Second, "with --replay: how long vegeta and wrk run in each round")
 	fs.DurationVar(&o.rateStep, "rate-step", 3*time.Second, "with --shadow: length of each fixed-rate step looking for the fast shadow's first drop; 0 skips them")
 }
 
@@ -142,6 +149,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.shadow {
 		return b.runShadow(ctx)
+	}
+	if o.replay {
+		return b.runReplay(ctx)
 	}
 	return b.runPeers(ctx)
 }
