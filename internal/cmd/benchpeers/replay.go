@@ -96,9 +96,8 @@ func (b *bench) runReplay(ctx context.Context) error {
 
 	tw := tabwriter.NewWriter(b.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "generator\treq/s start to exit\tCPU µs/req\t")
-	base := gens[0].name
 	for _, g := range gens[len(bins):] {
-		fmt.Fprintf(tw, "%s over %s\t", base, g.name)
+		fmt.Fprintf(tw, "over %s\t", g.name)
 	}
 	fmt.Fprintln(tw)
 	for _, g := range gens {
