@@ -98,7 +98,7 @@ func (up *framingUpstream) seen() (raw string, done []string) {
 // Where Go's server accepts a message (both Content-Length and
 // Transfer-Encoding: the latter wins; obs-fold: unfolded; bare LF ends a
 // header line), the upstream gets it in the one unambiguous form.
-func TestProxyRefusesSmuggling(t *testing.T) {
+func TestRecorderKeepsOneFramingUpstream(t *testing.T) {
 	cases := []struct {
 		name, raw string
 		statuses  []int    // the client's answers, in order
