@@ -321,8 +321,7 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, cs, bs sender, j
 		RecordedStartedAt: x.StartedAt, RecordedStatus: x.Status, RecordedBody: x.ResponseBody,
 		RecordedBodyTruncated: x.ResponseBodyTruncated, RecordedLatencyNs: x.LatencyNs, RecordedError: x.Error,
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
+	deadline := now.Add(o.Timeout)
 
 	var cand, base side
 	tu, bu, err := rc.urls(o, x.Path)
@@ -339,9 +338,9 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, cs, bs sender, j
 		cand = side{err: fmt.Sprintf("build request: %v", herr), kind: KindOther, latency: time.Since(start)}
 		base = cand
 	case o.Baseline == nil:
-		cand = cs.send(ctx, x.Method, tu, h, x.RequestBody, start, o.MaxBody)
+		cand = cs.send(ctx, deadline, x.Method, tu, h, x.RequestBody, start, o.MaxBody)
 	default:
-		cand, base = sendBoth(ctx, cs, bs, x.Method, tu, bu, h, x.RequestBody, start, o.MaxBody)
+		cand, base = sendBoth(ctx, deadline, cs, bs, x.Method, tu, bu, h, x.RequestBody, start, o.MaxBody)
 	}
 	r.CandidateStatus, r.CandidateBody, r.CandidateLatencyNs = cand.status, cand.body, int64(cand.latency)
 	r.CandidateError, r.CandidateErrorKind = cand.err, cand.kind
@@ -365,14 +364,14 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, cs, bs sender, j
 // sendBoth sends the same request to the target at tu and the baseline at
 // bu at the same moment. Apart from send, so that without a baseline nothing
 // escapes to a goroutine.
-func sendBoth(ctx context.Context, cs, bs sender, method string, tu, bu *url.URL, h http.Header, body []byte,
+func sendBoth(ctx context.Context, deadline time.Time, cs, bs sender, method string, tu, bu *url.URL, h http.Header, body []byte,
 	start time.Time, maxBody int64) (cand, base side) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		base = bs.send(ctx, method, bu, h, body, start, maxBody)
+		base = bs.send(ctx, deadline, method, bu, h, body, start, maxBody)
 	}()
-	cand = cs.send(ctx, method, tu, h, body, start, maxBody)
+	cand = cs.send(ctx, deadline, method, tu, h, body, start, maxBody)
 	<-done
 	return cand, base
 }
