@@ -128,21 +128,22 @@ func BenchmarkGoLoop(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }
 
-// BenchmarkReplay replays b.N exchanges into a results file; allocs/op are
-// per request, results file included.
+// BenchmarkReplay replays b.N exchanges into a results file through the
+// default client (internal/h1); allocs/op are per request, results file
+// included.
 func BenchmarkReplay(b *testing.B) {
 	srv := fastServer()
 	defer srv.Close()
-	c := NewClient(benchConcurrency, nil)
 	out := filepath.Join(b.TempDir(), "results.parquet")
 	b.ReportAllocs()
 	b.ResetTimer()
-	replayN(b, c, srv.URL, b.N, out)
+	replayN(b, nil, srv.URL, b.N, out)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }
 
 // BenchmarkReplayVsGoLoop runs both against the same server, one after the
-// other, and reports replay's throughput as a fraction of the loop's.
+// other, and reports replay's throughput (default client) as a fraction of
+// the loop's (net/http).
 func BenchmarkReplayVsGoLoop(b *testing.B) {
 	for _, sink := range []string{"results-file", "no-sink"} {
 		b.Run(sink, func(b *testing.B) {
@@ -164,7 +165,7 @@ func BenchmarkReplayVsGoLoop(b *testing.B) {
 				goLoop(b, c, srv.URL+"/v1/models/m:predict", per)
 				loop += time.Since(t0)
 				t0 = time.Now()
-				replayN(b, c, srv.URL, per, out)
+				replayN(b, nil, srv.URL, per, out)
 				rep += time.Since(t0)
 			}
 			b.ReportMetric(float64(n)/loop.Seconds(), "loop-req/s")

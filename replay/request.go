@@ -60,6 +60,11 @@ type requestCache struct {
 
 	recorded []record.Header
 	hdr      http.Header
+	hdrErr   error
+	// rawHeader: the sender writes the header map as it is (internal/h1),
+	// so it must not hold net/http's empty User-Agent, and nothing is
+	// checked for it.
+	rawHeader bool
 
 	methodOK  bool
 	method    string
@@ -93,12 +98,25 @@ func (c *requestCache) urls(o *Options, path string) (target, baseline *url.URL,
 }
 
 // header returns requestHeader(recorded, extra), extra being the same on
-// every call.
-func (c *requestCache) header(recorded []record.Header, extra http.Header) http.Header {
+// every call, or why a recorded header cannot be sent (a recording is
+// untrusted: a CR or LF in a value would split the request).
+func (c *requestCache) header(recorded []record.Header, extra http.Header) (http.Header, error) {
 	if c.hdr == nil || !slices.Equal(recorded, c.recorded) {
-		c.hdr, c.recorded = requestHeader(recorded, extra), recorded
+		c.hdr, c.recorded, c.hdrErr = requestHeader(recorded, extra), recorded, nil
+		if c.rawHeader {
+			for k, vs := range c.hdr {
+				for _, v := range vs {
+					if err := CheckHeader(k, v); err != nil && c.hdrErr == nil {
+						c.hdrErr = err
+					}
+				}
+			}
+			if ua := c.hdr["User-Agent"]; len(ua) == 1 && ua[0] == "" {
+				delete(c.hdr, "User-Agent") // net/http's "send none"
+			}
+		}
 	}
-	return c.hdr
+	return c.hdr, c.hdrErr
 }
 
 // requestHeader rebuilds the headers to send from the recorded ones: without

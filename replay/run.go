@@ -125,6 +125,11 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 		total = max(0, total-int64(o.Skip.Len()))
 	}
 
+	cand, base, closeSenders, err := newSenders(&o)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer closeSenders()
 	start := time.Now()
 	jobs := make(chan job, o.Concurrency)
 	outs := make(chan outcome, 2*o.Concurrency)
@@ -141,7 +146,7 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			work(runCtx, &o, jobs, outs)
+			work(runCtx, &o, cand, base, jobs, outs)
 		}()
 	}
 	go func() {
@@ -270,18 +275,39 @@ func (p *producer) run(ctx context.Context, src Source, jobs chan<- job) error {
 
 // work sends jobs until the queue closes. After ctx ends it drops the
 // queued jobs; requests already sent finish within Timeout.
-func work(ctx context.Context, o *Options, jobs <-chan job, outs chan<- outcome) {
+func work(ctx context.Context, o *Options, cand, base sender, jobs <-chan job, outs chan<- outcome) {
 	reqCtx := context.WithoutCancel(ctx)
-	var rc requestCache
+	_, raw := cand.(h1Sender)
+	rc := requestCache{rawHeader: raw}
 	for j := range jobs {
 		if ctx.Err() != nil {
 			continue
 		}
-		outs <- sendJob(reqCtx, o, &rc, j)
+		outs <- sendJob(reqCtx, o, &rc, cand, base, j)
 	}
 }
 
-func sendJob(ctx context.Context, o *Options, rc *requestCache, j job) outcome {
+// newSenders makes the senders to the target and the baseline (nil
+// without one): through Options.Client when set, otherwise through
+// internal/h1. close drops their idle connections.
+func newSenders(o *Options) (cand, base sender, close func(), err error) {
+	if o.Client != nil {
+		return httpSender{o.Client}, httpSender{o.Client}, func() {}, nil
+	}
+	c, err := newH1Sender(o.Target, o.TLS)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	b := c
+	if o.Baseline != nil {
+		if b, err = newH1Sender(o.Baseline, o.TLS); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return c, b, func() { c.c.Close(); b.c.Close() }, nil
+}
+
+func sendJob(ctx context.Context, o *Options, rc *requestCache, cs, bs sender, j job) outcome {
 	x := j.x
 	now := time.Now()
 	start := now
@@ -295,11 +321,11 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, j job) outcome {
 		RecordedStartedAt: x.StartedAt, RecordedStatus: x.Status, RecordedBody: x.ResponseBody,
 		RecordedBodyTruncated: x.ResponseBodyTruncated, RecordedLatencyNs: x.LatencyNs, RecordedError: x.Error,
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
+	deadline := now.Add(o.Timeout)
 
 	var cand, base side
 	tu, bu, err := rc.urls(o, x.Path)
+	h, herr := rc.header(x.RequestHeaders, o.Header)
 	switch {
 	case err != nil:
 		cand = side{err: fmt.Sprintf("recorded path %q: %v", x.Path, err), kind: KindOther}
@@ -308,10 +334,13 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, j job) outcome {
 		cand = side{err: fmt.Sprintf("build request: %v", rc.methodErr(x.Method)), kind: KindOther,
 			latency: time.Since(start)}
 		base = cand
+	case herr != nil:
+		cand = side{err: fmt.Sprintf("build request: %v", herr), kind: KindOther, latency: time.Since(start)}
+		base = cand
 	case o.Baseline == nil:
-		cand = send(ctx, o.Client, x.Method, tu, rc.header(x.RequestHeaders, o.Header), x.RequestBody, start, o.MaxBody)
+		cand = cs.send(ctx, deadline, x.Method, tu, h, x.RequestBody, start, o.MaxBody)
 	default:
-		cand, base = sendBoth(ctx, o.Client, x.Method, tu, bu, rc.header(x.RequestHeaders, o.Header), x.RequestBody, start, o.MaxBody)
+		cand, base = sendBoth(ctx, deadline, cs, bs, x.Method, tu, bu, h, x.RequestBody, start, o.MaxBody)
 	}
 	r.CandidateStatus, r.CandidateBody, r.CandidateLatencyNs = cand.status, cand.body, int64(cand.latency)
 	r.CandidateError, r.CandidateErrorKind = cand.err, cand.kind
@@ -335,14 +364,14 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, j job) outcome {
 // sendBoth sends the same request to the target at tu and the baseline at
 // bu at the same moment. Apart from send, so that without a baseline nothing
 // escapes to a goroutine.
-func sendBoth(ctx context.Context, c *http.Client, method string, tu, bu *url.URL, h http.Header, body []byte,
+func sendBoth(ctx context.Context, deadline time.Time, cs, bs sender, method string, tu, bu *url.URL, h http.Header, body []byte,
 	start time.Time, maxBody int64) (cand, base side) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		base = send(ctx, c, method, bu, h, body, start, maxBody)
+		base = bs.send(ctx, deadline, method, bu, h, body, start, maxBody)
 	}()
-	cand = send(ctx, c, method, tu, h, body, start, maxBody)
+	cand = cs.send(ctx, deadline, method, tu, h, body, start, maxBody)
 	<-done
 	return cand, base
 }

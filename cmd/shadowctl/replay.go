@@ -173,7 +173,7 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 	if err := ro.Validate(); err != nil {
 		return ro, replayOptionError(err)
 	}
-	ro.Client = replay.NewClient(o.Concurrency, tlsConf)
+	ro.TLS = tlsConf
 	return ro, nil
 }
 

@@ -129,14 +129,24 @@ func (c *Client) Target(t string) string {
 // Get returns a clean idle connection, or dials a new one, ready for one
 // exchange: its response head is capped at MaxHeaderBytes.
 func (c *Client) Get(ctx context.Context) (*Conn, error) {
+	if pc := c.Idle(); pc != nil {
+		return pc, nil
+	}
+	return c.dial(ctx)
+}
+
+// Idle returns a clean idle connection ready for one exchange, as Get
+// does, or nil when there is none: a caller then makes the context its
+// dial needs only when it dials.
+func (c *Client) Idle() *Conn {
 	for {
 		pc := c.takeIdle()
 		if pc == nil {
-			return c.dial(ctx)
+			return nil
 		}
 		if pc.clean() {
 			pc.reused, pc.answered, pc.armed, pc.headLeft = true, false, false, pc.maxHead
-			return pc, nil
+			return pc
 		}
 		// Bytes nobody asked for, or the upstream's close: never read
 		// them as an answer.

@@ -12,7 +12,9 @@
 // With --shadow it measures the live shadow instead (shadow.go): the
 // recorder without --shadow, with a fast shadow and with a slow one, and
 // nginx's mirror to the same slow shadow, then finds the rate up to which
-// the fast shadow drops no copy.
+// the fast shadow drops no copy. Without --shadow, it then measures
+// `shadowctl replay` against vegeta and wrk on the same upstream
+// (replay.go; --replay=false skips it, --proxies=false runs only it).
 package main
 
 import (
@@ -59,9 +61,13 @@ type options struct {
 	recordArgs                    string
 	cpuProfile                    string
 
-	shadow      bool
-	shadowDelay time.Duration
-	rateStep    time.Duration
+	shadow       bool
+	replay       bool
+	proxies      bool
+	exchanges    int
+	peerDuration time.Duration
+	shadowDelay  time.Duration
+	rateStep     time.Duration
 }
 
 func (o *options) addFlags(fs *flag.FlagSet) {
@@ -79,6 +85,10 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the first shadowctl during the last round here (needs a build serving /debug/pprof/ on its --admin address)")
 	fs.BoolVar(&o.shadow, "shadow", false, "measure the live shadow: record without --shadow, with a fast and a slow shadow, and nginx mirror to the slow one")
 	fs.DurationVar(&o.shadowDelay, "shadow-delay", 50*time.Millisecond, "with --shadow: how long the slow shadow waits before it answers")
+	fs.BoolVar(&o.proxies, "proxies", true, "measure direct, nginx and shadowctl record under wrk")
+	fs.BoolVar(&o.replay, "replay", true, "then measure shadowctl replay against vegeta and wrk on the same upstream, each timed from start to exit")
+	fs.IntVar(&o.exchanges, "exchanges", 20000, "with --replay: exchanges recorded, then replayed in each round")
+	fs.DurationVar(&o.peerDuration, "peer-duration", time.Second, "with --replay: how long vegeta and wrk run in each round")
 	fs.DurationVar(&o.rateStep, "rate-step", 3*time.Second, "with --shadow: length of each fixed-rate step looking for the fast shadow's first drop; 0 skips them")
 }
 
@@ -143,7 +153,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.shadow {
 		return b.runShadow(ctx)
 	}
-	return b.runPeers(ctx)
+	if o.proxies {
+		if err := b.runPeers(ctx); err != nil {
+			return err
+		}
+	}
+	if o.replay {
+		return b.runReplay(ctx)
+	}
+	return nil
 }
 
 // runPeers is the default run: direct, nginx and each shadowctl build.
@@ -203,6 +221,27 @@ func (b *bench) runPeers(ctx context.Context) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if ng, ok := res["nginx"]; ok {
+		// The recorder's goals are stated against nginx: each round's
+		// ratio, then their median.
+		for _, rec := range recs {
+			var thr, p50, cpu []float64
+			for i, w := range res[rec.name] {
+				n, d := ng[i], direct[i]
+				if n.rps > 0 {
+					thr = append(thr, w.rps/n.rps)
+				}
+				if n.p50 > d.p50 {
+					p50 = append(p50, (w.p50-d.p50)/(n.p50-d.p50))
+				}
+				if n.cpuPerReq > 0 {
+					cpu = append(cpu, w.cpuPerReq/n.cpuPerReq)
+				}
+			}
+			fmt.Fprintf(b.stdout, "# %s over nginx (medians of each round's ratio): throughput %.2f, added p50 %.2f, CPU per request %.2f\n",
+				rec.name, median(thr), median(p50), median(cpu))
+		}
 	}
 
 	for _, rec := range recs {

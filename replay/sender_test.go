@@ -1,0 +1,177 @@
+package replay
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/shadowctl/shadowctl/record"
+)
+
+// rawTarget serves every connection accepted on loopback with serve, until
+// the test ends.
+func rawTarget(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				serve(c, bufio.NewReader(c))
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// A recording is untrusted input: a header value holding CR LF would add a
+// header (or a whole request) of the file's choosing. It is a row with an
+// error, and nothing of it reaches the target.
+func TestRecordedHeaderWithCRLFIsNotSent(t *testing.T) {
+	var injected, requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if r.Header.Get("X-Injected") != "" {
+			injected.Add(1)
+		}
+		okHandler(w, r)
+	}))
+	defer srv.Close()
+	xs := exchanges(3, "/p")
+	xs[1].RequestHeaders = append(xs[1].RequestHeaders, record.Header{Name: "X-A", Value: "v\r\nX-Injected: 1"})
+	sink := &memWriter{}
+	sum, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Concurrency: 1, EarlyStop: -1},
+		&sliceSource{xs: xs}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Sent != 3 || sum.OK != 2 || sum.Errors[KindOther] != 1 {
+		t.Errorf("summary %+v, want 2 ok and 1 %s", sum, KindOther)
+	}
+	r := sink.byID()[xs[1].ID]
+	if r.CandidateErrorKind != KindOther || !strings.Contains(r.CandidateError, "control character") {
+		t.Errorf("row of the bad header: kind %q error %q", r.CandidateErrorKind, r.CandidateError)
+	}
+	if requests.Load() != 2 || injected.Load() != 0 {
+		t.Errorf("target got %d requests, %d with the injected header; want 2 and 0", requests.Load(), injected.Load())
+	}
+}
+
+// A target that sends more than its answer's framing says (a second answer
+// nobody asked for) must not have those bytes read as the next request's
+// answer: each row gets the answer to its own request.
+func TestExtraBytesAreNeverTheNextAnswer(t *testing.T) {
+	url := rawTarget(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			id := req.Header.Get("X-Id")
+			// One write: the extra answer arrives with the real one
+			// (bytes that come after a connection went back out can be
+			// told from an answer by no client).
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%sHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil", len(id), id)
+		}
+	})
+	xs := exchanges(20, "/p")
+	for i := range xs {
+		xs[i].RequestHeaders = append(xs[i].RequestHeaders, record.Header{Name: "X-Id", Value: xs[i].ID})
+	}
+	sink := &memWriter{}
+	if _, err := Run(context.Background(), Options{Target: mustURL(t, url), Concurrency: 2, EarlyStop: -1},
+		&sliceSource{xs: xs}, sink); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.rows) != len(xs) {
+		t.Fatalf("%d rows, want %d", len(sink.rows), len(xs))
+	}
+	for _, r := range sink.rows {
+		if r.CandidateErrorKind != "" || string(r.CandidateBody) != r.ID {
+			t.Errorf("row %s: kind %q error %q body %q, want its own id", r.ID, r.CandidateErrorKind, r.CandidateError, r.CandidateBody)
+		}
+	}
+}
+
+// A target that closes every kept-alive connection after its answer,
+// without saying so: a request safe to repeat that meets the closed
+// connection goes again on a new one, and every row is an answer.
+func TestClosedKeepAliveConnectionIsRetriedWhenSafe(t *testing.T) {
+	var conns atomic.Int64
+	url := rawTarget(t, func(c net.Conn, br *bufio.Reader) {
+		conns.Add(1)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, req.Body)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	xs := exchanges(10, "/p")
+	for i := range xs {
+		xs[i].Method, xs[i].RequestBody = http.MethodGet, nil
+	}
+	sink := &memWriter{}
+	sum, err := Run(context.Background(), Options{Target: mustURL(t, url), Concurrency: 1, EarlyStop: -1},
+		&sliceSource{xs: xs}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.OK != 10 {
+		t.Errorf("summary %+v, want 10 ok", sum)
+	}
+	for _, r := range sink.rows {
+		if string(r.CandidateBody) != "ok" {
+			t.Errorf("row %s: %q %q", r.ID, r.CandidateError, r.CandidateBody)
+		}
+	}
+	if conns.Load() < 10 {
+		t.Errorf("%d connections for 10 requests on a target closing each", conns.Load())
+	}
+}
+
+// An https:// target is trusted through Options.TLS (record's --ca-file).
+func TestHTTPSTargetWithItsCA(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(okHandler))
+	defer srv.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	sink := &memWriter{}
+	sum, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Concurrency: 2, TLS: &tls.Config{RootCAs: pool}},
+		&sliceSource{xs: exchanges(5, "/p")}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.OK != 5 {
+		t.Errorf("summary %+v, want 5 ok", sum)
+	}
+	for _, r := range sink.rows {
+		if r.CandidateStatus != 200 || string(r.CandidateBody) != `{"ok":true}` {
+			t.Errorf("row %s: %d %q %q", r.ID, r.CandidateStatus, r.CandidateError, r.CandidateBody)
+		}
+	}
+}
