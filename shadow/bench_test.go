@@ -129,3 +129,39 @@ func jsonReply(n int) []byte {
 	}
 	return append(b, "]}"...)
 }
+
+// BenchmarkOfferDropped is what a copy costs the request's path when the
+// queue is full (with a 50 ms shadow, most copies): it must be nearly
+// free.
+func BenchmarkOfferDropped(b *testing.B) {
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
+	defer srv.Close()
+	defer close(block)
+	target, _ := url.Parse(srv.URL)
+	s, err := New(Options{Target: target, Sample: 1, Concurrency: 1, Queue: 1, Timeout: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = s.Close(ctx)
+	}()
+	req := &record.MirrorRequest{ID: "id", Method: "POST", Target: "/p", Body: []byte(`{"instances":[1]}`)}
+	// The worker busy with one copy, the queue full with another.
+	for deadline := time.Now().Add(10 * time.Second); s.mirrored.Load() == 0 || len(s.queue) < cap(s.queue); {
+		if time.Now().After(deadline) {
+			b.Fatal("the worker took no copy")
+		}
+		s.Offer(req)
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if s.Offer(req) != nil {
+			b.Fatal("a copy was taken")
+		}
+	}
+}

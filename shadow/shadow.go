@@ -224,6 +224,12 @@ func (s *Shadow) Offer(r *record.MirrorRequest) record.Mirrored {
 		s.drop(DropClosed)
 		return nil
 	}
+	if len(s.queue) == cap(s.queue) {
+		// Full: the usual case with a slow shadow, so it allocates
+		// nothing and touches no shared counter but its own.
+		s.drop(DropQueueFull)
+		return nil
+	}
 	n := int64(len(r.Body))
 	if !s.hold(n) {
 		s.drop(DropQueueFull)
