@@ -308,6 +308,9 @@ func (s *Shadow) mirror(p *pending, c *report.Comparator) {
 // send sends the copy to the candidate, with the client's headers and
 // --shadow-header.
 func (s *Shadow) send(r *record.MirrorRequest) replay.Answer {
+	if len(s.opts.Header) == 0 {
+		return s.sendH1(r, r.Header) // read only: no copy needed
+	}
 	h := make(http.Header, len(r.Header)+len(s.opts.Header))
 	for k, vs := range r.Header {
 		h[k] = vs
