@@ -1,8 +1,6 @@
 package shadow
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -23,9 +21,6 @@ func FileName(t time.Time, instance string, seq int) string {
 		fmt.Sprintf("%06d", seq) + parquetfile.Ext
 }
 
-// walVersion starts each log record: a change of the encoding bumps it.
-const walVersion = 1
-
 // ResultsCodec is how a spool writes, logs and recovers results rows;
 // redact, when set, masks JSON fields of the bodies before they are stored.
 func ResultsCodec(redact *record.JSONRedactor) spool.Codec[replay.Result] {
@@ -41,22 +36,9 @@ func ResultsCodec(redact *record.JSONRedactor) spool.Codec[replay.Result] {
 			r.RecordedBody, r.RecordedBodyTruncated = redact.Body(r.RecordedBody, r.RecordedBodyTruncated, nil)
 			r.CandidateBody, _ = redact.Body(r.CandidateBody, false, nil)
 		},
-		Create: func(path string) (spool.File[replay.Result], error) { return replay.CreateResults(path) },
-		Append: func(b []byte, r *replay.Result) []byte {
-			j, err := json.Marshal(r)
-			if err != nil {
-				return b // a Result always encodes; a record without a body is cut on recovery
-			}
-			return append(append(b, walVersion), j...)
-		},
-		Decode: func(rec []byte) (replay.Result, error) {
-			var r replay.Result
-			if len(rec) == 0 || rec[0] != walVersion {
-				return r, errors.New("shadow results log: unknown record version")
-			}
-			err := json.Unmarshal(rec[1:], &r)
-			return r, err
-		},
+		Create:        func(path string) (spool.File[replay.Result], error) { return replay.CreateResults(path) },
+		Append:        appendResult,
+		Decode:        decodeResult,
 		FileName:      FileName,
 		WALSuffix:     record.WALSuffix,
 		PartialSuffix: parquetfile.PartialSuffix,

@@ -53,7 +53,7 @@ func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) replay.Answer {
 		return fail(err)
 	}
 	a := replay.Answer{Status: int32(res.StatusCode)}
-	body, err := io.ReadAll(io.LimitReader(res.Body, s.opts.MaxBody+1))
+	body, err := readBody(res, s.opts.MaxBody)
 	switch {
 	case err != nil:
 		drop()
@@ -72,4 +72,20 @@ func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) replay.Answer {
 	}
 	a.Latency = time.Since(start)
 	return a
+}
+
+// readBody reads res's body, up to max+1 bytes (one more tells it is too
+// long). A body of known length is read into one buffer of its size,
+// rather than grown from 512 bytes as io.ReadAll grows it; its framing
+// ends it, and a short one is an error (the connection ended early).
+func readBody(res *http.Response, max int64) ([]byte, error) {
+	if res.Body == http.NoBody {
+		return []byte{}, nil // HEAD, 204, 304: a Content-Length but no body
+	}
+	if n := res.ContentLength; n >= 0 && n <= max {
+		b := make([]byte, n)
+		k, err := io.ReadFull(res.Body, b)
+		return b[:k], err
+	}
+	return io.ReadAll(io.LimitReader(res.Body, max+1))
 }

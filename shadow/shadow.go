@@ -106,12 +106,11 @@ type Shadow struct {
 	cancel  context.CancelFunc
 	gate    sync.RWMutex // Offer holds it to read, Close to close the queue
 	closing bool
-	mu      sync.Mutex // guards builder
-	builder *report.Builder
 	m       *metrics
 	h1      *h1.Client // sends the copies
 
 	offered, mirrored, written atomic.Int64
+	compared, agreed           atomic.Int64 // the live comparison's counts
 	dropped                    [3]atomic.Int64
 	held                       atomic.Int64 // bytes of bodies held by pending copies
 }
@@ -161,19 +160,26 @@ func New(opts Options) (*Shadow, error) {
 			}
 		}
 	}
-	b, err := report.NewBuilder(opts.Compare)
-	if err != nil {
-		return nil, err
+	// One comparator per worker: they share nothing, so comparing takes
+	// no lock, and each counts only the verdicts (a report.Builder would
+	// aggregate a whole report that nobody reads).
+	cmps := make([]*report.Comparator, opts.Concurrency)
+	for i := range cmps {
+		c, err := report.NewComparator(opts.Compare)
+		if err != nil {
+			return nil, err
+		}
+		cmps[i] = c
 	}
 	hc, err := h1.NewClient(opts.Target, h1.Options{HeaderTimeout: opts.Timeout, ReadTimeout: opts.Timeout, TLS: opts.TLS})
 	if err != nil {
 		return nil, fmt.Errorf("shadow target: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Shadow{opts: opts, queue: make(chan *pending, opts.Queue), ctx: ctx, cancel: cancel, builder: b, m: newMetrics(), h1: hc}
-	for range opts.Concurrency {
+	s := &Shadow{opts: opts, queue: make(chan *pending, opts.Queue), ctx: ctx, cancel: cancel, m: newMetrics(), h1: hc}
+	for _, c := range cmps {
 		s.wg.Add(1)
-		go s.work()
+		go s.work(c)
 	}
 	return s, nil
 }
@@ -218,6 +224,12 @@ func (s *Shadow) Offer(r *record.MirrorRequest) record.Mirrored {
 		s.drop(DropClosed)
 		return nil
 	}
+	if len(s.queue) == cap(s.queue) {
+		// Full: the usual case with a slow shadow, so it allocates
+		// nothing and touches no shared counter but its own.
+		s.drop(DropQueueFull)
+		return nil
+	}
 	n := int64(len(r.Body))
 	if !s.hold(n) {
 		s.drop(DropQueueFull)
@@ -255,17 +267,17 @@ func (s *Shadow) drop(reason string) {
 	}
 }
 
-// work sends copies until the queue is closed.
-func (s *Shadow) work() {
+// work sends copies until the queue is closed, comparing with its own c.
+func (s *Shadow) work(c *report.Comparator) {
 	defer s.wg.Done()
 	for p := range s.queue {
-		s.mirror(p)
+		s.mirror(p, c)
 	}
 }
 
 // mirror sends one copy, waits for the primary's answer (the exchange
 // always ends: the proxy tells it), and writes and compares the row.
-func (s *Shadow) mirror(p *pending) {
+func (s *Shadow) mirror(p *pending, c *report.Comparator) {
 	s.mirrored.Add(1)
 	s.m.inFlight.Inc()
 	cand := s.send(p.req)
@@ -282,9 +294,12 @@ func (s *Shadow) mirror(p *pending) {
 	// rows it queues).
 	defer s.held.Add(-p.held - p.kept.Load())
 	row := Row(p.req, prim, cand)
-	s.mu.Lock()
-	s.builder.Add(row)
-	s.mu.Unlock()
+	if compared, agreed := c.Compare(row); compared {
+		s.compared.Add(1)
+		if agreed {
+			s.agreed.Add(1)
+		}
+	}
 	if s.opts.Rows != nil && s.opts.Rows.Offer(row) {
 		s.written.Add(1)
 	}
@@ -293,6 +308,9 @@ func (s *Shadow) mirror(p *pending) {
 // send sends the copy to the candidate, with the client's headers and
 // --shadow-header.
 func (s *Shadow) send(r *record.MirrorRequest) replay.Answer {
+	if len(s.opts.Header) == 0 {
+		return s.sendH1(r, r.Header) // read only: no copy needed
+	}
 	h := make(http.Header, len(r.Header)+len(s.opts.Header))
 	for k, vs := range r.Header {
 		h[k] = vs
@@ -322,10 +340,8 @@ func (s *Shadow) Stats() Stats {
 	for i, r := range DropReasons {
 		st.Dropped[r] = s.dropped[i].Load()
 	}
-	s.mu.Lock()
-	rep := s.builder.Report()
-	s.mu.Unlock()
-	st.Compared, st.Agreed = rep.Agreement.Requests.Compared, rep.Agreement.Requests.Agreed
+	st.Agreed = s.agreed.Load() // first: a row counts as compared before it agrees
+	st.Compared = s.compared.Load()
 	return st
 }
 

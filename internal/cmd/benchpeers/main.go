@@ -82,7 +82,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.body, "body", 1024, "request body bytes (JSON)")
 	fs.IntVar(&o.reply, "reply", 1024, "response body bytes (JSON)")
 	fs.StringVar(&o.recordArgs, "record-args", "", "extra flags for shadowctl record, space separated")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the first shadowctl during the last round here (needs a build serving /debug/pprof/ on its --admin address)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the first shadowctl during the last round here; with --shadow, one of each recorder (PATH.record, PATH.fast, PATH.slow) (needs --record-args --pprof)")
 	fs.BoolVar(&o.shadow, "shadow", false, "measure the live shadow: record without --shadow, with a fast and a slow shadow, and nginx mirror to the slow one")
 	fs.DurationVar(&o.shadowDelay, "shadow-delay", 50*time.Millisecond, "with --shadow: how long the slow shadow waits before it answers")
 	fs.BoolVar(&o.proxies, "proxies", true, "measure direct, nginx and shadowctl record under wrk")
@@ -197,7 +197,7 @@ func (b *bench) runPeers(ctx context.Context) error {
 	}
 
 	b.printHeader()
-	res, err := b.measure(ctx, targets, recs[0])
+	res, err := b.measure(ctx, targets, map[*recorder]string{recs[0]: o.cpuProfile})
 	if err != nil {
 		return err
 	}
@@ -274,9 +274,9 @@ func (b *bench) printHeader() {
 }
 
 // measure warms every target, then runs wrk against each in o.rounds
-// rotating rounds; profiled, when set, is the recorder -cpuprofile
-// profiles in the last round.
-func (b *bench) measure(ctx context.Context, targets []target, profiled *recorder) (map[string][]wrkResult, error) {
+// rotating rounds; with --cpuprofile, each recorder of profiled is profiled
+// in the last round, into its file.
+func (b *bench) measure(ctx context.Context, targets []target, profiled map[*recorder]string) (map[string][]wrkResult, error) {
 	o := b.o
 	// Warm every path (connections, pools) before measuring.
 	for _, t := range targets {
@@ -295,9 +295,9 @@ func (b *bench) measure(ctx context.Context, targets []target, profiled *recorde
 		for i := range targets {
 			t := targets[(i+r)%len(targets)]
 			var prof chan error
-			if o.cpuProfile != "" && r == o.rounds-1 && t.rec == profiled {
+			if path := profiled[t.rec]; o.cpuProfile != "" && r == o.rounds-1 && t.rec != nil && path != "" {
 				prof = make(chan error, 1)
-				go func() { prof <- profiled.profile(ctx, o.duration-time.Second, o.cpuProfile) }()
+				go func() { prof <- t.rec.profile(ctx, o.duration-time.Second, path) }()
 			}
 			w, err := b.load(ctx, t)
 			if err != nil {

@@ -68,8 +68,9 @@ func (b *bench) runShadow(ctx context.Context) error {
 	}
 
 	var recs []*recorder
-	for i, r := range []struct{ name, shadow string }{
-		{nameRecord, ""}, {nameFast, fastURL}, {"record + shadow " + slow, slowURL},
+	profiled := map[*recorder]string{}
+	for i, r := range []struct{ name, shadow, profile string }{
+		{nameRecord, "", "record"}, {nameFast, fastURL, "fast"}, {"record + shadow " + slow, slowURL, "slow"},
 	} {
 		extra := strings.Fields(o.recordArgs)
 		if r.shadow != "" {
@@ -81,6 +82,7 @@ func (b *bench) runShadow(ctx context.Context) error {
 		}
 		defer rec.stop()
 		rec.name = r.name
+		profiled[rec] = o.cpuProfile + "." + r.profile
 		base[rec.name] = nameRecord
 		recs = append(recs, rec)
 		targets = append(targets, target{name: rec.name, url: "http://" + rec.addr, pid: rec.cmd.Process.Pid, rec: rec})
@@ -89,7 +91,7 @@ func (b *bench) runShadow(ctx context.Context) error {
 	b.printHeader()
 	fmt.Fprintf(b.stdout, "# shadows on loopback: fast (answers at once, like the upstream) and %s (waits %s, then answers); record %s (shadowctl's default --shadow-concurrency and --shadow-queue unless given)\n",
 		slow, slow, strings.TrimSpace("--shadow URL "+o.recordArgs))
-	res, err := b.measure(ctx, targets, recs[0])
+	res, err := b.measure(ctx, targets, profiled)
 	if err != nil {
 		return err
 	}
