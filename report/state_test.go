@@ -2,15 +2,19 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/shadowctl/shadowctl/internal/fixture"
 	"github.com/shadowctl/shadowctl/replay"
 )
 
@@ -341,5 +345,72 @@ func TestStateBadFiles(t *testing.T) {
 		if _, err := ReadState(strings.NewReader(bad)); !errors.Is(err, ErrStateFormat) {
 			t.Errorf("bad histogram: %v, want ErrStateFormat", err)
 		}
+	}
+}
+
+// writeState writes the state of rows, aggregated with opts, to path.
+func writeState(t *testing.T, path string, opts Options, rows []replay.Result, files ...string) {
+	t.Helper()
+	b, err := NewBuilder(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		b.Add(&rows[i])
+	}
+	b.files = files
+	var buf bytes.Buffer
+	if err := b.WriteState(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBuildMergesStateFiles(t *testing.T) {
+	dir := t.TempDir()
+	rows := mixedRows(4000, 5)
+	opts := Options{By: "path"}
+	// States are found by their content, whatever their name: one is
+	// named like results.
+	writeState(t, filepath.Join(dir, "a.state"), opts, rows[:1000], "shard-0.parquet")
+	writeState(t, filepath.Join(dir, "b.parquet"), opts, rows[1000:2500], "shard-1.parquet")
+	fixture.Results(t, filepath.Join(dir, "c.parquet"), rows[2500:])
+	got, err := Build(context.Background(), opts, []string{filepath.Join(dir, "a.state"), filepath.Join(dir, "b.parquet"), filepath.Join(dir, "c.parquet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := buildRows(t, opts, rows)
+	// The results file is read first, then the states, in order.
+	want.Files = []string{filepath.Join(dir, "c.parquet"), "shard-0.parquet", "shard-1.parquet"}
+	assertSameReport(t, got, want)
+
+	// The options come from the first state when asked, and must match.
+	if _, err = Build(context.Background(), Options{FromStates: true}, []string{filepath.Join(dir, "a.state")}); err != nil {
+		t.Errorf("options from the state: %v", err)
+	}
+	var me *OptionMismatchError
+	_, err = Build(context.Background(), Options{By: "method"}, []string{filepath.Join(dir, "a.state")})
+	if !errors.As(err, &me) || me.Option != "By" || me.Got != `"path"` || me.Want != `"method"` ||
+		me.File != filepath.Join(dir, "a.state") || me.From != "" {
+		t.Errorf("options that differ from the state: %v", err)
+	}
+	writeState(t, filepath.Join(dir, "d.state"), Options{By: "path", AbsTol: 0.5}, rows[:10])
+	_, err = Build(context.Background(), Options{FromStates: true}, []string{filepath.Join(dir, "a.state"), filepath.Join(dir, "d.state")})
+	if !errors.As(err, &me) || me.Option != "AbsTol" || me.Got != "0.5" || me.Want != "0" ||
+		me.File != filepath.Join(dir, "d.state") || me.From != filepath.Join(dir, "a.state") {
+		t.Errorf("states that differ: %v", err)
+	}
+	// A damaged state is named.
+	os.WriteFile(filepath.Join(dir, "e.state"), []byte(`{"format":"shadowctl.report-state/1","parts":`), 0o600)
+	_, err = Build(context.Background(), opts, []string{filepath.Join(dir, "e.state")})
+	if !errors.Is(err, ErrStateFormat) || !strings.HasPrefix(err.Error(), "read state "+filepath.Join(dir, "e.state")+": ") {
+		t.Errorf("damaged state: %v", err)
+	}
+	// States of no rows merge to nothing, which is no report.
+	writeState(t, filepath.Join(dir, "f.state"), opts, nil, "empty.parquet")
+	if _, err := Build(context.Background(), opts, []string{filepath.Join(dir, "f.state")}); !errors.Is(err, ErrEmpty) {
+		t.Errorf("empty state: %v, want ErrEmpty", err)
 	}
 }
