@@ -5,7 +5,9 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +27,9 @@ const statePrefix = "shadowctl.report-state/"
 // maxStateBytes bounds what ReadState reads. A state is a few KB to a few
 // hundred KB (--by with many groups); anything much larger is not one.
 const maxStateBytes = 64 << 20
+
+// gzipMagic starts a gzip stream (RFC 1952).
+var gzipMagic = []byte{0x1f, 0x8b}
 
 var (
 	// ErrStateFormat is the error of a file that is not a report state, or
@@ -138,14 +143,26 @@ func (b *Builder) WriteState(w io.Writer) error {
 	return nil
 }
 
-// ReadState reads a report state written by WriteState into a new Builder
-// with the options the state was made with. A file that is not a state, or
-// is damaged or truncated, is an ErrStateFormat; a state of another version
-// an ErrStateVersion.
+// ReadState reads a report state written by WriteState, or that state
+// gzipped (about a third of the size, for moving it), into a new Builder with
+// the options the state was made with. A file that is not a state, or is
+// damaged or truncated, is an ErrStateFormat; a state of another version an
+// ErrStateVersion.
 func ReadState(r io.Reader) (*Builder, error) {
+	br := bufio.NewReader(r)
+	if magic, _ := br.Peek(2); bytes.Equal(magic, gzipMagic) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrStateFormat, err)
+		}
+		defer zr.Close()
+		r = zr
+	} else {
+		r = br
+	}
 	data, err := io.ReadAll(io.LimitReader(r, maxStateBytes+1))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrStateFormat, err)
 	}
 	if len(data) > maxStateBytes {
 		return nil, fmt.Errorf("%w: larger than %d MiB", ErrStateFormat, maxStateBytes>>20)

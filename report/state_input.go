@@ -5,6 +5,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 )
@@ -17,8 +18,8 @@ type inputState struct {
 
 // isStateFile tells whether the file at path holds a report state rather
 // than results: results are Parquet (which starts with "PAR1"), a state is
-// JSON (which starts with "{", after any white space). A file that cannot
-// be opened is left to the results reader, whose error names it.
+// JSON (which starts with "{", after any white space) or gzip. A file that
+// cannot be opened is left to the results reader, whose error names it.
 func isStateFile(path string) bool {
 	f, err := os.Open(path)
 	if err != nil {
@@ -26,6 +27,9 @@ func isStateFile(path string) bool {
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, 512)
+	if magic, _ := r.Peek(2); bytes.Equal(magic, gzipMagic) {
+		return true
+	}
 	for {
 		c, err := r.ReadByte()
 		if err != nil {

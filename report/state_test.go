@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -385,6 +386,27 @@ func TestBuildMergesStateFiles(t *testing.T) {
 	// The results file is read first, then the states, in order.
 	want.Files = []string{filepath.Join(dir, "c.parquet"), "shard-0.parquet", "shard-1.parquet"}
 	assertSameReport(t, got, want)
+
+	// A gzipped state reads the same.
+	var zbuf bytes.Buffer
+	zw := gzip.NewWriter(&zbuf)
+	plain, _ := os.ReadFile(filepath.Join(dir, "b.parquet"))
+	zw.Write(plain)
+	zw.Close()
+	os.WriteFile(filepath.Join(dir, "b.state.gz"), zbuf.Bytes(), 0o600)
+	got, err = Build(context.Background(), opts, []string{filepath.Join(dir, "a.state"), filepath.Join(dir, "b.state.gz"), filepath.Join(dir, "c.parquet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSameReport(t, got, want)
+	if zbuf.Len() >= len(plain)/2 {
+		t.Errorf("gzip: %d bytes of %d", zbuf.Len(), len(plain))
+	}
+	zcut := filepath.Join(dir, "cut.state.gz")
+	os.WriteFile(zcut, zbuf.Bytes()[:zbuf.Len()/2], 0o600)
+	if _, err := Build(context.Background(), opts, []string{zcut}); !errors.Is(err, ErrStateFormat) {
+		t.Errorf("truncated gzip: %v, want ErrStateFormat", err)
+	}
 
 	// The options come from the first state when asked, and must match.
 	if _, err = Build(context.Background(), Options{FromStates: true}, []string{filepath.Join(dir, "a.state")}); err != nil {
