@@ -143,6 +143,10 @@ func (b *Builder) WriteState(w io.Writer) error {
 	return nil
 }
 
+// PartialFiles are the in-progress results files passed over, in the
+// inputs and in the states merged.
+func (b *Builder) PartialFiles() []string { return append([]string{}, b.partial...) }
+
 // ReadState reads a report state written by WriteState, or that state
 // gzipped (about a third of the size, for moving it), into a new Builder with
 // the options the state was made with. A file that is not a state, or is

@@ -201,7 +201,7 @@ func writeState(ctx context.Context, g *globalOptions, opts report.Options, args
 	if err != nil {
 		return reportInputError(err)
 	}
-	for _, p := range b.Report().PartialFiles {
+	for _, p := range b.PartialFiles() {
 		g.Logger.Warn("skipping in-progress results file", "path", p)
 	}
 	return b.WriteState(g.Stdout)
