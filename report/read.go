@@ -33,8 +33,9 @@ func Build(ctx context.Context, opts Options, args []string) (*Report, error) {
 }
 
 // Aggregate is Build up to the report: it returns the Builder holding the
-// aggregation of every results row and report state (files starting with
-// "{", see ReadState) among args, which may hold none.
+// aggregation of every results row and report state among args (found by
+// content, see isStateFile), which may hold no row at all. The rows are
+// aggregated first, then the states merged in the order of the files.
 func Aggregate(ctx context.Context, opts Options, args []string) (*Builder, error) {
 	exp, err := parquetfile.Expand(args)
 	if err != nil {

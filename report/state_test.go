@@ -360,6 +360,11 @@ func writeState(t *testing.T, path string, opts Options, rows []replay.Result, f
 		b.Add(&rows[i])
 	}
 	b.files = files
+	writeBuilder(t, path, b)
+}
+
+func writeBuilder(t *testing.T, path string, b *Builder) {
+	t.Helper()
 	var buf bytes.Buffer
 	if err := b.WriteState(&buf); err != nil {
 		t.Fatal(err)
@@ -385,6 +390,18 @@ func TestBuildMergesStateFiles(t *testing.T) {
 	want := buildRows(t, opts, rows)
 	// The results file is read first, then the states, in order.
 	want.Files = []string{filepath.Join(dir, "c.parquet"), "shard-0.parquet", "shard-1.parquet"}
+	assertSameReport(t, got, want)
+
+	// States merge into a state: merges can be a tree.
+	ab, err := Aggregate(context.Background(), Options{FromStates: true}, []string{filepath.Join(dir, "a.state"), filepath.Join(dir, "b.parquet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeBuilder(t, filepath.Join(dir, "ab.state"), ab)
+	got, err = Build(context.Background(), opts, []string{filepath.Join(dir, "ab.state"), filepath.Join(dir, "c.parquet")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	assertSameReport(t, got, want)
 
 	// A gzipped state reads the same.
