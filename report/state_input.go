@@ -18,9 +18,14 @@ type inputState struct {
 
 // isStateFile tells whether the file at path holds a report state rather
 // than results: results are Parquet (which starts with "PAR1"), a state is
-// JSON (which starts with "{", after any white space) or gzip. A file that
-// cannot be opened is left to the results reader, whose error names it.
+// JSON (which starts with "{", after any white space) or gzip. Anything but
+// a regular file is left unopened (opening a named pipe waits for a writer,
+// forever), and, like a file that cannot be opened, left to the results
+// reader, whose error names it.
 func isStateFile(path string) bool {
+	if info, err := os.Stat(path); err != nil || !info.Mode().IsRegular() {
+		return false
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return false
