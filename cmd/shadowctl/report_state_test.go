@@ -67,35 +67,53 @@ func writeShards(t *testing.T, dir string) []string {
 	return files
 }
 
-// roundFloats rounds every number of a decoded JSON value to 12
-// significant digits: sums of floats depend on the order they are added in.
-func roundFloats(v any) any {
-	switch x := v.(type) {
+// differences lists where two decoded JSON values differ, numbers within a
+// relative 1e-12: sums of floats depend on the order they are added in.
+func differences(path string, a, b any) []string {
+	switch x := a.(type) {
 	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return []string{fmt.Sprintf("%s: %v != %v", path, a, b)}
+		}
+		var out []string
 		for k := range x {
-			x[k] = roundFloats(x[k])
+			out = append(out, differences(path+"."+k, x[k], y[k])...)
 		}
+		return out
 	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return []string{fmt.Sprintf("%s: %v != %v", path, a, b)}
+		}
+		var out []string
 		for i := range x {
-			x[i] = roundFloats(x[i])
+			out = append(out, differences(fmt.Sprintf("%s[%d]", path, i), x[i], y[i])...)
 		}
+		return out
 	case float64:
-		if x == 0 {
-			return x
+		if y, ok := b.(float64); !ok || math.Abs(x-y) > 1e-12*math.Max(1, math.Abs(x)) {
+			return []string{fmt.Sprintf("%s: %v != %v", path, a, b)}
 		}
-		p := math.Pow(10, 11-math.Floor(math.Log10(math.Abs(x))))
-		return math.Round(x*p) / p
+		return nil
 	}
-	return v
+	if !reflect.DeepEqual(a, b) {
+		return []string{fmt.Sprintf("%s: %v != %v", path, a, b)}
+	}
+	return nil
 }
 
-func decodeReport(t *testing.T, s string) map[string]any {
+// sameReport tells where two JSON reports differ.
+func sameReport(t *testing.T, got, want string) []string {
 	t.Helper()
-	var v map[string]any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		t.Fatalf("%v: %s", err, s)
+	var g, w map[string]any
+	if err := json.Unmarshal([]byte(got), &g); err != nil {
+		t.Fatalf("%v: %s", err, got)
 	}
-	return roundFloats(v).(map[string]any)
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("%v: %s", err, want)
+	}
+	return differences("$", g, w)
 }
 
 func TestReportStatesMergeOnTheBinary(t *testing.T) {
@@ -123,16 +141,16 @@ func TestReportStatesMergeOnTheBinary(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("report over states: exit %d: %s", code, stderr)
 	}
-	if g, w := decodeReport(t, got), decodeReport(t, want); !reflect.DeepEqual(g, w) {
-		t.Errorf("report over the states differs from the report over the rows:\n%s\nwant:\n%s", got, want)
+	if d := sameReport(t, got, want); len(d) > 0 {
+		t.Errorf("report over the states differs from the report over the rows: %v", d)
 	}
 	// States and results mix; the same options may be given again.
 	mixed, stderr, code := runBinary(t, bin, "report", "--format", "json", "--by", "path", "--top", "5", shards[0], states[1], states[2])
 	if code != 0 {
 		t.Fatalf("mixed: exit %d: %s", code, stderr)
 	}
-	if g, w := decodeReport(t, mixed), decodeReport(t, want); !reflect.DeepEqual(g, w) {
-		t.Errorf("report over results and states differs from the report over the rows:\n%s", mixed)
+	if d := sameReport(t, mixed, want); len(d) > 0 {
+		t.Errorf("report over results and states differs from the report over the rows: %v", d)
 	}
 	// Gates apply to the merged report: 13 timeouts (i%97 == 3) and 14
 	// 5xx (i%89 == 5) of 1200.
