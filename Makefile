@@ -39,7 +39,7 @@ demo: build
 # testdata/fuzz also run in make test, as ordinary tests).
 FUZZTIME ?= 20s
 FUZZ_TARGETS := record:FuzzReadRecording record:FuzzWAL cmd/shadowctl:FuzzParseSize replay:FuzzReadResults \
-	report:FuzzCompare report:FuzzJSONPath report:FuzzParseGate
+	report:FuzzCompare report:FuzzJSONPath report:FuzzParseGate report:FuzzReadState
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t#*:}; echo "== $$pkg $$name ($(FUZZTIME))"; \

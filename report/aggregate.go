@@ -38,6 +38,10 @@ type Options struct {
 	// Progress, when set, is called now and then with the rows read so far
 	// and the total of every file.
 	Progress func(done, total int64)
+	// FromStates takes the options above that shape the aggregation (all
+	// but Progress) from the first report state among the inputs, when
+	// there is one, rather than from these fields.
+	FromStates bool
 }
 
 // ByColumns are the columns Options.By accepts.
@@ -82,11 +86,18 @@ type Builder struct {
 	candidate sideMetrics
 	baseline  sideMetrics
 	fields    map[fieldKey]*FieldUse
-	trans     map[[2]string]int64
+	trans     transitions
 	top       topN
 
-	groups  map[string]*core
-	overflw *core
+	groups map[string]*core
+	// groupOrder lists the keys of groups in the order first seen (see
+	// transitions for why).
+	groupOrder []string
+	overflw    *core
+
+	// files and partial are the results files read and the in-progress
+	// ones passed over, for the report to name.
+	files, partial []string
 }
 
 // NewBuilder checks the options and returns an empty Builder.
@@ -104,7 +115,7 @@ func NewBuilder(opts Options) (*Builder, error) {
 		opts:      opts,
 		tol:       Tolerance{Abs: opts.AbsTol, Rel: opts.RelTol},
 		fields:    map[fieldKey]*FieldUse{},
-		trans:     map[[2]string]int64{},
+		trans:     newTransitions(),
 		top:       topN{n: opts.Top},
 		candidate: newSideMetrics(),
 		baseline:  newSideMetrics(),
@@ -257,11 +268,7 @@ func (b *Builder) Add(r *replay.Result) {
 			to = candKind
 		}
 		if from != to {
-			key := [2]string{from, to}
-			if _, ok := b.trans[key]; !ok && len(b.trans) >= 100 {
-				key = [2]string{otherClass, otherClass}
-			}
-			b.trans[key]++
+			b.trans.add([2]string{from, to}, 1)
 		}
 	}
 

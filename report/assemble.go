@@ -8,8 +8,8 @@ import "sort"
 func (b *Builder) Report() *Report {
 	r := &Report{
 		SchemaVersion: SchemaVersion,
-		Files:         []string{},
-		PartialFiles:  []string{},
+		Files:         append([]string{}, b.files...),
+		PartialFiles:  append([]string{}, b.partial...),
 		Settings: Settings{Field: b.opts.Field, Ignore: append([]string{}, b.opts.Ignore...),
 			AbsTol: b.opts.AbsTol, RelTol: b.opts.RelTol, Top: b.opts.Top, By: b.opts.By},
 		Exchanges:     b.all.exchanges,
@@ -26,7 +26,7 @@ func (b *Builder) Report() *Report {
 		r.Agreement.Baseline = &base
 	}
 	r.Latency, r.Errors = b.all.latencyErrors()
-	for k, n := range b.trans {
+	for k, n := range b.trans.counts {
 		r.Errors.Transitions = append(r.Errors.Transitions, Transition{From: k[0], To: k[1], Count: n})
 	}
 	sort.Slice(r.Errors.Transitions, func(i, j int) bool {

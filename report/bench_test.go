@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -18,6 +19,11 @@ import (
 // candidate that reports another model_version, over
 // 2 files (shards).
 func writeBenchResults(b *testing.B, dir string, n int) []string {
+	return writeBenchShards(b, dir, n, 2)
+}
+
+// writeBenchShards is writeBenchResults over shards files.
+func writeBenchShards(b *testing.B, dir string, n, shards int) []string {
 	b.Helper()
 	bodies := [][]byte{
 		[]byte(`{"predictions":[1,0,1,1],"model_version":"1"}`),
@@ -34,7 +40,6 @@ func writeBenchResults(b *testing.B, dir string, n int) []string {
 	other := []byte(`{"predictions":[1,0,0,1],"model_version":"2"}`)
 	paths := []string{"/v1/models/a:predict", "/v1/models/b:predict", "/v1/models/c:predict"}
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	const shards = 2
 	var files []string
 	batch := make([]replay.Result, 0, 4096)
 	for s := range shards {
@@ -144,5 +149,60 @@ func BenchmarkReport1M(b *testing.B) {
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 		})
+	}
+}
+
+// BenchmarkReportStates reports over 10 shards of 1,000,000 results rows in
+// all, from their rows and from their report states (written once per run,
+// not timed), and reports the mean size of a state. It never asserts on the
+// figures.
+func BenchmarkReportStates(b *testing.B) {
+	const n, shards = 1_000_000, 10
+	dir := b.TempDir()
+	files := writeBenchShards(b, dir, n, shards)
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{
+		{"detect", Options{}},
+		{"by-path-ignore", Options{By: "path", Ignore: []string{"$.model_version"}}},
+	} {
+		var states []string
+		var size int64
+		for k, f := range files {
+			agg, err := Aggregate(context.Background(), c.opts, []string{f})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if err := agg.WriteState(&buf); err != nil {
+				b.Fatal(err)
+			}
+			path := filepath.Join(dir, fmt.Sprintf("%s-%d.state", c.name, k))
+			if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			states = append(states, path)
+			size += int64(buf.Len())
+		}
+		for _, in := range []struct {
+			name  string
+			paths []string
+		}{{"rows", files}, {"states", states}} {
+			b.Run(c.name+"/"+in.name, func(b *testing.B) {
+				for b.Loop() {
+					r, err := Build(context.Background(), c.opts, in.paths)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if r.Exchanges != n {
+						b.Fatalf("exchanges = %d", r.Exchanges)
+					}
+				}
+				if in.name == "states" {
+					b.ReportMetric(float64(size)/shards/1024, "KiB/state")
+				}
+			})
+		}
 	}
 }

@@ -43,14 +43,23 @@ func (b *Builder) group(r *replay.Result) *core {
 		return g
 	}
 	if len(b.groups) >= maxTrackedGroups {
-		if b.overflw == nil {
-			c := newCore()
-			b.overflw = &c
-		}
-		return b.overflw
+		return b.overflow()
 	}
+	return b.newGroup(strings.Clone(key))
+}
+
+func (b *Builder) overflow() *core {
+	if b.overflw == nil {
+		c := newCore()
+		b.overflw = &c
+	}
+	return b.overflw
+}
+
+func (b *Builder) newGroup(key string) *core {
 	c := newCore()
-	b.groups[strings.Clone(key)] = &c
+	b.groups[key] = &c
+	b.groupOrder = append(b.groupOrder, key)
 	return &c
 }
 
@@ -59,24 +68,17 @@ func (c *core) merge(o *core) {
 	c.withBaseline += o.withBaseline
 	c.notCompared.RecordedFailed += o.notCompared.RecordedFailed
 	c.notCompared.RecordedTruncated += o.notCompared.RecordedTruncated
-	c.req.add(o.req.compared, o.req.agreed)
-	c.inst.add(o.inst.compared, o.inst.agreed)
-	c.baseReq.add(o.baseReq.compared, o.baseReq.agreed)
-	c.baseInst.add(o.baseInst.compared, o.baseInst.agreed)
+	c.req.merge(o.req)
+	c.inst.merge(o.inst)
+	c.baseReq.merge(o.baseReq)
+	c.baseInst.merge(o.baseInst)
 	c.latRec.Merge(o.latRec)
 	c.latCand.Merge(o.latCand)
 	c.latBase.Merge(o.latBase)
 	c.delta.Merge(o.delta)
-	for _, p := range []struct{ to, from *errTally }{{&c.errRec, &o.errRec}, {&c.errCand, &o.errCand}, {&c.errBase, &o.errBase}} {
-		p.to.n += p.from.n
-		p.to.count += p.from.count
-		for k, v := range p.from.byKind {
-			if p.to.byKind == nil {
-				p.to.byKind = map[string]int64{}
-			}
-			p.to.byKind[k] += v
-		}
-	}
+	c.errRec.merge(&o.errRec)
+	c.errCand.merge(&o.errCand)
+	c.errBase.merge(&o.errBase)
 }
 
 func (b *Builder) groupReports() []Group {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 )
@@ -17,6 +18,9 @@ type quantiles interface {
 	// Quantile is the nearest-rank q-quantile (0 < q <= 1): the value at rank
 	// ceil(q*n) of the sorted stream.
 	Quantile(q float64) float64
+	// The JSON form is the estimator's state in a report state file.
+	json.Marshaler
+	json.Unmarshaler
 }
 
 // relErr is the relative error bound of the histogram's quantiles.
@@ -120,8 +124,7 @@ func (h *logHistogram) Add(v float64) {
 	h.sum += v
 }
 
-func (h *logHistogram) Merge(other quantiles) {
-	o := other.(*logHistogram)
+func (h *logHistogram) Merge(o *logHistogram) {
 	if o.n == 0 {
 		return
 	}

@@ -19,9 +19,24 @@ import (
 var ErrEmpty = errors.New("no results rows")
 
 // Build reads results files (files, folders or globs, as Expand takes them)
-// in one streaming pass and returns their report. Gates are evaluated
-// separately (Report.Evaluate).
+// in one streaming pass, merges any report states among them, and returns
+// their report. Gates are evaluated separately (Report.Evaluate).
 func Build(ctx context.Context, opts Options, args []string) (*Report, error) {
+	b, err := Aggregate(ctx, opts, args)
+	if err != nil {
+		return nil, err
+	}
+	if b.all.exchanges == 0 {
+		return nil, fmt.Errorf("%s: %w", strings.Join(b.files, ", "), ErrEmpty)
+	}
+	return b.Report(), nil
+}
+
+// Aggregate is Build up to the report: it returns the Builder holding the
+// aggregation of every results row and report state among args (found by
+// content, see isStateFile), which may hold no row at all. The rows are
+// aggregated first, then the states merged in the order of the files.
+func Aggregate(ctx context.Context, opts Options, args []string) (*Builder, error) {
 	exp, err := parquetfile.Expand(args)
 	if err != nil {
 		return nil, err
@@ -29,7 +44,11 @@ func Build(ctx context.Context, opts Options, args []string) (*Report, error) {
 	if len(exp.Files) == 0 {
 		return nil, fmt.Errorf("%s: %w (only in-progress files: %s)", strings.Join(args, " "), ErrEmpty, strings.Join(exp.Partial, ", "))
 	}
-	b, err := NewBuilder(opts)
+	files, states, err := readStates(exp.Files)
+	if err != nil {
+		return nil, err
+	}
+	b, err := newMergingBuilder(opts, states)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +59,7 @@ func Build(ctx context.Context, opts Options, args []string) (*Report, error) {
 		}
 	}()
 	var total int64
-	for _, path := range exp.Files {
+	for _, path := range files {
 		r, err := replay.OpenResults(path)
 		if err != nil {
 			return nil, err
@@ -59,13 +78,13 @@ func Build(ctx context.Context, opts Options, args []string) (*Report, error) {
 	if progress != nil {
 		progress(done)
 	}
-	if done == 0 {
-		return nil, fmt.Errorf("%s: %w", strings.Join(exp.Files, ", "), ErrEmpty)
+	b.files, b.partial = files, append([]string{}, exp.Partial...)
+	for _, s := range states {
+		if err := b.Merge(s.b); err != nil {
+			return nil, err // checked by newMergingBuilder: never
+		}
 	}
-	rep := b.Report()
-	rep.Files = exp.Files
-	rep.PartialFiles = append([]string{}, exp.Partial...)
-	return rep, nil
+	return b, nil
 }
 
 // batchRows is the number of rows handed over at a time: enough that a

@@ -23,10 +23,19 @@ type reportOptions struct {
 	By        string
 	MaxGroups int
 	FailOn    []string
+	// shaped is set when a flag that shapes the aggregation was given:
+	// report states must then match it, rather than lend it theirs.
+	shaped bool
 }
 
+// shapingFlags are the flags that shape the aggregation, which report
+// states record.
+var shapingFlags = map[string]string{"Field": "--field", "Ignore": "--ignore", "AbsTol": "--abs-tol",
+	"RelTol": "--rel-tol", "Top": "--top", "By": "--by", "MaxGroups": "--max-groups"}
+
 func (o *reportOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Format, "format", "table", "output format: "+strings.Join(report.Formats, ", "))
+	fs.StringVar(&o.Format, "format", "table", "output format: "+strings.Join(report.Formats, ", ")+
+		", or "+stateFormat+" (a summary that 'report STATE...' merges)")
 	fs.StringVar(&o.Field, "field", "", "JSONPath (RFC 9535) of the prediction in a response body; default: detected from the serving protocol")
 	fs.StringArrayVar(&o.Ignore, "ignore", nil, "JSONPath removed from both bodies before comparing (repeatable), e.g. '$.model_version'")
 	fs.Float64Var(&o.AbsTol, "abs-tol", 0, "absolute tolerance: numbers a (recorded) and b agree when |a-b| <= abs-tol + rel-tol*|a|")
@@ -40,7 +49,7 @@ func (o *reportOptions) AddFlags(fs *pflag.FlagSet) {
 func newReportCmd(g *globalOptions) *cobra.Command {
 	o := &reportOptions{}
 	cmd := &cobra.Command{
-		Use:   "report RESULTS...",
+		Use:   "report RESULTS|STATE...",
 		Short: "Compare candidate and recorded answers: agreement, latency, errors, CI gates",
 		Long: `Report reads results files written by 'shadowctl replay' (files, folders or glob
 patterns, so the shards of one replay report together) in one streaming pass
@@ -55,14 +64,27 @@ V1, Open Inference Protocol V2, OpenAI-compatible).
 
 Gates (--fail-on) make the exit code: 0 when every gate passes, 1 when any
 fails (the report is still printed, with the failed gates marked), 2 for usage
-or input errors.`,
+or input errors.
+
+--format state writes, instead of a report, a summary of the aggregation (a
+few KB, versioned, see README "Report state") where the results are; 'report
+STATE...' merges any number of them, mixed with results files, into the report
+of all their rows. States are found by their content, whatever their name.
+Without --field, --ignore, --abs-tol, --rel-tol, --top, --by or --max-groups the
+options come from the first state; every state must have been made with the
+same ones.`,
 		Example: `  shadowctl report results/
   shadowctl report --format json 'results/*.parquet' | jq .agreement.rate
   shadowctl report --by path --ignore '$.model_version' --abs-tol 1e-6 results.parquet
   shadowctl report --fail-on 'agreement.ci95_low < 0.99' --fail-on 'latency_ms.ratio.p99 > 1.2' \
-      --fail-on 'errors.candidate.rate > 0.001' --format junit results/ > report.xml`,
+      --fail-on 'errors.candidate.rate > 0.001' --format junit results/ > report.xml
+  shadowctl report --format state --by path results/shard-3.parquet > shard-3.state
+  shadowctl report --fail-on 'agreement.ci95_low < 0.99' shard-*.state`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, flag := range shapingFlags {
+				o.shaped = o.shaped || cmd.Flags().Changed(strings.TrimPrefix(flag, "--"))
+			}
 			return runReport(cmd.Context(), g, o, args)
 		},
 	}
@@ -74,13 +96,19 @@ or input errors.`,
 // gates did not all pass.
 var errGatesFailed = errors.New("gates failed")
 
+// stateFormat is the --format that writes a report state.
+const stateFormat = "state"
+
 func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []string) error {
-	known := false
+	known := o.Format == stateFormat
 	for _, f := range report.Formats {
 		known = known || f == o.Format
 	}
 	if !known {
-		return usageErrorf("--format %q: want %s", o.Format, strings.Join(report.Formats, ", "))
+		return usageErrorf("--format %q: want %s, %s", o.Format, strings.Join(report.Formats, ", "), stateFormat)
+	}
+	if o.Format == stateFormat && len(o.FailOn) > 0 {
+		return usageErrorf("--fail-on gates a report, not --format state: gate the report that merges the states")
 	}
 	if o.Top < 1 || o.MaxGroups < 1 {
 		return usageErrorf("--top and --max-groups must be at least 1")
@@ -94,7 +122,7 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 		gates = append(gates, gate)
 	}
 	opts := report.Options{Field: o.Field, Ignore: o.Ignore, AbsTol: o.AbsTol, RelTol: o.RelTol,
-		Top: o.Top, By: o.By, MaxGroups: o.MaxGroups}
+		Top: o.Top, By: o.By, MaxGroups: o.MaxGroups, FromStates: !o.shaped}
 	// Check the options before reading anything: a typo is a usage error.
 	if _, err := report.NewBuilder(opts); err != nil {
 		return badInput(optionError(err))
@@ -113,12 +141,12 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 		}
 		defer bar.Finish()
 	}
+	if o.Format == stateFormat {
+		return writeState(ctx, g, opts, args)
+	}
 	rep, err := report.Build(ctx, opts, args)
 	if err != nil {
-		if errors.Is(err, report.ErrEmpty) {
-			return badInput(err)
-		}
-		return inputError(err)
+		return reportInputError(err)
 	}
 	for _, p := range rep.PartialFiles {
 		g.Logger.Warn("skipping in-progress results file", "path", p)
@@ -167,4 +195,34 @@ func optionError(err error) error {
 		return fmt.Errorf("--by %q: %w", oe.Value, oe.Err)
 	}
 	return err
+}
+
+// writeState writes the report state of args on stdout.
+func writeState(ctx context.Context, g *globalOptions, opts report.Options, args []string) error {
+	b, err := report.Aggregate(ctx, opts, args)
+	if err != nil {
+		return reportInputError(err)
+	}
+	for _, p := range b.PartialFiles() {
+		g.Logger.Warn("skipping in-progress results file", "path", p)
+	}
+	return b.WriteState(g.Stdout)
+}
+
+// reportInputError words an error of reading results and report states.
+func reportInputError(err error) error {
+	var me *report.OptionMismatchError
+	switch {
+	case errors.As(err, &me):
+		flag := shapingFlags[me.Option]
+		if me.From == "" {
+			return usageErrorf("state %s was made with %s %s, this report has %s %s: give the same options, or none to use the state's",
+				me.File, flag, me.Got, flag, me.Want)
+		}
+		return usageErrorf("state %s was made with %s %s, but %s with %s %s: states made with other options do not merge",
+			me.File, flag, me.Got, me.From, flag, me.Want)
+	case errors.Is(err, report.ErrEmpty), errors.Is(err, report.ErrStateFormat), errors.Is(err, report.ErrStateVersion):
+		return badInput(err)
+	}
+	return inputError(err)
 }
