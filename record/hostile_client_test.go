@@ -208,7 +208,10 @@ func TestProxyTimeoutsAllowSlowSteadyBodies(t *testing.T) {
 }
 
 func testSlowSteadyBodies(t *testing.T, prefix string) {
-	const pieces, gap = 6, 80 * time.Millisecond
+	// Each gap is well under the per-read timeouts (a loaded machine
+	// stretches sleeps: 80 ms against 300 ms flaked), and all of them
+	// together are over it: the timeouts are per read, not per body.
+	const pieces, gap, perRead = 6, 200 * time.Millisecond, time.Second
 	up := newRawUpstream(t, func(c *upCall) bool {
 		if string(c.body) != strings.Repeat("q", pieces) {
 			c.write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
@@ -225,8 +228,8 @@ func testSlowSteadyBodies(t *testing.T, prefix string) {
 		}
 		return true
 	})
-	rg := newRawRig(t, up, prefix, ProxyOptions{ClientBodyTimeout: 300 * time.Millisecond,
-		UpstreamReadTimeout: 300 * time.Millisecond, UpstreamTimeout: 3 * time.Second})
+	rg := newRawRig(t, up, prefix, ProxyOptions{ClientBodyTimeout: perRead,
+		UpstreamReadTimeout: perRead, UpstreamTimeout: 5 * time.Second})
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {
@@ -245,7 +248,7 @@ func testSlowSteadyBodies(t *testing.T, prefix string) {
 	})
 	req, _ := http.NewRequest("POST", rg.front.URL+"/steady/steady-1?id=steady-1", pr)
 	req.Header.Set("X-Req-Id", "steady-1")
-	res, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	res, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
