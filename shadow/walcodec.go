@@ -4,13 +4,13 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"time"
 
+	"github.com/shadowctl/shadowctl/internal/wal"
 	"github.com/shadowctl/shadowctl/replay"
 )
 
 // The results log's records: one replay.Result each, after a version byte.
-// Version 2 is a compact binary form (record/wal.go's way for recordings):
+// Version 2 is a compact binary form (internal/wal's fields, as recordings use):
 // JSON (version 1) base64-encoded the three bodies, a third more bytes to
 // write, and its encoder was a tenth of a copy's CPU. Version 1 records,
 // which a crashed older recorder may have left, still decode.
@@ -27,40 +27,40 @@ var errWALRecord = errors.New("shadow results log: damaged record")
 // struct's; a change here needs a new version.
 func appendResult(b []byte, r *replay.Result) []byte {
 	b = append(b, walBinary)
-	b = appendStr(b, r.ID)
-	b = appendStr(b, r.Method)
-	b = appendStr(b, r.Path)
-	b = appendBin(b, r.RequestBody)
-	b = appendTime(b, r.SentAt)
-	b = appendTime(b, r.RecordedStartedAt)
+	b = wal.AppendString(b, r.ID)
+	b = wal.AppendString(b, r.Method)
+	b = wal.AppendString(b, r.Path)
+	b = wal.AppendBytes(b, r.RequestBody)
+	b = wal.AppendTime(b, r.SentAt)
+	b = wal.AppendTime(b, r.RecordedStartedAt)
 	b = binary.AppendVarint(b, int64(r.RecordedStatus))
-	b = appendBin(b, r.RecordedBody)
-	b = appendFlag(b, r.RecordedBodyTruncated)
+	b = wal.AppendBytes(b, r.RecordedBody)
+	b = wal.AppendBool(b, r.RecordedBodyTruncated)
 	b = binary.AppendVarint(b, r.RecordedLatencyNs)
-	b = appendStr(b, r.RecordedError)
+	b = wal.AppendString(b, r.RecordedError)
 	b = binary.AppendVarint(b, int64(r.CandidateStatus))
-	b = appendBin(b, r.CandidateBody)
+	b = wal.AppendBytes(b, r.CandidateBody)
 	b = binary.AppendVarint(b, r.CandidateLatencyNs)
-	b = appendStr(b, r.CandidateError)
-	b = appendStr(b, r.CandidateErrorKind)
+	b = wal.AppendString(b, r.CandidateError)
+	b = wal.AppendString(b, r.CandidateErrorKind)
 	// The baseline columns are optional: a flag says whether each is set.
-	b = appendFlag(b, r.BaselineStatus != nil)
+	b = wal.AppendBool(b, r.BaselineStatus != nil)
 	if r.BaselineStatus != nil {
 		b = binary.AppendVarint(b, int64(*r.BaselineStatus))
 	}
-	b = appendFlag(b, r.BaselineBody != nil)
-	b = appendBin(b, r.BaselineBody)
-	b = appendFlag(b, r.BaselineLatencyNs != nil)
+	b = wal.AppendBool(b, r.BaselineBody != nil)
+	b = wal.AppendBytes(b, r.BaselineBody)
+	b = wal.AppendBool(b, r.BaselineLatencyNs != nil)
 	if r.BaselineLatencyNs != nil {
 		b = binary.AppendVarint(b, *r.BaselineLatencyNs)
 	}
-	b = appendFlag(b, r.BaselineError != nil)
+	b = wal.AppendBool(b, r.BaselineError != nil)
 	if r.BaselineError != nil {
-		b = appendStr(b, *r.BaselineError)
+		b = wal.AppendString(b, *r.BaselineError)
 	}
-	b = appendFlag(b, r.BaselineErrorKind != nil)
+	b = wal.AppendBool(b, r.BaselineErrorKind != nil)
 	if r.BaselineErrorKind != nil {
-		b = appendStr(b, *r.BaselineErrorKind)
+		b = wal.AppendString(b, *r.BaselineErrorKind)
 	}
 	return b
 }
@@ -79,136 +79,49 @@ func decodeResult(rec []byte) (replay.Result, error) {
 	default:
 		return r, errors.New("shadow results log: unknown record version")
 	}
-	d := &walDecoder{b: rec[1:]}
-	r.ID = d.str()
-	r.Method = d.str()
-	r.Path = d.str()
-	r.RequestBody = d.bin()
-	r.SentAt = d.time()
-	r.RecordedStartedAt = d.time()
-	r.RecordedStatus = int32(d.varint())
-	r.RecordedBody = d.bin()
-	r.RecordedBodyTruncated = d.flag()
-	r.RecordedLatencyNs = d.varint()
-	r.RecordedError = d.str()
-	r.CandidateStatus = int32(d.varint())
-	r.CandidateBody = d.bin()
-	r.CandidateLatencyNs = d.varint()
-	r.CandidateError = d.str()
-	r.CandidateErrorKind = d.str()
-	if d.flag() {
-		v := int32(d.varint())
+	d := wal.NewDecoder(rec[1:])
+	r.ID = d.String()
+	r.Method = d.String()
+	r.Path = d.String()
+	r.RequestBody = d.Bytes()
+	r.SentAt = d.Time()
+	r.RecordedStartedAt = d.Time()
+	r.RecordedStatus = int32(d.Varint())
+	r.RecordedBody = d.Bytes()
+	r.RecordedBodyTruncated = d.Bool()
+	r.RecordedLatencyNs = d.Varint()
+	r.RecordedError = d.String()
+	r.CandidateStatus = int32(d.Varint())
+	r.CandidateBody = d.Bytes()
+	r.CandidateLatencyNs = d.Varint()
+	r.CandidateError = d.String()
+	r.CandidateErrorKind = d.String()
+	if d.Bool() {
+		v := int32(d.Varint())
 		r.BaselineStatus = &v
 	}
-	if d.flag() {
-		r.BaselineBody = d.bin()
+	if d.Bool() {
+		r.BaselineBody = d.Bytes()
 		if r.BaselineBody == nil {
 			r.BaselineBody = []byte{}
 		}
 	} else {
-		d.bin()
+		d.Bytes()
 	}
-	if d.flag() {
-		v := d.varint()
+	if d.Bool() {
+		v := d.Varint()
 		r.BaselineLatencyNs = &v
 	}
-	if d.flag() {
-		v := d.str()
+	if d.Bool() {
+		v := d.String()
 		r.BaselineError = &v
 	}
-	if d.flag() {
-		v := d.str()
+	if d.Bool() {
+		v := d.String()
 		r.BaselineErrorKind = &v
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.err = errWALRecord
+	if d.Done() != nil {
+		return r, errWALRecord
 	}
-	return r, d.err
-}
-
-func appendStr(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendBin(b, s []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendFlag(b []byte, v bool) []byte {
-	if v {
-		return append(b, 1)
-	}
-	return append(b, 0)
-}
-
-// appendTime keeps the zero time apart from the Unix epoch (UnixNano of
-// the zero time is not defined).
-func appendTime(b []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return append(b, 0)
-	}
-	return binary.AppendVarint(append(b, 1), t.UnixNano())
-}
-
-// walDecoder reads the fields appendResult wrote, failing on any overrun.
-type walDecoder struct {
-	b   []byte
-	err error
-}
-
-func (d *walDecoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errWALRecord
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *walDecoder) raw() []byte {
-	if d.err != nil {
-		return nil
-	}
-	n, k := binary.Uvarint(d.b)
-	if k <= 0 || n > uint64(len(d.b)-k) {
-		d.err = errWALRecord
-		return nil
-	}
-	v := d.b[k : k+int(n)]
-	d.b = d.b[k+int(n):]
-	return v
-}
-
-// bin copies: the record's buffer is the log reader's.
-func (d *walDecoder) bin() []byte {
-	v := d.raw()
-	if len(v) == 0 {
-		return nil
-	}
-	return append([]byte(nil), v...)
-}
-
-func (d *walDecoder) str() string { return string(d.raw()) }
-
-func (d *walDecoder) flag() bool {
-	if d.err != nil || len(d.b) == 0 || d.b[0] > 1 {
-		d.err = errWALRecord
-		return false
-	}
-	v := d.b[0] == 1
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *walDecoder) time() time.Time {
-	if !d.flag() {
-		return time.Time{}
-	}
-	return time.Unix(0, d.varint()).UTC()
+	return r, nil
 }
