@@ -27,12 +27,15 @@ const (
 	KindTooLarge   = "body_too_large"     // the answer was longer than --max-body (not kept)
 	KindOther      = "other"              // anything else
 	KindNoResponse = "no_response"        // recorded side only: production had no answer
+	// KindStreamIncomplete is given by report, not replay: an event
+	// stream that ended before its end ([DONE] or every choice finished).
+	KindStreamIncomplete = "stream_incomplete"
 )
 
-// Kinds lists the error kinds a candidate or baseline side may have: every
-// one above but KindNoResponse.
+// Kinds lists the error kinds a candidate or baseline side may have in a
+// report: every one above but KindNoResponse.
 var Kinds = []string{KindTimeout, KindRefused, KindReset, KindTLS, KindDNS, KindHTTP4xx, KindHTTP5xx,
-	KindCanceled, KindTooLarge, KindOther}
+	KindCanceled, KindTooLarge, KindOther, KindStreamIncomplete}
 
 // Result is one replayed exchange: the recorded side, the candidate's answer
 // and, when the run had a baseline, the baseline's. One row of a results file;

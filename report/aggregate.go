@@ -35,6 +35,9 @@ type Options struct {
 	// MaxGroups bounds the groups shown (default 50); the rest are merged
 	// into one "(other)" group.
 	MaxGroups int
+	// Text says when two generated texts (OpenAI chat and completions
+	// answers) agree; the zero value is exact equality.
+	Text TextRule
 	// Progress, when set, is called now and then with the rows read so far
 	// and the total of every file.
 	Progress func(done, total int64)
@@ -81,6 +84,7 @@ type Builder struct {
 	all       core
 	candidate sideMetrics
 	baseline  sideMetrics
+	recTokens tokenStats
 	fields    map[fieldKey]*FieldUse
 	trans     map[[2]string]int64
 	top       topN
@@ -110,6 +114,7 @@ func NewBuilder(opts Options) (*Builder, error) {
 		baseline:  newSideMetrics(),
 		all:       newCore(),
 		dec:       newDecoder(),
+		recTokens: newTokenStats(),
 	}
 	for _, s := range opts.Ignore {
 		p, err := jsonpath.Parse(s)
@@ -220,11 +225,16 @@ func (b *Builder) Add(r *replay.Result) {
 	if g := b.group(r); g != nil {
 		cores = append(cores, g)
 	}
-	recKind, candKind := recordedKind(r), candidateKind(r)
+	recBody, recSt := unstream(r.RecordedBody)
+	candBody, candSt := unstream(r.CandidateBody)
+	recKind, candKind := streamKind(recordedKind(r), recSt), streamKind(candidateKind(r), candSt)
 	hasBase := r.HasBaseline()
 	baseKind := ""
+	var baseBody []byte
+	var baseSt *stream
 	if hasBase {
-		baseKind = baselineKind(r)
+		baseBody, baseSt = unstream(r.BaselineBody)
+		baseKind = streamKind(baselineKind(r), baseSt)
 	}
 	for _, c := range cores {
 		c.exchanges++
@@ -266,7 +276,7 @@ func (b *Builder) Add(r *replay.Result) {
 	}
 
 	// Agreement: only rows where production answered 2xx with a whole body.
-	if r.RecordedError != "" || r.RecordedStatus < 200 || r.RecordedStatus > 299 {
+	if r.RecordedError != "" || r.RecordedStatus < 200 || r.RecordedStatus > 299 || recKind != "" {
 		for _, c := range cores {
 			c.notCompared.RecordedFailed++
 		}
@@ -278,9 +288,13 @@ func (b *Builder) Add(r *replay.Result) {
 		}
 		return
 	}
-	rec := b.prepareRecorded(r.RecordedBody)
+	rec := b.prepareRecorded(recBody)
+	b.recTokens.add(rec.llm.tokens, recSt, r.RecordedLatencyNs)
 
-	out := b.compare(&rec, r.CandidateStatus, candKind, r.CandidateBody, &b.candidate)
+	out := b.compare(&rec, r.CandidateStatus, candKind, candBody, &b.candidate)
+	if out.failed == "" {
+		b.candidate.tokens.add(out.tokens, candSt, r.CandidateLatencyNs)
+	}
 	for _, c := range cores {
 		c.req.add(1, btoi(out.agreed))
 		c.inst.add(out.instCompared, out.instAgreed)
@@ -289,7 +303,10 @@ func (b *Builder) Add(r *replay.Result) {
 		b.top.push(b.disagreement(r, &rec, out), out.severity)
 	}
 	if hasBase {
-		bout := b.compare(&rec, *r.BaselineStatus, baseKind, r.BaselineBody, &b.baseline)
+		bout := b.compare(&rec, *r.BaselineStatus, baseKind, baseBody, &b.baseline)
+		if bout.failed == "" && r.BaselineLatencyNs != nil {
+			b.baseline.tokens.add(bout.tokens, baseSt, *r.BaselineLatencyNs)
+		}
 		for _, c := range cores {
 			c.baseReq.add(1, btoi(bout.agreed))
 			c.baseInst.add(bout.instCompared, bout.instAgreed)
