@@ -55,7 +55,7 @@ func Open(args []string) (*Reader, error) {
 	}
 	r := &Reader{partial: ex.Partial}
 	for _, path := range ex.Files {
-		f, err := parquetfile.Open[Exchange](path, Schema)
+		f, err := parquetfile.Open[Exchange](path, Schemas...)
 		if err != nil {
 			return nil, err
 		}
@@ -104,7 +104,7 @@ func (r *Reader) Next() (*Exchange, error) {
 }
 
 func (r *Reader) activate(path string) error {
-	f, err := parquetfile.Open[Exchange](path, Schema)
+	f, err := parquetfile.Open[Exchange](path, Schemas...)
 	if err != nil {
 		return err
 	}
