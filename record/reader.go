@@ -108,6 +108,11 @@ func (r *Reader) activate(path string) error {
 	if err != nil {
 		return err
 	}
+	if f.Schema() == Schemas[0] {
+		f.Fix(clearTiming)
+	} else {
+		f.Fix(nilTiming)
+	}
 	s := &source{file: f}
 	if err := s.fill(); err != nil {
 		f.Close()

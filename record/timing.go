@@ -1,6 +1,7 @@
 package record
 
 import (
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -113,4 +114,22 @@ func (t *StreamTiming) Reset() {
 		eventTimes.Put(t.pooled)
 	}
 	*t = StreamTiming{}
+}
+
+// IsEventStream reports whether h says the body is Server-Sent Events
+// (text/event-stream), whose events StreamTiming times.
+func IsEventStream(h http.Header) bool { return isEventStream(h) }
+
+// clearTiming empties the timing columns of a recording/1 row, which has
+// none.
+func clearTiming(x *Exchange) {
+	x.ResponseFirstByteNs, x.ResponseEvents, x.ResponseEventNs = 0, 0, nil
+}
+
+// nilTiming makes an empty event-time list nil, as rows are written:
+// Parquet does not tell the two apart.
+func nilTiming(x *Exchange) {
+	if len(x.ResponseEventNs) == 0 {
+		x.ResponseEventNs = nil
+	}
 }

@@ -185,3 +185,20 @@ func TestReaderReadsRecordingV1(t *testing.T) {
 		t.Errorf("read %+v\nwant %+v", got, want)
 	}
 }
+
+// BenchmarkStreamTimingObserve is the hook's cost per read of a typical
+// chat-completion chunk (one event of ~150 bytes).
+func BenchmarkStreamTimingObserve(b *testing.B) {
+	p := []byte(`data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1718000000,"model":"m","choices":[{"index":0,"delta":{"content":" word"},"finish_reason":null}]}` + "\n\n")
+	var tm StreamTiming
+	tm.Start(true)
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%MaxEventTimes == 0 {
+			tm.Reset()
+			tm.Start(true)
+		}
+		tm.Observe(p, time.Duration(i))
+	}
+}
