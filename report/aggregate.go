@@ -153,6 +153,7 @@ type core struct {
 	latBase, delta          quantiles
 	errRec, errCand         errTally
 	errBase                 errTally
+	stream                  streamLatency // stream.go
 }
 
 type tally struct{ compared, agreed int64 }
@@ -177,7 +178,8 @@ func (e *errTally) add(kind string) {
 }
 
 func newCore() core {
-	return core{latRec: newQuantiles(), latCand: newQuantiles(), latBase: newQuantiles(), delta: newQuantiles()}
+	return core{latRec: newQuantiles(), latCand: newQuantiles(), latBase: newQuantiles(), delta: newQuantiles(),
+		stream: newStreamLatency()}
 }
 
 // recordedKind is the error kind of the recorded side ("" when production
@@ -256,6 +258,7 @@ func (b *Builder) Add(r *replay.Result) {
 				}
 			}
 		}
+		c.addStreamLatency(r, recSt, candSt, baseSt, recKind, candKind, baseKind)
 	}
 	if recKind != "" || candKind != "" {
 		from := strconv.Itoa(int(r.RecordedStatus))

@@ -90,6 +90,7 @@ func (b *Builder) agreement(m *sideMetrics, req, inst tally) Agreement {
 func (c *core) latencyErrors() (Latency, Errors) {
 	l := Latency{Recorded: summarize(c.latRec), Candidate: summarize(c.latCand), Baseline: summarize(c.latBase),
 		Delta: delta(c.delta)}
+	l.TTFT, l.ITL = c.stream.summaries()
 	if l.Baseline != nil {
 		l.Ratio = ratio(l.Candidate, l.Baseline, "baseline")
 	} else {

@@ -67,6 +67,7 @@ func (c *core) merge(o *core) {
 	c.latCand.Merge(o.latCand)
 	c.latBase.Merge(o.latBase)
 	c.delta.Merge(o.delta)
+	c.stream.merge(&o.stream)
 	for _, p := range []struct{ to, from *errTally }{{&c.errRec, &o.errRec}, {&c.errCand, &o.errCand}, {&c.errBase, &o.errBase}} {
 		p.to.n += p.from.n
 		p.to.count += p.from.count

@@ -107,6 +107,17 @@ func llmSections(r *Report) []section {
 		s.notes = append(s.notes, "tokens/s is completion tokens over each request's whole latency.")
 		out = append(out, s)
 	}
+	if t := r.Latency.TTFT; t != nil {
+		s := latencySection("Time to first token (ms)", Latency{Recorded: t.Recorded, Candidate: t.Candidate, Baseline: t.Baseline,
+			Ratio: t.Ratio, Delta: t.Delta})
+		s.notes = append(s.notes, "From the request to the end of the first event that carries content.")
+		out = append(out, s)
+	}
+	if i := r.Latency.ITL; i != nil {
+		s := latencySection("Inter-token latency (ms)", Latency{Recorded: i.Recorded, Candidate: i.Candidate, Baseline: i.Baseline})
+		s.notes = append(s.notes, "Gaps between consecutive events that carry content; events that came in one read are 0 apart.")
+		out = append(out, s)
+	}
 	return out
 }
 
@@ -118,6 +129,13 @@ func llmSummary(r *Report) string {
 		p := fmt.Sprintf("text exact %s, agreed %s (%s)", pct(t.Exact), pct(t.Agreed), t.Rule)
 		if t.Similarity != nil {
 			p += fmt.Sprintf(", %s mean %s", t.Similarity.Metric, fnum(t.Similarity.Mean))
+		}
+		parts = append(parts, p)
+	}
+	if t := r.Latency.TTFT; t != nil && t.Candidate != nil {
+		p := "TTFT candidate p50 " + msCell(t.Candidate.P50) + " ms"
+		if t.Ratio != nil {
+			p += ", p99 ratio " + ratioCell(t.Ratio.P99) + " vs " + t.Ratio.Against
 		}
 		parts = append(parts, p)
 	}

@@ -123,6 +123,9 @@ type Latency struct {
 	Baseline  *LatencySummary `json:"baseline"`
 	Ratio     *LatencyRatio   `json:"ratio"`
 	Delta     *LatencyDelta   `json:"delta"`
+	// TTFT and ITL are for streamed answers (stream.go); null without.
+	TTFT *TTFT `json:"ttft"`
+	ITL  *ITL  `json:"itl"`
 }
 
 // Errors holds the errors of each side and the status transitions.

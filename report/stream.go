@@ -148,3 +148,105 @@ func (b *Builder) tokens() *Tokens {
 	t.Ratio = &TokenRatio{Completion: meanRatio(t.Candidate), Baseline: meanRatio(t.Baseline)}
 	return t
 }
+
+// streamLatency is the time to first token and inter-token latency of each
+// side's streamed answers, in nanoseconds.
+type streamLatency struct {
+	ttftRec, ttftCand, ttftBase, ttftDelta quantiles
+	itlRec, itlCand, itlBase               quantiles
+}
+
+func newStreamLatency() streamLatency {
+	return streamLatency{ttftRec: newQuantiles(), ttftCand: newQuantiles(), ttftBase: newQuantiles(), ttftDelta: newQuantiles(),
+		itlRec: newQuantiles(), itlCand: newQuantiles(), itlBase: newQuantiles()}
+}
+
+func (s *streamLatency) merge(o *streamLatency) {
+	s.ttftRec.Merge(o.ttftRec)
+	s.ttftCand.Merge(o.ttftCand)
+	s.ttftBase.Merge(o.ttftBase)
+	s.ttftDelta.Merge(o.ttftDelta)
+	s.itlRec.Merge(o.itlRec)
+	s.itlCand.Merge(o.itlCand)
+	s.itlBase.Merge(o.itlBase)
+}
+
+// tokenTimes adds a side's time to first token (the end of the first event
+// that carries content, as vLLM's and NVIDIA's benchmarks count it) and its
+// inter-token latencies (the gaps between consecutive content events) to
+// ttft and itl. A stream without event times (a results/1 file, an answer
+// past the events timed) adds what it has; ok says whether it had a TTFT.
+func tokenTimes(st *stream, times []int64, ttft, itl quantiles) (first int64, ok bool) {
+	if st == nil || len(st.Content) == 0 || st.Content[0] >= len(times) {
+		return 0, false
+	}
+	first = times[st.Content[0]]
+	ttft.Add(float64(first))
+	prev := first
+	for _, i := range st.Content[1:] {
+		if i >= len(times) {
+			break
+		}
+		itl.Add(float64(times[i] - prev))
+		prev = times[i]
+	}
+	return first, true
+}
+
+// addStreamLatency counts the streamed answers of row r into c: only sides
+// that answered without error.
+func (c *core) addStreamLatency(r *replay.Result, rec, cand, base *stream, recKind, candKind, baseKind string) {
+	s := &c.stream
+	if recKind == "" {
+		tokenTimes(rec, r.RecordedEventNs, s.ttftRec, s.itlRec)
+	}
+	var ct int64
+	cok := false
+	if candKind == "" {
+		ct, cok = tokenTimes(cand, r.CandidateEventNs, s.ttftCand, s.itlCand)
+	}
+	if r.HasBaseline() && baseKind == "" {
+		if bt, ok := tokenTimes(base, r.BaselineEventNs, s.ttftBase, s.itlBase); ok && cok {
+			s.ttftDelta.Add(float64(ct - bt))
+		}
+	}
+}
+
+// TTFT is the time to first token of each side's streamed answers, in
+// milliseconds (JSON key latency_ms.ttft); null when no answer was a timed
+// stream.
+type TTFT struct {
+	Recorded  *LatencySummary `json:"recorded"`
+	Candidate *LatencySummary `json:"candidate"`
+	Baseline  *LatencySummary `json:"baseline"`
+	// Ratio is candidate / baseline, or / recorded without a baseline.
+	Ratio *LatencyRatio `json:"ratio"`
+	// Delta is the paired candidate − baseline per request.
+	Delta *LatencyDelta `json:"delta"`
+}
+
+// ITL is the inter-token latency (gaps between content events) of each
+// side, in milliseconds (JSON key latency_ms.itl).
+type ITL struct {
+	Recorded  *LatencySummary `json:"recorded"`
+	Candidate *LatencySummary `json:"candidate"`
+	Baseline  *LatencySummary `json:"baseline"`
+}
+
+func (s *streamLatency) summaries() (*TTFT, *ITL) {
+	var t *TTFT
+	if s.ttftRec.Count()+s.ttftCand.Count()+s.ttftBase.Count() > 0 {
+		t = &TTFT{Recorded: summarize(s.ttftRec), Candidate: summarize(s.ttftCand), Baseline: summarize(s.ttftBase),
+			Delta: delta(s.ttftDelta)}
+		if t.Baseline != nil {
+			t.Ratio = ratio(t.Candidate, t.Baseline, "baseline")
+		} else {
+			t.Ratio = ratio(t.Candidate, t.Recorded, "recorded")
+		}
+	}
+	var i *ITL
+	if s.itlRec.Count()+s.itlCand.Count()+s.itlBase.Count() > 0 {
+		i = &ITL{Recorded: summarize(s.itlRec), Candidate: summarize(s.itlCand), Baseline: summarize(s.itlBase)}
+	}
+	return t, i
+}
