@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"net/http"
 	"slices"
 	"sync"
@@ -61,16 +62,25 @@ func (t *StreamTiming) Observe(p []byte, d time.Duration) {
 	if t.times == nil {
 		return
 	}
-	for _, c := range p {
+	for len(p) > 0 {
+		c := p[0]
 		if t.cr && c == '\n' {
 			t.cr = false
+			p = p[1:]
 			continue // CRLF is one line end
 		}
-		t.cr = c == '\r'
 		if c != '\r' && c != '\n' {
-			t.midLine = true
+			// Skip the rest of the line at memchr speed.
+			t.midLine, t.cr = true, false
+			i := lineEnd(p)
+			if i < 0 {
+				return
+			}
+			p = p[i:]
 			continue
 		}
+		t.cr = c == '\r'
+		p = p[1:]
 		if t.midLine {
 			t.midLine, t.blockLine = false, true
 			continue
@@ -83,6 +93,19 @@ func (t *StreamTiming) Observe(p []byte, d time.Duration) {
 			}
 		}
 	}
+}
+
+// lineEnd is the index of the first CR or LF in p, or -1.
+func lineEnd(p []byte) int {
+	n := bytes.IndexByte(p, '\n')
+	head := p
+	if n >= 0 {
+		head = p[:n]
+	}
+	if r := bytes.IndexByte(head, '\r'); r >= 0 {
+		return r
+	}
+	return n
 }
 
 // FirstByteNs is when the first byte arrived, in nanoseconds after the

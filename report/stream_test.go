@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -132,4 +133,29 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// On random bodies of short lines and every kind of line end, split into
+// random reads, the recorder's count is the report's.
+func TestStreamTimingCountsRandomBodies(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	parts := []string{"data: x", "\n", "\r", "\r\n", ": ping", "id: 1", "d"}
+	for range 2000 {
+		var b []byte
+		for range rng.IntN(30) {
+			b = append(b, parts[rng.IntN(len(parts))]...)
+		}
+		events, _ := splitEvents(b)
+		var tm record.StreamTiming
+		tm.Start(true)
+		for i := 0; i < len(b); {
+			n := 1 + rng.IntN(5)
+			tm.Observe(b[i:min(i+n, len(b))], 1)
+			i += n
+		}
+		if tm.Events() != int64(len(events)) {
+			t.Fatalf("%q: recorder counts %d events, report %d", b, tm.Events(), len(events))
+		}
+		tm.Reset()
+	}
 }
