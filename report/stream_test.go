@@ -159,3 +159,33 @@ func TestStreamTimingCountsRandomBodies(t *testing.T) {
 		tm.Reset()
 	}
 }
+
+// The keys issue 15 fixes for CI scripts are all gate keys.
+func TestLLMKeysAreGateKeys(t *testing.T) {
+	var keys []string
+	for _, side := range []string{"recorded", "candidate", "baseline"} {
+		for _, s := range []string{"count", "mean", "p50", "p90", "p99", "max"} {
+			keys = append(keys, "latency_ms.ttft."+side+"."+s)
+		}
+		for _, s := range []string{"count", "mean", "p50", "p99"} {
+			keys = append(keys, "latency_ms.itl."+side+"."+s)
+		}
+		for _, s := range []string{"count", "mean", "p99"} {
+			keys = append(keys, "tokens."+side+".completion."+s)
+		}
+	}
+	for _, s := range []string{"p50", "p90", "p99"} {
+		keys = append(keys, "latency_ms.ttft.ratio."+s)
+	}
+	for _, a := range []string{"agreement.text.", "agreement.baseline.text."} {
+		for _, s := range []string{"count", "exact", "normalized", "similarity.mean", "similarity.p10", "similarity.p50"} {
+			keys = append(keys, a+s)
+		}
+	}
+	keys = append(keys, "tokens.ratio.completion", "errors.candidate.by_kind.stream_incomplete")
+	for _, k := range keys {
+		if _, err := ParseGate(k + " > 1.2"); err != nil {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+}
