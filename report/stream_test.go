@@ -119,6 +119,24 @@ func TestStreamLatencyMerge(t *testing.T) {
 		tokenTimes(&st, ts, half.ttftCand, half.itlCand)
 	}
 	a.merge(&b)
+	// Tokens too: usage, counted events, and answers without either.
+	tw, ta, tb := newTokenStats(), newTokenStats(), newTokenStats()
+	for i, tok := range []int64{5, -1, 7, -1} {
+		var s *stream
+		if i == 1 {
+			s = &st
+		}
+		tw.add(tok, s, int64(i+1)*ms)
+		half := &ta
+		if i > 1 {
+			half = &tb
+		}
+		half.add(tok, s, int64(i+1)*ms)
+	}
+	ta.merge(&tb)
+	if !reflect.DeepEqual(tw.side(), ta.side()) || tw.side().Source != "usage+events" || tw.side().Completion.Count != 3 {
+		t.Errorf("merged tokens %s, whole %s", mustJSON(t, ta.side()), mustJSON(t, tw.side()))
+	}
 	wt, wi := whole.summaries()
 	mt, mi := a.summaries()
 	if !reflect.DeepEqual(wt, mt) || !reflect.DeepEqual(wi, mi) {
