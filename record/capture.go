@@ -195,6 +195,7 @@ type respBody struct {
 	timer    *time.Timer
 	timeout  time.Duration
 	timedOut atomic.Bool
+	tm       StreamTiming // capture_timing.go
 }
 
 // isEventStream is ReverseProxy's test for Server-Sent Events, which it
@@ -231,6 +232,7 @@ func (b *respBody) Read(p []byte) (int, error) {
 	if n > 0 {
 		b.n += int64(n)
 		b.k.add(p[:n])
+		b.observe(p[:n])
 	}
 	switch {
 	case err == io.EOF:

@@ -18,7 +18,11 @@ import (
 // Schema is the value of the "shadowctl.schema" key/value metadata of every
 // recording file. It changes only with a new version and a reader that still
 // reads the old one.
-const Schema = "shadowctl.recording/1"
+const Schema = "shadowctl.recording/2"
+
+// Schemas are the versions the readers read: /1 lacks the answer timing
+// columns, which read as 0 and empty.
+var Schemas = []string{"shadowctl.recording/1", Schema}
 
 // Header is one header field value. A header with several values is stored as
 // several Headers with the same Name, in order.
@@ -58,6 +62,16 @@ type Exchange struct {
 	Error string `parquet:"error"`
 	// Instance names the recorder that captured the exchange.
 	Instance string `parquet:"instance,dict"`
+	// Since recording/2:
+	// ResponseFirstByteNs runs from sending the request upstream to the
+	// first byte of the response body; 0 when the body was empty.
+	ResponseFirstByteNs int64 `parquet:"response_first_byte_ns"`
+	// ResponseEvents counts the events of a text/event-stream answer
+	// (blocks ended by a blank line, as they arrived), and ResponseEventNs
+	// holds when each of the first MaxEventTimes ended, in nanoseconds
+	// after the request was sent. 0 and empty for other answers.
+	ResponseEvents  int64   `parquet:"response_events"`
+	ResponseEventNs []int64 `parquet:"response_event_ns,list"`
 }
 
 // ErrorClientCanceled is the value of Exchange.Error for a client that went

@@ -76,7 +76,8 @@ func TestArrowReadsRecordings(t *testing.T) {
 	}
 	wantNames := []string{"id", "started_at", "method", "host", "path", "request_headers", "request_body",
 		"request_body_truncated", "request_body_size", "status", "response_headers", "response_body",
-		"response_body_truncated", "response_body_size", "latency_ns", "error", "instance"}
+		"response_body_truncated", "response_body_size", "latency_ns", "error", "instance",
+		"response_first_byte_ns", "response_events", "response_event_ns"}
 	if !slices.Equal(names, wantNames) {
 		t.Fatalf("columns %v\nwant    %v", names, wantNames)
 	}

@@ -347,6 +347,7 @@ func (p *Proxy) forward(st *exchange, w http.ResponseWriter, r *http.Request) {
 		max = p.opts.MaxBody
 	}
 	st.resp.init(res.Body, st, max, res.ContentLength)
+	st.timeAnswer(st.sampled && isEventStream(res.Header))
 	flushEach := res.ContentLength < 0 || isEventStream(res.Header)
 	st.resp.flush = !flushEach
 	readErr, writeErr := copyBody(w, &st.resp, flushEach)
@@ -607,5 +608,6 @@ func (st *exchange) finish(errMsg string) {
 	x.RequestBody, x.RequestBodySize, x.RequestBodyTruncated = st.req.snapshot()
 	st.resp.k.release()
 	x.ResponseBody, x.ResponseBodySize, x.ResponseBodyTruncated = st.resp.k.buf, st.resp.n, st.resp.n > int64(len(st.resp.k.buf))
+	st.storeTiming(x)
 	p.opts.Sink.Offer(x)
 }

@@ -55,7 +55,7 @@ func Open(args []string) (*Reader, error) {
 	}
 	r := &Reader{partial: ex.Partial}
 	for _, path := range ex.Files {
-		f, err := parquetfile.Open[Exchange](path, Schema)
+		f, err := parquetfile.Open[Exchange](path, Schemas...)
 		if err != nil {
 			return nil, err
 		}
@@ -104,9 +104,14 @@ func (r *Reader) Next() (*Exchange, error) {
 }
 
 func (r *Reader) activate(path string) error {
-	f, err := parquetfile.Open[Exchange](path, Schema)
+	f, err := parquetfile.Open[Exchange](path, Schemas...)
 	if err != nil {
 		return err
+	}
+	if f.Schema() == Schemas[0] {
+		f.Fix(clearTiming)
+	} else {
+		f.Fix(nilTiming)
 	}
 	s := &source{file: f}
 	if err := s.fill(); err != nil {

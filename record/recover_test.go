@@ -68,6 +68,9 @@ func normalized(x Exchange) Exchange {
 	if len(x.ResponseBody) == 0 {
 		x.ResponseBody = nil
 	}
+	if len(x.ResponseEventNs) == 0 {
+		x.ResponseEventNs = nil
+	}
 	return x
 }
 

@@ -20,7 +20,7 @@ const WALSuffix = ".wal"
 // encodeExchange appends a compact binary form of x to b. The field order
 // is the struct's; a change here needs a version byte.
 func encodeExchange(b []byte, x *Exchange) []byte {
-	b = append(b, 1) // encoding version
+	b = append(b, 2) // encoding version: 2 adds the answer timing
 	b = appendString(b, x.ID)
 	b = binary.AppendVarint(b, x.StartedAt.UnixNano())
 	b = appendString(b, x.Method)
@@ -38,6 +38,12 @@ func encodeExchange(b []byte, x *Exchange) []byte {
 	b = binary.AppendVarint(b, x.LatencyNs)
 	b = appendString(b, x.Error)
 	b = appendString(b, x.Instance)
+	b = binary.AppendVarint(b, x.ResponseFirstByteNs)
+	b = binary.AppendVarint(b, x.ResponseEvents)
+	b = binary.AppendUvarint(b, uint64(len(x.ResponseEventNs)))
+	for _, t := range x.ResponseEventNs {
+		b = binary.AppendVarint(b, t)
+	}
 	return b
 }
 
@@ -124,6 +130,24 @@ func (d *decoder) bool() bool {
 	return v
 }
 
+// int64s reads a count and that many varints (none: nil).
+func (d *decoder) int64s() []int64 {
+	n, k := binary.Uvarint(d.b)
+	if d.err != nil || k <= 0 || n > uint64(len(d.b)) {
+		d.err = errWALRecord
+		return nil
+	}
+	d.b = d.b[k:]
+	if n == 0 {
+		return nil
+	}
+	out := make([]int64, 0, n)
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		out = append(out, d.varint())
+	}
+	return out
+}
+
 func (d *decoder) headers() []Header {
 	n, k := binary.Uvarint(d.b)
 	if d.err != nil || k <= 0 || n > uint64(len(d.b)) {
@@ -142,9 +166,10 @@ func (d *decoder) headers() []Header {
 }
 
 func decodeExchange(b []byte, x *Exchange) error {
-	if len(b) == 0 || b[0] != 1 {
+	if len(b) == 0 || b[0] < 1 || b[0] > 2 {
 		return errWALRecord
 	}
+	version := b[0]
 	d := &decoder{b: b[1:]}
 	x.ID = d.string()
 	x.StartedAt = time.Unix(0, d.varint()).UTC()
@@ -163,6 +188,11 @@ func decodeExchange(b []byte, x *Exchange) error {
 	x.LatencyNs = d.varint()
 	x.Error = d.string()
 	x.Instance = d.string()
+	if version >= 2 {
+		x.ResponseFirstByteNs = d.varint()
+		x.ResponseEvents = d.varint()
+		x.ResponseEventNs = d.int64s()
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errWALRecord
 	}

@@ -95,7 +95,7 @@ func TestWALCutsRecordThatDoesNotDecode(t *testing.T) {
 	}
 	good := encodeExchange(nil, &xs[0])
 	bad := encodeExchange(nil, &xs[1])
-	bad[0] = 2 // a version this code does not know
+	bad[0] = 3 // a version this code does not know
 	for _, rec := range [][]byte{good, bad, encodeExchange(nil, &xs[2])} {
 		if err := l.Append(rec); err != nil {
 			t.Fatal(err)
@@ -140,7 +140,9 @@ func v1Exchanges() []Exchange {
 }
 
 // Logs written before the framing moved to internal/wal read back, and the
-// code now writes the very same bytes.
+// code wrote the very same bytes until encoding version 2 added the answer
+// timing: the same rows now encode as version 2, which only appends the
+// timing to each record.
 func TestWALFormatUnchanged(t *testing.T) {
 	old, err := os.ReadFile(walFixture)
 	if err != nil {
@@ -153,8 +155,36 @@ func TestWALFormatUnchanged(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "new.parquet.wal")
 	writeWAL(t, path, want)
-	if now, _ := os.ReadFile(path); !bytes.Equal(now, old) {
-		t.Errorf("the same rows now encode to other bytes:\n got % x\nwant % x", now, old)
+	for i := range want {
+		v1 := encodeV1(t, old, i)
+		v2 := encodeExchange(nil, &want[i])
+		// Version byte, the v1 fields, then first byte 0, 0 events, no
+		// event times: three zero varints.
+		if v2[0] != 2 || !bytes.Equal(v2[1:len(v2)-3], v1[1:]) || !bytes.Equal(v2[len(v2)-3:], []byte{0, 0, 0}) {
+			t.Errorf("row %d encodes to % x, want version 2 of % x", i, v2, v1)
+		}
+	}
+	timed := want[0]
+	timed.ResponseFirstByteNs, timed.ResponseEvents, timed.ResponseEventNs = 1500, 3, []int64{2000, 3000, 1 << 40}
+	var back Exchange
+	if err := decodeExchange(encodeExchange(nil, &timed), &back); err != nil || !reflect.DeepEqual(back, timed) {
+		t.Errorf("timed row decodes to %+v, %v", back, err)
+	}
+}
+
+// encodeV1 is record i of a log written with encoding version 1: frames of
+// a 4-byte length, a 4-byte checksum and the record.
+func encodeV1(t *testing.T, log []byte, i int) []byte {
+	t.Helper()
+	for ; ; i-- {
+		if len(log) < 8 {
+			t.Fatal("short log")
+		}
+		n := int(log[0]) | int(log[1])<<8 | int(log[2])<<16 | int(log[3])<<24
+		if i == 0 {
+			return log[8 : 8+n]
+		}
+		log = log[8+n:]
 	}
 }
 

@@ -188,6 +188,7 @@ type side struct {
 	latency time.Duration
 	err     string
 	kind    string
+	timing  answerTiming // timing.go
 }
 
 // send sends one request to u and reads the whole answer, up to maxBody
@@ -198,9 +199,10 @@ func send(ctx context.Context, c *http.Client, method string, u *url.URL, h http
 	if err != nil {
 		return side{err: err.Error(), kind: Classify(err, 0), latency: time.Since(start)}
 	}
+	tb := timeBody(resp, start)
 	b, err := readBody(resp, maxBody)
 	resp.Body.Close()
-	s := side{status: int32(resp.StatusCode), body: b, latency: time.Since(start)}
+	s := side{status: int32(resp.StatusCode), body: b, latency: time.Since(start), timing: tb.done()}
 	if err != nil {
 		s.err = fmt.Sprintf("read body: %v", err)
 		s.kind = Classify(err, 0)

@@ -11,7 +11,11 @@ import (
 // Schema is the value of the "shadowctl.schema" key/value metadata of every
 // results file. It changes only with a new version and a reader that still
 // reads the old one.
-const Schema = "shadowctl.results/1"
+const Schema = "shadowctl.results/2"
+
+// Schemas are the versions OpenResults reads: /1 lacks the answer timing
+// columns, which read as 0, empty and null.
+var Schemas = []string{"shadowctl.results/1", Schema}
 
 // Error kinds of a side of a result. An empty kind means the request got a
 // 2xx or 3xx answer.
@@ -27,12 +31,15 @@ const (
 	KindTooLarge   = "body_too_large"     // the answer was longer than --max-body (not kept)
 	KindOther      = "other"              // anything else
 	KindNoResponse = "no_response"        // recorded side only: production had no answer
+	// KindStreamIncomplete is given by report, not replay: an event
+	// stream that ended before its end ([DONE] or every choice finished).
+	KindStreamIncomplete = "stream_incomplete"
 )
 
-// Kinds lists the error kinds a candidate or baseline side may have: every
-// one above but KindNoResponse.
+// Kinds lists the error kinds a candidate or baseline side may have in a
+// report: every one above but KindNoResponse.
 var Kinds = []string{KindTimeout, KindRefused, KindReset, KindTLS, KindDNS, KindHTTP4xx, KindHTTP5xx,
-	KindCanceled, KindTooLarge, KindOther}
+	KindCanceled, KindTooLarge, KindOther, KindStreamIncomplete}
 
 // Result is one replayed exchange: the recorded side, the candidate's answer
 // and, when the run had a baseline, the baseline's. One row of a results file;
@@ -64,6 +71,22 @@ type Result struct {
 	BaselineLatencyNs *int64  `parquet:"baseline_latency_ns,optional"`
 	BaselineError     *string `parquet:"baseline_error,optional"`
 	BaselineErrorKind *string `parquet:"baseline_error_kind,optional"`
+
+	// Since results/2, the answers' timing (record.StreamTiming): when the
+	// first body byte came and, for text/event-stream answers, how many
+	// events came and when each of the first record.MaxEventTimes ended,
+	// in nanoseconds from the start of the latency of the side (the
+	// recorded side's from the recording). 0 and empty when not measured.
+	RecordedFirstByteNs  int64   `parquet:"recorded_first_byte_ns"`
+	RecordedEvents       int64   `parquet:"recorded_events"`
+	RecordedEventNs      []int64 `parquet:"recorded_event_ns,list"`
+	CandidateFirstByteNs int64   `parquet:"candidate_first_byte_ns"`
+	CandidateEvents      int64   `parquet:"candidate_events"`
+	CandidateEventNs     []int64 `parquet:"candidate_event_ns,list"`
+	// The baseline's are null (the list empty) without a baseline.
+	BaselineFirstByteNs *int64  `parquet:"baseline_first_byte_ns,optional"`
+	BaselineEvents      *int64  `parquet:"baseline_events,optional"`
+	BaselineEventNs     []int64 `parquet:"baseline_event_ns,list"`
 }
 
 // HasBaseline tells whether the row has a baseline side.
@@ -89,5 +112,35 @@ var ErrFormat = parquetfile.ErrFormat
 // OpenResults opens one results file, failing with an error that wraps
 // ErrFormat when it is not one.
 func OpenResults(path string) (*ResultsReader, error) {
-	return parquetfile.Open[Result](path, Schema)
+	r, err := parquetfile.Open[Result](path, Schemas...)
+	switch {
+	case err != nil:
+	case r.Schema() == Schemas[0]:
+		r.Fix(clearTiming)
+	default:
+		r.Fix(nilTiming)
+	}
+	return r, err
+}
+
+// nilTiming makes empty event-time lists nil, as rows are written: Parquet
+// does not tell the two apart.
+func nilTiming(r *Result) {
+	if len(r.RecordedEventNs) == 0 {
+		r.RecordedEventNs = nil
+	}
+	if len(r.CandidateEventNs) == 0 {
+		r.CandidateEventNs = nil
+	}
+	if len(r.BaselineEventNs) == 0 {
+		r.BaselineEventNs = nil
+	}
+}
+
+// clearTiming empties the timing columns of a results/1 row, which has
+// none.
+func clearTiming(r *Result) {
+	r.RecordedFirstByteNs, r.RecordedEvents, r.RecordedEventNs = 0, 0, nil
+	r.CandidateFirstByteNs, r.CandidateEvents, r.CandidateEventNs = 0, 0, nil
+	r.BaselineFirstByteNs, r.BaselineEvents, r.BaselineEventNs = nil, nil, nil
 }

@@ -320,6 +320,7 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, cs, bs sender, j
 		ID: x.ID, Method: x.Method, Path: x.Path, RequestBody: x.RequestBody, SentAt: now,
 		RecordedStartedAt: x.StartedAt, RecordedStatus: x.Status, RecordedBody: x.ResponseBody,
 		RecordedBodyTruncated: x.ResponseBodyTruncated, RecordedLatencyNs: x.LatencyNs, RecordedError: x.Error,
+		RecordedFirstByteNs: x.ResponseFirstByteNs, RecordedEvents: x.ResponseEvents, RecordedEventNs: x.ResponseEventNs,
 	}
 	deadline := now.Add(o.Timeout)
 
@@ -344,15 +345,18 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, cs, bs sender, j
 	}
 	r.CandidateStatus, r.CandidateBody, r.CandidateLatencyNs = cand.status, cand.body, int64(cand.latency)
 	r.CandidateError, r.CandidateErrorKind = cand.err, cand.kind
+	r.CandidateFirstByteNs, r.CandidateEvents, r.CandidateEventNs = cand.timing.firstByte, cand.timing.events, cand.timing.eventNs
 	r.cand = cand.kind
 	if o.Baseline != nil {
 		b := &struct {
-			status    int32
-			lat       int64
-			err, kind string
-		}{base.status, int64(base.latency), base.err, base.kind}
+			status            int32
+			lat               int64
+			err, kind         string
+			firstByte, events int64
+		}{base.status, int64(base.latency), base.err, base.kind, base.timing.firstByte, base.timing.events}
 		r.BaselineStatus, r.BaselineBody, r.BaselineLatencyNs = &b.status, base.body, &b.lat
 		r.BaselineError, r.BaselineErrorKind = &b.err, &b.kind
+		r.BaselineFirstByteNs, r.BaselineEvents, r.BaselineEventNs = &b.firstByte, &b.events, base.timing.eventNs
 		if r.BaselineBody == nil {
 			r.BaselineBody = []byte{} // present, empty: not null
 		}

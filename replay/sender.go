@@ -99,9 +99,10 @@ func (s h1Sender) send(ctx context.Context, deadline time.Time, method string, u
 			}
 			return fail(err, timedOut)
 		}
+		tb := timeBody(res, start)
 		b, err := readBody(res, maxBody)
 		_ = res.Body.Close()
-		sd := side{status: int32(res.StatusCode), body: b, latency: time.Since(start)}
+		sd := side{status: int32(res.StatusCode), body: b, latency: time.Since(start), timing: tb.done()}
 		if err != nil {
 			if drop() {
 				err = fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)

@@ -35,6 +35,9 @@ type Options struct {
 	// MaxGroups bounds the groups shown (default 50); the rest are merged
 	// into one "(other)" group.
 	MaxGroups int
+	// Text says when two generated texts (OpenAI chat and completions
+	// answers) agree; the zero value is exact equality.
+	Text TextRule
 	// Progress, when set, is called now and then with the rows read so far
 	// and the total of every file.
 	Progress func(done, total int64)
@@ -85,6 +88,7 @@ type Builder struct {
 	all       core
 	candidate sideMetrics
 	baseline  sideMetrics
+	recTokens tokenStats
 	fields    map[fieldKey]*FieldUse
 	trans     transitions
 	top       topN
@@ -108,6 +112,9 @@ func NewBuilder(opts Options) (*Builder, error) {
 	if opts.MaxGroups <= 0 {
 		opts.MaxGroups = 50
 	}
+	if opts.Text.Metric == "" {
+		opts.Text.Metric = TextExact // the zero rule, spelled as ParseTextRule does
+	}
 	if opts.AbsTol < 0 || opts.RelTol < 0 || math.IsNaN(opts.AbsTol) || math.IsNaN(opts.RelTol) {
 		return nil, fmt.Errorf("tolerances must be >= 0 (abs %v, rel %v)", opts.AbsTol, opts.RelTol)
 	}
@@ -121,6 +128,7 @@ func NewBuilder(opts Options) (*Builder, error) {
 		baseline:  newSideMetrics(),
 		all:       newCore(),
 		dec:       newDecoder(),
+		recTokens: newTokenStats(),
 	}
 	for _, s := range opts.Ignore {
 		p, err := jsonpath.Parse(s)
@@ -159,6 +167,7 @@ type core struct {
 	latBase, delta          quantiles
 	errRec, errCand         errTally
 	errBase                 errTally
+	stream                  streamLatency // stream.go
 }
 
 type tally struct{ compared, agreed int64 }
@@ -183,7 +192,8 @@ func (e *errTally) add(kind string) {
 }
 
 func newCore() core {
-	return core{latRec: newQuantiles(), latCand: newQuantiles(), latBase: newQuantiles(), delta: newQuantiles()}
+	return core{latRec: newQuantiles(), latCand: newQuantiles(), latBase: newQuantiles(), delta: newQuantiles(),
+		stream: newStreamLatency()}
 }
 
 // recordedKind is the error kind of the recorded side ("" when production
@@ -231,11 +241,16 @@ func (b *Builder) Add(r *replay.Result) {
 	if g := b.group(r); g != nil {
 		cores = append(cores, g)
 	}
-	recKind, candKind := recordedKind(r), candidateKind(r)
+	recBody, recSt := unstream(r.RecordedBody)
+	candBody, candSt := unstream(r.CandidateBody)
+	recKind, candKind := streamKind(recordedKind(r), recSt), streamKind(candidateKind(r), candSt)
 	hasBase := r.HasBaseline()
 	baseKind := ""
+	var baseBody []byte
+	var baseSt *stream
 	if hasBase {
-		baseKind = baselineKind(r)
+		baseBody, baseSt = unstream(r.BaselineBody)
+		baseKind = streamKind(baselineKind(r), baseSt)
 	}
 	for _, c := range cores {
 		c.exchanges++
@@ -257,6 +272,7 @@ func (b *Builder) Add(r *replay.Result) {
 				}
 			}
 		}
+		c.addStreamLatency(r, recSt, candSt, baseSt, recKind, candKind, baseKind)
 	}
 	if recKind != "" || candKind != "" {
 		from := strconv.Itoa(int(r.RecordedStatus))
@@ -273,7 +289,7 @@ func (b *Builder) Add(r *replay.Result) {
 	}
 
 	// Agreement: only rows where production answered 2xx with a whole body.
-	if r.RecordedError != "" || r.RecordedStatus < 200 || r.RecordedStatus > 299 {
+	if r.RecordedError != "" || r.RecordedStatus < 200 || r.RecordedStatus > 299 || recKind != "" {
 		for _, c := range cores {
 			c.notCompared.RecordedFailed++
 		}
@@ -285,9 +301,13 @@ func (b *Builder) Add(r *replay.Result) {
 		}
 		return
 	}
-	rec := b.prepareRecorded(r.RecordedBody)
+	rec := b.prepareRecorded(recBody)
+	b.recTokens.add(rec.llm.tokens, recSt, r.RecordedLatencyNs)
 
-	out := b.compare(&rec, r.CandidateStatus, candKind, r.CandidateBody, &b.candidate)
+	out := b.compare(&rec, r.CandidateStatus, candKind, candBody, &b.candidate)
+	if out.failed == "" {
+		b.candidate.tokens.add(out.tokens, candSt, r.CandidateLatencyNs)
+	}
 	for _, c := range cores {
 		c.req.add(1, btoi(out.agreed))
 		c.inst.add(out.instCompared, out.instAgreed)
@@ -296,7 +316,10 @@ func (b *Builder) Add(r *replay.Result) {
 		b.top.push(b.disagreement(r, &rec, out), out.severity)
 	}
 	if hasBase {
-		bout := b.compare(&rec, *r.BaselineStatus, baseKind, r.BaselineBody, &b.baseline)
+		bout := b.compare(&rec, *r.BaselineStatus, baseKind, baseBody, &b.baseline)
+		if bout.failed == "" && r.BaselineLatencyNs != nil {
+			b.baseline.tokens.add(bout.tokens, baseSt, *r.BaselineLatencyNs)
+		}
 		for _, c := range cores {
 			c.baseReq.add(1, btoi(bout.agreed))
 			c.baseInst.add(bout.instCompared, bout.instAgreed)

@@ -26,6 +26,7 @@ func (b *Builder) Report() *Report {
 		r.Agreement.Baseline = &base
 	}
 	r.Latency, r.Errors = b.all.latencyErrors()
+	r.Tokens = b.tokens()
 	for k, n := range b.trans.counts {
 		r.Errors.Transitions = append(r.Errors.Transitions, Transition{From: k[0], To: k[1], Count: n})
 	}
@@ -78,6 +79,7 @@ func (b *Builder) agreement(m *sideMetrics, req, inst tally) Agreement {
 		mean, lo := m.probs.cos()
 		a.Probabilities = &VectorMetrics{Count: m.probs.n, Argmax: rate(m.probs.argmaxAgreed, m.probs.n), MeanCosine: mean, MinCosine: lo}
 	}
+	a.Text, a.ToolCalls, a.FinishReason = m.llm.text(b.opts.Text), m.llm.toolCalls(), m.llm.finishReasons()
 	if m.embed.n > 0 {
 		mean, lo := m.embed.cos()
 		a.Embeddings = &EmbeddingMetrics{Count: m.embed.n, MeanCosine: mean, MinCosine: lo}
@@ -88,6 +90,7 @@ func (b *Builder) agreement(m *sideMetrics, req, inst tally) Agreement {
 func (c *core) latencyErrors() (Latency, Errors) {
 	l := Latency{Recorded: summarize(c.latRec), Candidate: summarize(c.latCand), Baseline: summarize(c.latBase),
 		Delta: delta(c.delta)}
+	l.TTFT, l.ITL = c.stream.summaries()
 	if l.Baseline != nil {
 		l.Ratio = ratio(l.Candidate, l.Baseline, "baseline")
 	} else {

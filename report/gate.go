@@ -44,7 +44,7 @@ func countNames(key string) (what string, names []string, ok bool) {
 	switch {
 	case key == "errors.recorded.by_kind":
 		// recordedKind's kinds.
-		return "error kind", []string{replay.KindHTTP4xx, replay.KindHTTP5xx, replay.KindNoResponse}, true
+		return "error kind", []string{replay.KindHTTP4xx, replay.KindHTTP5xx, replay.KindNoResponse, replay.KindStreamIncomplete}, true
 	case strings.HasSuffix(key, ".by_kind"):
 		return "error kind", replay.Kinds, true
 	case strings.HasSuffix(key, ".kinds"):

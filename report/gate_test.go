@@ -116,7 +116,7 @@ func nan() float64 { var z float64; return z / z }
 // 0 forever and the gate pass in silence: it is an error listing the names
 // the map holds. Unknown keys were errors already.
 func TestParseGateRefusesUnknownNames(t *testing.T) {
-	errorKinds := "body_too_large, canceled, connection_refused, connection_reset, dns, http_4xx, http_5xx, other, timeout, tls"
+	errorKinds := "body_too_large, canceled, connection_refused, connection_reset, dns, http_4xx, http_5xx, other, stream_incomplete, timeout, tls"
 	cases := []struct {
 		expr      string
 		mapKey    string // "": not an UnknownNameError
@@ -128,7 +128,7 @@ func TestParseGateRefusesUnknownNames(t *testing.T) {
 		{expr: "errors.candidate.by_kind.timout > 0", mapKey: "errors.candidate.by_kind", name: "timout", known: errorKinds},
 		{expr: "errors.baseline.by_kind.Timeout > 0", mapKey: "errors.baseline.by_kind", name: "Timeout", known: errorKinds},
 		{expr: "errors.candidate.by_kind.no_response > 0", mapKey: "errors.candidate.by_kind", name: "no_response", known: errorKinds},
-		{expr: "errors.recorded.by_kind.timeout > 0", mapKey: "errors.recorded.by_kind", name: "timeout", known: "http_4xx, http_5xx, no_response"},
+		{expr: "errors.recorded.by_kind.timeout > 0", mapKey: "errors.recorded.by_kind", name: "timeout", known: "http_4xx, http_5xx, no_response, stream_incomplete"},
 		{expr: "agreement.kinds.lables > 0", mapKey: "agreement.kinds", name: "lables",
 			known: "embeddings, labels, other, probabilities, scores, text"},
 		{expr: "agreement.baseline.kinds.text2 > 0", mapKey: "agreement.baseline.kinds", name: "text2",

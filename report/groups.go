@@ -79,6 +79,7 @@ func (c *core) merge(o *core) {
 	c.errRec.merge(&o.errRec)
 	c.errCand.merge(&o.errCand)
 	c.errBase.merge(&o.errBase)
+	c.stream.merge(&o.stream)
 }
 
 func (b *Builder) groupReports() []Group {

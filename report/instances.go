@@ -20,10 +20,12 @@ type sideMetrics struct {
 	numeric numericStats
 	probs   vectorStats
 	embed   vectorStats
+	llm     llmStats
+	tokens  tokenStats
 }
 
 func newSideMetrics() sideMetrics {
-	return sideMetrics{kinds: map[string]int64{}, labels: newLabelStats()}
+	return sideMetrics{kinds: map[string]int64{}, labels: newLabelStats(), tokens: newTokenStats()}
 }
 
 // Instance kinds.
@@ -43,6 +45,8 @@ type outcome struct {
 	severity                 severity
 	side                     any // the side's prediction, when decoded
 	failed                   string
+	// tokens is the side's usage.completion_tokens (-1: none).
+	tokens int64
 }
 
 // compare compares one side (candidate or baseline) with the recorded
@@ -54,7 +58,7 @@ func (b *Builder) compare(rec *recorded, status int32, kind string, body []byte,
 	}
 	fail := func(why string) outcome {
 		n := int64(len(recInst))
-		return outcome{instCompared: n, failed: why,
+		return outcome{instCompared: n, failed: why, tokens: -1,
 			severity: severity{class: 1, instances: max(n, 1), magnitude: math.Inf(1)}}
 	}
 	if kind != "" {
@@ -65,11 +69,12 @@ func (b *Builder) compare(rec *recorded, status int32, kind string, body []byte,
 	}
 	if !rec.json {
 		if bytes.Equal(rec.body, body) {
-			return outcome{agreed: true}
+			return outcome{agreed: true, tokens: -1}
 		}
-		return outcome{severity: severity{class: 2, instances: 1}}
+		return outcome{severity: severity{class: 2, instances: 1}, tokens: -1}
 	}
 	var pred any
+	sideLLM := &rec.llm
 	if bytes.Equal(body, rec.body) {
 		// The usual case: the same bytes. Decoding them again would give
 		// the same tree; the instance metrics still see every pair.
@@ -86,8 +91,12 @@ func (b *Builder) compare(rec *recorded, status int32, kind string, body []byte,
 		if pred, ok = rec.ext.extract(v); !ok {
 			return fail(rec.ext.text + " absent")
 		}
+		if rec.isLLM() {
+			a := llmOf(v)
+			sideLLM = &a
+		}
 	}
-	out := outcome{side: pred}
+	out := outcome{side: pred, tokens: sideLLM.tokens}
 	sideInst, isArr := pred.([]any)
 	if recInst == nil || !isArr || len(sideInst) != len(recInst) {
 		out.agreed = equalJSON(rec.pred, pred, b.tol)
@@ -101,7 +110,13 @@ func (b *Builder) compare(rec *recorded, status int32, kind string, body []byte,
 	worst := 0.0
 	for i := range recInst {
 		a, c := recInst[i], sideInst[i]
-		eq := equalJSON(a, c, b.tol)
+		var eq bool
+		if rec.isLLM() {
+			eq = b.compareText(a, c, &m.llm)
+			eq = b.compareChoice(&rec.llm, sideLLM, i, &m.llm) && eq
+		} else {
+			eq = equalJSON(a, c, b.tol)
+		}
 		if eq {
 			out.instAgreed++
 		}

@@ -49,6 +49,7 @@ func aggregationOptions(o Options) [][2]string {
 		{"Top", strconv.Itoa(o.Top)},
 		{"By", strconv.Quote(o.By)},
 		{"MaxGroups", strconv.Itoa(o.MaxGroups)},
+		{"Text", o.Text.String()},
 	}
 }
 
@@ -159,6 +160,8 @@ func (m *sideMetrics) merge(o *sideMetrics) {
 	m.numeric.merge(&o.numeric)
 	m.probs.merge(&o.probs)
 	m.embed.merge(&o.embed)
+	m.llm.merge(&o.llm)
+	m.tokens.merge(&o.tokens)
 }
 
 // merge keeps the n worst of both. It is exact: the n worst of a union are

@@ -17,10 +17,16 @@ type recorded struct {
 	// oneOutput: an Open Inference Protocol answer with one output, whose
 	// data are the instances; reshaped: made rows of them by its shape.
 	oneOutput, reshaped bool
+	// llm: what an OpenAI chat or completions answer has besides its texts.
+	llm llmAnswer
 }
 
+// isLLM tells whether the instances are the texts of an OpenAI chat or
+// completions answer.
+func (rec *recorded) isLLM() bool { return rec.proto == protoChat || rec.proto == protoCompletions }
+
 func (b *Builder) prepareRecorded(body []byte) recorded {
-	rec := recorded{body: body}
+	rec := recorded{body: body, llm: llmAnswer{tokens: -1}}
 	v, err := b.dec.decode(body)
 	if err != nil {
 		b.useField("", "not JSON: bytes")
@@ -46,6 +52,9 @@ func (b *Builder) prepareRecorded(body []byte) recorded {
 		return rec
 	}
 	b.useField(rec.ext.text, protoNames[rec.ext.proto])
+	if rec.isLLM() {
+		rec.llm = llmOf(v)
+	}
 	if rec.proto == protoOIP {
 		outs, _ := v.(map[string]any)["outputs"].([]any)
 		flat, _ := rec.pred.([]any)

@@ -216,6 +216,7 @@ func sections(r *Report) []section {
 		out = append(out, pc)
 	}
 
+	out = append(out, llmSections(r)...)
 	out = append(out, latencySection("Latency (ms)", r.Latency))
 	out = append(out, errorSection(r.Errors))
 	if len(r.Errors.Transitions) > 0 {

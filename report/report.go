@@ -25,6 +25,8 @@ type Report struct {
 	Agreement    Agreement   `json:"agreement"`
 	Latency      Latency     `json:"latency_ms"`
 	Errors       Errors      `json:"errors"`
+	// Tokens are the output lengths of LLM answers; null when none had one.
+	Tokens *Tokens `json:"tokens"`
 	// Groups repeat agreement, latency and errors per value of Settings.By.
 	Groups []Group `json:"groups"`
 	// Disagreements are the worst disagreements, worst first.
@@ -97,6 +99,11 @@ type Agreement struct {
 	Numeric       *NumericMetrics   `json:"numeric"`
 	Probabilities *VectorMetrics    `json:"probabilities"`
 	Embeddings    *EmbeddingMetrics `json:"embeddings"`
+	// Text, ToolCalls and FinishReason compare LLM answers (llm.go); null
+	// for other answers.
+	Text         *TextAgreement     `json:"text"`
+	ToolCalls    *ToolCallAgreement `json:"tool_calls"`
+	FinishReason *FinishReasons     `json:"finish_reason"`
 	// Baseline is the same comparison of the baseline with the recorded
 	// answer: the noise floor. Null without a baseline.
 	Baseline *Agreement `json:"baseline"`
@@ -116,6 +123,9 @@ type Latency struct {
 	Baseline  *LatencySummary `json:"baseline"`
 	Ratio     *LatencyRatio   `json:"ratio"`
 	Delta     *LatencyDelta   `json:"delta"`
+	// TTFT and ITL are for streamed answers (stream.go); null without.
+	TTFT *TTFT `json:"ttft"`
+	ITL  *ITL  `json:"itl"`
 }
 
 // Errors holds the errors of each side and the status transitions.

@@ -67,19 +67,22 @@ type stateParts struct {
 	Transitions *transitions `json:"transitions"`
 	Top         *topN        `json:"top"`
 	Groups      *groupsPart  `json:"groups"`
+	// RecordedTokens: the recorded side's LLM output lengths (stream.go).
+	RecordedTokens *tokenStats `json:"recorded_tokens"`
 }
 
 // parts points at the aggregators of b: marshalling the result writes them,
 // unmarshalling into it fills them.
 func (b *Builder) parts() stateParts {
 	return stateParts{
-		All:         &b.all,
-		Candidate:   &b.candidate,
-		Baseline:    &b.baseline,
-		Fields:      &fieldsPart{b.fields},
-		Transitions: &b.trans,
-		Top:         &b.top,
-		Groups:      &groupsPart{b},
+		All:            &b.all,
+		Candidate:      &b.candidate,
+		Baseline:       &b.baseline,
+		Fields:         &fieldsPart{b.fields},
+		Transitions:    &b.trans,
+		Top:            &b.top,
+		Groups:         &groupsPart{b},
+		RecordedTokens: &b.recTokens,
 	}
 }
 
@@ -92,6 +95,7 @@ func (b *Builder) mergeParts(o *Builder) {
 	b.trans.merge(&o.trans)
 	b.top.merge(&o.top)
 	b.mergeGroups(o)
+	b.recTokens.merge(&o.recTokens)
 }
 
 // stateFile is the whole file: one JSON object on one line.
@@ -117,6 +121,8 @@ type stateOptions struct {
 	Top       int      `json:"top"`
 	By        string   `json:"by"`
 	MaxGroups int      `json:"max_groups"`
+	// Text is the --text-similarity rule (TextRule.String).
+	Text string `json:"text"`
 }
 
 // WriteState writes the aggregation of b as a report state: one line of
@@ -127,7 +133,7 @@ func (b *Builder) WriteState(w io.Writer) error {
 	f := stateFile{
 		Format: StateFormat, HistogramRelErr: relErr,
 		Options: stateOptions{Field: o.Field, Ignore: append([]string{}, o.Ignore...), AbsTol: o.AbsTol,
-			RelTol: o.RelTol, Top: o.Top, By: o.By, MaxGroups: o.MaxGroups},
+			RelTol: o.RelTol, Top: o.Top, By: o.By, MaxGroups: o.MaxGroups, Text: o.Text.String()},
 		Files: append([]string{}, b.files...), PartialFiles: append([]string{}, b.partial...),
 		Parts: b.parts(),
 	}
@@ -196,8 +202,12 @@ func ReadState(r io.Reader) (*Builder, error) {
 	if o.Top < 1 || o.MaxGroups < 1 {
 		return nil, fmt.Errorf("%w: options top %d, max_groups %d", ErrStateFormat, o.Top, o.MaxGroups)
 	}
+	text, err := ParseTextRule(o.Text)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrStateFormat, err)
+	}
 	b, err := NewBuilder(Options{Field: o.Field, Ignore: o.Ignore, AbsTol: o.AbsTol, RelTol: o.RelTol,
-		Top: o.Top, By: o.By, MaxGroups: o.MaxGroups})
+		Top: o.Top, By: o.By, MaxGroups: o.MaxGroups, Text: text})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStateFormat, err)
 	}

@@ -132,11 +132,21 @@ type coreJSON struct {
 	ErrRecorded   *errTally    `json:"errors_recorded"`
 	ErrCandidate  *errTally    `json:"errors_candidate"`
 	ErrBaseline   *errTally    `json:"errors_baseline"`
+	// Streamed answers' time to first token and inter-token gaps.
+	TTFTRecorded  quantiles `json:"ttft_recorded_ns"`
+	TTFTCandidate quantiles `json:"ttft_candidate_ns"`
+	TTFTBaseline  quantiles `json:"ttft_baseline_ns"`
+	TTFTDelta     quantiles `json:"ttft_delta_ns"`
+	ITLRecorded   quantiles `json:"itl_recorded_ns"`
+	ITLCandidate  quantiles `json:"itl_candidate_ns"`
+	ITLBaseline   quantiles `json:"itl_baseline_ns"`
 }
 
 func (c *core) fields() *coreJSON {
 	return &coreJSON{&c.exchanges, &c.withBaseline, &c.notCompared, &c.req, &c.inst, &c.baseReq, &c.baseInst,
-		c.latRec, c.latCand, c.latBase, c.delta, &c.errRec, &c.errCand, &c.errBase}
+		c.latRec, c.latCand, c.latBase, c.delta, &c.errRec, &c.errCand, &c.errBase,
+		c.stream.ttftRec, c.stream.ttftCand, c.stream.ttftBase, c.stream.ttftDelta,
+		c.stream.itlRec, c.stream.itlCand, c.stream.itlBase}
 }
 
 func (c *core) MarshalJSON() ([]byte, error) { return json.Marshal(c.fields()) }
@@ -147,8 +157,11 @@ func (c *core) UnmarshalJSON(data []byte) error {
 	if err := strictJSON(data, j); err != nil {
 		return err
 	}
-	if j.LatRecorded == nil || j.LatCandidate == nil || j.LatBaseline == nil || j.LatDelta == nil {
-		return errors.New("a latency histogram is null")
+	for _, q := range []quantiles{j.LatRecorded, j.LatCandidate, j.LatBaseline, j.LatDelta, j.TTFTRecorded,
+		j.TTFTCandidate, j.TTFTBaseline, j.TTFTDelta, j.ITLRecorded, j.ITLCandidate, j.ITLBaseline} {
+		if q == nil {
+			return errors.New("a latency histogram is null")
+		}
 	}
 	nc := c.notCompared
 	if err := nonNegative(c.exchanges, c.withBaseline, nc.RecordedFailed, nc.RecordedTruncated); err != nil ||
@@ -341,20 +354,26 @@ type sideJSON struct {
 	Numeric *numericJSON     `json:"numeric"`
 	Probs   *vectorJSON      `json:"probabilities"`
 	Embed   *vectorJSON      `json:"embeddings"`
+	LLM     *llmStats        `json:"llm"`
+	Tokens  *tokenStats      `json:"tokens"`
 }
 
 func (m *sideMetrics) MarshalJSON() ([]byte, error) {
-	return json.Marshal(sideJSON{m.kinds, m.labels, m.numeric.fields(), m.probs.fields(), m.embed.fields()})
+	return json.Marshal(sideJSON{m.kinds, m.labels, m.numeric.fields(), m.probs.fields(), m.embed.fields(), &m.llm, &m.tokens})
 }
 
 func (m *sideMetrics) UnmarshalJSON(data []byte) error {
 	*m = newSideMetrics()
-	j := sideJSON{Labels: m.labels, Numeric: m.numeric.fields(), Probs: m.probs.fields(), Embed: m.embed.fields()}
+	j := sideJSON{Labels: m.labels, Numeric: m.numeric.fields(), Probs: m.probs.fields(), Embed: m.embed.fields(),
+		LLM: &m.llm, Tokens: &m.tokens}
 	if err := strictJSON(data, &j); err != nil {
 		return err
 	}
-	if j.Labels == nil {
-		return errors.New("labels are null")
+	if j.Labels == nil || j.LLM == nil || j.Tokens == nil {
+		return errors.New("labels, llm or tokens are null")
+	}
+	if err := m.llm.check(); err != nil {
+		return err
 	}
 	for k, v := range j.Kinds {
 		if v <= 0 {

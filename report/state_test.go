@@ -70,6 +70,41 @@ func mixedRows(n, paths int) []replay.Result {
 	return rows
 }
 
+// llmRows are streamed and plain LLM answers with event times, so that the
+// text, token, TTFT and ITL parts of a state are exercised.
+func llmRows(t *testing.T, n int) []replay.Result {
+	t.Helper()
+	names := []string{"vllm_chat.sse", "llamacpp_chat.sse", "openai_chat_usage.sse", "openai_tools.sse",
+		"completions.sse", "vllm_cut.sse", "openai_chat_crlf.sse"}
+	bodies := make([]string, len(names))
+	for i, name := range names {
+		bodies[i] = string(readStream(t, name))
+	}
+	times := func(i, k int) []int64 {
+		v := make([]int64, 3+i%5)
+		for j := range v {
+			v[j] = int64((j+1)*(k+i%7)) * ms
+		}
+		return v
+	}
+	rows := make([]replay.Result, 0, n)
+	for i := range n {
+		rec := side{status: 200, body: bodies[i%3], lat: int64(50 + i%31)}
+		cand := side{status: 200, body: bodies[(i/3)%len(bodies)], lat: int64(40 + i%37)}
+		var base *side
+		if i%4 != 0 {
+			base = &side{status: 200, body: bodies[i%3], lat: int64(45 + i%29)}
+		}
+		r := row(fmt.Sprintf("l%05d", i), fmt.Sprintf("/v1/chat/%d", i%3), rec, cand, base)
+		r.RecordedEventNs, r.CandidateEventNs = times(i, 3), times(i, 2)
+		if base != nil {
+			r.BaselineEventNs = times(i, 4)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
 // stateOf writes the state of rows aggregated with opts and reads it back.
 func stateOf(t *testing.T, opts Options, rows []replay.Result) *Builder {
 	t.Helper()
@@ -175,6 +210,7 @@ func TestStateMergeEqualsAllRows(t *testing.T) {
 	fixture := fixtureRows()
 	fixture[6].RecordedBodyTruncated = true
 	mixed := mixedRows(6000, 40)
+	llm := llmRows(t, 600)
 	for _, c := range []struct {
 		name string
 		opts Options
@@ -186,6 +222,8 @@ func TestStateMergeEqualsAllRows(t *testing.T) {
 		{"mixed by path, ignore, tolerance, top 3", Options{By: "path", MaxGroups: 7, Top: 3, AbsTol: 0.2,
 			Ignore: []string{"$.outputs[*].name"}}, mixed},
 		{"mixed by candidate status", Options{By: "candidate_status"}, mixed},
+		{"llm streams", Options{}, llm},
+		{"llm streams by path, rouge-l", Options{By: "path", Text: TextRule{Metric: TextRougeL, Threshold: 0.5}}, llm},
 	} {
 		want := buildRows(t, c.opts, c.rows)
 		for _, parts := range []int{2, 10} {
@@ -197,6 +235,11 @@ func TestStateMergeEqualsAllRows(t *testing.T) {
 				}
 			})
 		}
+	}
+	if r := buildRows(t, Options{}, llm); r.Tokens == nil || r.Latency.TTFT == nil || r.Latency.ITL == nil ||
+		r.Agreement.Text == nil || r.Errors.Candidate.ByKind[replay.KindStreamIncomplete] == 0 {
+		t.Errorf("the llm rows miss a part: tokens %v, ttft %v, itl %v, text %v, errors %v", r.Tokens != nil,
+			r.Latency.TTFT != nil, r.Latency.ITL != nil, r.Agreement.Text != nil, r.Errors.Candidate.ByKind)
 	}
 	// The mixed rows do reach what the comparison is meant to cover.
 	r := buildRows(t, Options{By: "path"}, mixed)

@@ -62,7 +62,45 @@ func appendResult(b []byte, r *replay.Result) []byte {
 	if r.BaselineErrorKind != nil {
 		b = wal.AppendString(b, *r.BaselineErrorKind)
 	}
+	// The answers' timing (results/2).
+	b = binary.AppendVarint(b, r.RecordedFirstByteNs)
+	b = binary.AppendVarint(b, r.RecordedEvents)
+	b = appendInts(b, r.RecordedEventNs)
+	b = binary.AppendVarint(b, r.CandidateFirstByteNs)
+	b = binary.AppendVarint(b, r.CandidateEvents)
+	b = appendInts(b, r.CandidateEventNs)
+	b = wal.AppendBool(b, r.BaselineFirstByteNs != nil)
+	if r.BaselineFirstByteNs != nil {
+		b = binary.AppendVarint(b, *r.BaselineFirstByteNs)
+	}
+	b = wal.AppendBool(b, r.BaselineEvents != nil)
+	if r.BaselineEvents != nil {
+		b = binary.AppendVarint(b, *r.BaselineEvents)
+	}
+	b = appendInts(b, r.BaselineEventNs)
 	return b
+}
+
+func appendInts(b []byte, v []int64) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	for _, x := range v {
+		b = binary.AppendVarint(b, x)
+	}
+	return b
+}
+
+// ints reads what appendInts wrote; nil when empty, as the results reader
+// gives an empty list.
+func ints(d *wal.Decoder) []int64 {
+	n := d.Count()
+	if n == 0 {
+		return nil
+	}
+	v := make([]int64, n)
+	for i := range v {
+		v[i] = d.Varint()
+	}
+	return v
 }
 
 // decodeResult reads a record appendResult (or version 1) wrote.
@@ -120,6 +158,21 @@ func decodeResult(rec []byte) (replay.Result, error) {
 		v := d.String()
 		r.BaselineErrorKind = &v
 	}
+	r.RecordedFirstByteNs = d.Varint()
+	r.RecordedEvents = d.Varint()
+	r.RecordedEventNs = ints(d)
+	r.CandidateFirstByteNs = d.Varint()
+	r.CandidateEvents = d.Varint()
+	r.CandidateEventNs = ints(d)
+	if d.Bool() {
+		v := d.Varint()
+		r.BaselineFirstByteNs = &v
+	}
+	if d.Bool() {
+		v := d.Varint()
+		r.BaselineEvents = &v
+	}
+	r.BaselineEventNs = ints(d)
 	if d.Done() != nil {
 		return r, errWALRecord
 	}

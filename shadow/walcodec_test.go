@@ -30,6 +30,8 @@ func fullResult(t *testing.T) replay.Result {
 			f.SetString(v.Type().Field(i).Name + " é")
 		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Uint8:
 			f.SetBytes([]byte(`{"` + v.Type().Field(i).Name + `":[1,2]}` + "\x00\xff"))
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Int64:
+			f.Set(reflect.ValueOf([]int64{n, -n, 3 * n}))
 		case f.Kind() == reflect.Bool:
 			f.SetBool(true)
 		case f.CanInt():

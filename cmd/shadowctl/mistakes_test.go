@@ -202,7 +202,7 @@ func waitLogRows(t *testing.T, dir string, n int64) {
 func TestReportGateOnAnUnknownNameIsAUsageError(t *testing.T) {
 	results := filepath.Join(t.TempDir(), "results.parquet")
 	writeReportFixture(t, results) // one candidate timeout
-	kinds := "body_too_large, canceled, connection_refused, connection_reset, dns, http_4xx, http_5xx, other, timeout, tls"
+	kinds := "body_too_large, canceled, connection_refused, connection_reset, dns, http_4xx, http_5xx, other, stream_incomplete, timeout, tls"
 	for _, tc := range []struct {
 		gate string
 		code int

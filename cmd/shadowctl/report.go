@@ -25,13 +25,14 @@ type reportOptions struct {
 	FailOn    []string
 	// shaped is set when a flag that shapes the aggregation was given:
 	// report states must then match it, rather than lend it theirs.
-	shaped bool
+	shaped  bool
+	TextSim string
 }
 
 // shapingFlags are the flags that shape the aggregation, which report
 // states record.
 var shapingFlags = map[string]string{"Field": "--field", "Ignore": "--ignore", "AbsTol": "--abs-tol",
-	"RelTol": "--rel-tol", "Top": "--top", "By": "--by", "MaxGroups": "--max-groups"}
+	"RelTol": "--rel-tol", "Top": "--top", "By": "--by", "MaxGroups": "--max-groups", "Text": "--text-similarity"}
 
 func (o *reportOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Format, "format", "table", "output format: "+strings.Join(report.Formats, ", ")+
@@ -43,6 +44,7 @@ func (o *reportOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Top, "top", 10, "disagreements listed, and classes in the confusion matrix")
 	fs.StringVar(&o.By, "by", "", "repeat agreement, latency and errors per value of a column: "+strings.Join(report.ByColumns, ", "))
 	fs.IntVar(&o.MaxGroups, "max-groups", 50, "groups shown with --by, largest first; the rest are merged into \"(other)\"")
+	fs.StringVar(&o.TextSim, "text-similarity", "exact", "when generated texts (OpenAI chat/completions) agree: exact, normalized, or METRIC>=T with METRIC token-f1, rouge-l or edit, e.g. 'rouge-l>=0.8'")
 	fs.StringArrayVar(&o.FailOn, "fail-on", nil, "gate 'KEY OP NUMBER' on any numeric key of the JSON report, OP one of < <= > >= == != (repeatable); exit 1 when true")
 }
 
@@ -60,7 +62,10 @@ noise floor: how often production disagrees with itself.
 JSON bodies are compared structurally (key order does not matter, numbers
 within the tolerances, --ignore paths removed), other bodies byte for byte. The
 prediction is --field or detected from the response shape (KServe/TF Serving
-V1, Open Inference Protocol V2, OpenAI-compatible).
+V1, Open Inference Protocol V2, OpenAI-compatible). Streamed OpenAI answers
+(text/event-stream) are reassembled into the answer they add up to; a stream
+cut midway is the error kind stream_incomplete. Generated texts agree as
+--text-similarity says, and their similarity is shown either way.
 
 Gates (--fail-on) make the exit code: 0 when every gate passes, 1 when any
 fails (the report is still printed, with the failed gates marked), 2 for usage
@@ -121,8 +126,12 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 		}
 		gates = append(gates, gate)
 	}
+	text, err := report.ParseTextRule(o.TextSim)
+	if err != nil {
+		return usageErrorf("--text-similarity %v", err)
+	}
 	opts := report.Options{Field: o.Field, Ignore: o.Ignore, AbsTol: o.AbsTol, RelTol: o.RelTol,
-		Top: o.Top, By: o.By, MaxGroups: o.MaxGroups, FromStates: !o.shaped}
+		Top: o.Top, By: o.By, MaxGroups: o.MaxGroups, FromStates: !o.shaped, Text: text}
 	// Check the options before reading anything: a typo is a usage error.
 	if _, err := report.NewBuilder(opts); err != nil {
 		return badInput(optionError(err))

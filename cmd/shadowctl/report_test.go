@@ -75,6 +75,8 @@ func TestReportBinaryExitCodes(t *testing.T) {
 		{"a bad format", []string{"report", "--format", "xml", results}, 2, nil, `shadowctl: --format "xml": want table, json, markdown, junit`},
 		{"a bad field", []string{"report", "--field", "$.[", results}, 2, nil, `shadowctl: --field "$.["`},
 		{"a bad --by", []string{"report", "--by", "color", results}, 2, nil, `shadowctl: --by "color": want one of path,`},
+		{"a bad --text-similarity", []string{"report", "--text-similarity", "bleu>=0.5", results}, 2, nil,
+			`shadowctl: --text-similarity "bleu>=0.5": bad text rule: want exact, normalized or METRIC>=T`},
 		{"no arguments", []string{"report"}, 2, nil, "shadowctl: requires at least 1 arg"},
 	}
 	for _, c := range cases {

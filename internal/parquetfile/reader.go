@@ -26,7 +26,13 @@ type Reader[T any] struct {
 	buf     []T
 	pos, n  int
 	numRows int64
+	fix     func(*T)
 }
+
+// Fix makes Next pass every row through f first: a reader of an older
+// version of a format clears there what a missing column read as (a
+// missing list column may read as one zero element, not as empty).
+func (r *Reader[T]) Fix(f func(*T)) { r.fix = f }
 
 // ErrNotRegular is wrapped (with ErrFormat) by the error of a path that is
 // not a regular file: a named pipe, a device or a socket.
@@ -149,6 +155,11 @@ func (r *Reader[T]) Next() (row *T, err error) {
 	clear(r.buf)
 	n, err := r.rows.Read(r.buf)
 	r.pos, r.n = 0, n
+	if r.fix != nil {
+		for i := range r.buf[:n] {
+			r.fix(&r.buf[i])
+		}
+	}
 	if n > 0 {
 		r.pos = 1
 		return &r.buf[0], nil

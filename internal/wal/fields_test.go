@@ -59,7 +59,7 @@ func TestFieldsRefuseDamage(t *testing.T) {
 	b = binary.AppendVarint(b, 1<<40)
 	for i := range len(b) {
 		d := NewDecoder(b[:i])
-		d.String()
+		_ = d.String()
 		d.Bool()
 		d.Varint()
 		if !errors.Is(d.Done(), ErrDamaged) {
