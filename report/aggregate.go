@@ -84,6 +84,7 @@ type Builder struct {
 	fields    map[fieldKey]*FieldUse
 	trans     map[[2]string]int64
 	top       topN
+	time      timeline
 
 	groups  map[string]*core
 	overflw *core
@@ -247,6 +248,7 @@ func (b *Builder) Add(r *replay.Result) {
 			}
 		}
 	}
+	b.time.add(r, recKind, candKind, baseKind, hasBase)
 	if recKind != "" || candKind != "" {
 		from := strconv.Itoa(int(r.RecordedStatus))
 		if r.RecordedStatus == 0 {

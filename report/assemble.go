@@ -26,6 +26,7 @@ func (b *Builder) Report() *Report {
 		r.Agreement.Baseline = &base
 	}
 	r.Latency, r.Errors = b.all.latencyErrors()
+	r.LatencyCurve, r.Timeline = b.all.curve(), b.time.points()
 	for k, n := range b.trans {
 		r.Errors.Transitions = append(r.Errors.Transitions, Transition{From: k[0], To: k[1], Count: n})
 	}

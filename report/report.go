@@ -25,6 +25,10 @@ type Report struct {
 	Agreement    Agreement   `json:"agreement"`
 	Latency      Latency     `json:"latency_ms"`
 	Errors       Errors      `json:"errors"`
+	// LatencyCurve and Timeline are the data of the HTML report's plots:
+	// bounded summaries, whatever the number of rows.
+	LatencyCurve *LatencyCurve `json:"latency_curve_ms"`
+	Timeline     []TimePoint   `json:"timeline"`
 	// Groups repeat agreement, latency and errors per value of Settings.By.
 	Groups []Group `json:"groups"`
 	// Disagreements are the worst disagreements, worst first.
