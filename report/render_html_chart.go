@@ -1,0 +1,455 @@
+// Charts of the HTML report: small SVG drawn by hand from Report values.
+// A chart is a plain value (axes, series, bars, cells) that one template
+// draws, so escaping stays html/template's job and the tests can read the
+// data back from data-* attributes.
+
+package report
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// chart is one SVG figure.
+type chart struct {
+	ID      string
+	Title   string
+	Caption string
+	W, H    float64
+	// L, T, R, B bound the plot area, in pixels.
+	L, T, R, B     float64
+	XTicks, YTicks []tick
+	XLabel, YLabel string
+	// Zero is the pixel y of a reference line at 0 (the delta plot), drawn
+	// when HasZero.
+	Zero    float64
+	HasZero bool
+	Series  []series
+	Bars    []bar
+	Cells   []cell
+	Texts   []svgText
+	Legend  []legendItem
+}
+
+type tick struct {
+	At    float64 // pixel position along the axis
+	Label string
+}
+
+// series is a line through points; each mark carries its data values.
+type series struct {
+	Name, Class string
+	Points      string
+	Marks       []mark
+}
+
+type mark struct {
+	X, Y   float64
+	DX, DY string // the data, as the report has it
+	Tip    string
+}
+
+// bar is a horizontal bar, with an optional interval whisker.
+type bar struct {
+	X, Y, W, H float64
+	Class      string
+	Key        string // the category
+	Value      string // the data value
+	Label      string // text at the bar's end
+	LabelX     float64
+	Tip        string
+	Whisker    bool
+	Lo, Hi     float64 // whisker ends, pixels
+	DLo, DHi   string  // whisker ends, data
+}
+
+// cell is one heatmap cell.
+type cell struct {
+	X, Y, W, H   float64
+	Fill         string
+	Light        bool // white counts on a dark cell
+	Row, Col     string
+	Count        string
+	ShowCount    bool
+	TextX, TextY float64
+	Tip          string
+}
+
+type svgText struct {
+	X, Y   float64
+	Anchor string
+	Class  string
+	Text   string
+	Full   string // the untruncated text, as a tooltip
+}
+
+type legendItem struct {
+	X, Y  float64
+	Class string
+	Text  string
+	// Line draws a line swatch (a series), else a square (a bar).
+	Line bool
+}
+
+// linear maps [d0, d1] onto [p0, p1].
+type linear struct{ d0, d1, p0, p1 float64 }
+
+func (s linear) at(v float64) float64 {
+	if s.d1 == s.d0 {
+		return (s.p0 + s.p1) / 2
+	}
+	return s.p0 + (v-s.d0)/(s.d1-s.d0)*(s.p1-s.p0)
+}
+
+// niceTicks covers [lo, hi] with about n ticks at 1, 2 or 5 times a power
+// of ten (at least minStep apart: 1 for counts), and returns the covered
+// range and the ticks.
+func niceTicks(lo, hi float64, n int, minStep float64) (float64, float64, []float64) {
+	if !(hi > lo) {
+		if lo == 0 {
+			hi = 1
+		} else {
+			lo, hi = math.Min(0, lo), math.Max(0, hi)
+			if lo == hi {
+				hi = lo + 1
+			}
+		}
+	}
+	raw := (hi - lo) / float64(n)
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := p * 10
+	for _, m := range []float64{1, 2, 5} {
+		if m*p >= raw {
+			step = m * p
+			break
+		}
+	}
+	step = math.Max(step, minStep)
+	first, last := math.Floor(lo/step)*step, math.Ceil(hi/step)*step
+	var out []float64
+	for i := 0; ; i++ {
+		v := first + float64(i)*step
+		if v > last+step/2 || i > 100 {
+			break
+		}
+		// Round away float noise (0.30000000000000004).
+		out = append(out, math.Round(v/step)*step)
+	}
+	return first, last, out
+}
+
+// tickLabel formats a data value for a label: short, no float noise.
+func tickLabel(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+
+// dataValue formats a data value exactly, for data-* attributes.
+func dataValue(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// clip shortens text (a class, a group key: untrusted) for an axis label.
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// sideClasses name the three sides as the CSS does.
+var sideNames = [3]string{"recorded", "candidate", "baseline"}
+
+// legendRow lays legend items out left to right from x at y.
+func legendRow(x, y float64, items []legendItem) []legendItem {
+	for i := range items {
+		items[i].X, items[i].Y = x, y
+		x += 28 + 7*float64(utf8.RuneCountInString(items[i].Text)) + 12
+	}
+	return items
+}
+
+// curveX is the percentile plot's x: log10(1/(1−q)), 0 at p0 and 4 at
+// p99.99.
+func curveX(q float64) float64 { return -math.Log10(1 - q) }
+
+var curveTicks = []struct {
+	q    float64
+	name string
+}{{0, "p0"}, {0.5, "p50"}, {0.9, "p90"}, {0.99, "p99"}, {0.999, "p99.9"}, {0.9999, "p99.99"}}
+
+// percentileChart plots each side's latency curve.
+func percentileChart(c *LatencyCurve) *chart {
+	ch := &chart{ID: "latency-percentiles", Title: "Latency by percentile", W: 680, H: 330, L: 64, T: 34, R: 664, B: 286,
+		XLabel: "percentile (log scale of 1/(1−q))", YLabel: "latency (ms)",
+		Caption: "Each side's latency at every percentile, the tail to the right: where a line rises, that side's tail starts; lines apart at the left mean a slower typical request."}
+	sides := [3][]float64{c.Recorded, c.Candidate, c.Baseline}
+	hi := 0.0
+	for _, s := range sides {
+		for _, v := range s {
+			hi = math.Max(hi, v)
+		}
+	}
+	_, top, yt := niceTicks(0, hi, 5, 0)
+	curveAxes(ch, 0, top, yt)
+	y := linear{0, top, ch.B, ch.T}
+	var legend []legendItem
+	for i, s := range sides {
+		if s == nil {
+			continue
+		}
+		ch.Series = append(ch.Series, curveSeries(sideNames[i], sideNames[i], c.Quantiles, s, ch, y))
+		legend = append(legend, legendItem{Class: sideNames[i], Text: sideNames[i], Line: true})
+	}
+	ch.Legend = legendRow(ch.L, 16, legend)
+	return ch
+}
+
+// deltaChart plots the paired candidate − baseline difference by
+// percentile.
+func deltaChart(c *LatencyCurve) *chart {
+	ch := &chart{ID: "latency-delta", Title: "Paired latency difference by percentile", W: 680, H: 330, L: 64, T: 34, R: 664, B: 286,
+		XLabel: "percentile (log scale of 1/(1−q))", YLabel: "candidate − baseline (ms)",
+		Caption: "The same request's candidate latency minus its baseline latency, by percentile: below the zero line the candidate was faster."}
+	lo, hi := 0.0, 0.0
+	for _, v := range c.Delta {
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	bot, top, yt := niceTicks(lo, hi, 5, 0)
+	curveAxes(ch, bot, top, yt)
+	y := linear{bot, top, ch.B, ch.T}
+	ch.Zero, ch.HasZero = y.at(0), true
+	ch.Series = append(ch.Series, curveSeries("delta", "delta", c.Quantiles, c.Delta, ch, y))
+	ch.Legend = legendRow(ch.L, 16, []legendItem{{Class: "delta", Text: "candidate − baseline, paired per request", Line: true}})
+	return ch
+}
+
+func curveAxes(ch *chart, bot, top float64, yt []float64) {
+	x := linear{0, 4, ch.L, ch.R}
+	for _, t := range curveTicks {
+		ch.XTicks = append(ch.XTicks, tick{At: x.at(curveX(t.q)), Label: t.name})
+	}
+	y := linear{bot, top, ch.B, ch.T}
+	for _, v := range yt {
+		ch.YTicks = append(ch.YTicks, tick{At: y.at(v), Label: tickLabel(v)})
+	}
+}
+
+func curveSeries(name, class string, qs, vs []float64, ch *chart, y linear) series {
+	x := linear{0, 4, ch.L, ch.R}
+	s := series{Name: name, Class: class}
+	var pts []string
+	for i, q := range qs {
+		px, py := x.at(curveX(q)), y.at(vs[i])
+		pts = append(pts, coord(px)+","+coord(py))
+		s.Marks = append(s.Marks, mark{X: px, Y: py, DX: dataValue(q), DY: dataValue(vs[i]),
+			Tip: name + ": p" + tickLabel(q*100) + " = " + tickLabel(vs[i]) + " ms"})
+	}
+	s.Points = strings.Join(pts, " ")
+	return s
+}
+
+func coord(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+
+// timeCharts plots p50 and p99 latency, and the error rate, per interval
+// of sent_at and side.
+func timeCharts(tl []TimePoint) (lat, errs *chart) {
+	start, end := tl[0].Start, tl[len(tl)-1].End
+	span := end.Sub(start).Seconds()
+	_, right, xt := niceTicks(0, span, 6, 0)
+	axisLabel := "seconds since " + start.Format("2006-01-02 15:04:05.000 UTC") + " (sent_at)"
+	mk := func(id, title, ylabel, caption string) *chart {
+		ch := &chart{ID: id, Title: title, W: 680, H: 330, L: 64, T: 34, R: 664, B: 286, XLabel: axisLabel, YLabel: ylabel, Caption: caption}
+		x := linear{0, right, ch.L, ch.R}
+		for _, v := range xt {
+			ch.XTicks = append(ch.XTicks, tick{At: x.at(v), Label: tickLabel(v)})
+		}
+		return ch
+	}
+	lat = mk("latency-over-time", "Latency over time", "latency (ms)",
+		"p99 (solid) and p50 (dashed) latency of the requests sent in each interval, per side: a step shows when a side slowed down.")
+	errs = mk("errors-over-time", "Error rate over time", "failed requests (%)",
+		"Share of the requests sent in each interval that failed, per side: a spike is a burst of failures, a plateau a steady failure rate.")
+	side := func(p TimePoint, i int) *TimeSide {
+		return [3]*TimeSide{p.Recorded, p.Candidate, p.Baseline}[i]
+	}
+	hiLat, hiErr := 0.0, 0.0
+	for _, p := range tl {
+		for i := range 3 {
+			if s := side(p, i); s != nil {
+				hiLat = math.Max(hiLat, math.Max(f64(s.P99), f64(s.P50)))
+				hiErr = math.Max(hiErr, f64(s.ErrorRate)*100)
+			}
+		}
+	}
+	_, topLat, ylt := niceTicks(0, hiLat, 5, 0)
+	_, topErr, yet := niceTicks(0, hiErr, 5, 0)
+	for _, v := range ylt {
+		lat.YTicks = append(lat.YTicks, tick{At: linear{0, topLat, lat.B, lat.T}.at(v), Label: tickLabel(v)})
+	}
+	for _, v := range yet {
+		errs.YTicks = append(errs.YTicks, tick{At: linear{0, topErr, errs.B, errs.T}.at(v), Label: tickLabel(v)})
+	}
+	x := linear{0, right, lat.L, lat.R}
+	yl, ye := linear{0, topLat, lat.B, lat.T}, linear{0, topErr, errs.B, errs.T}
+	var latLegend, errLegend []legendItem
+	for i, name := range sideNames {
+		var p50, p99, er series
+		p50 = series{Name: name + " p50", Class: name + " p50"}
+		p99 = series{Name: name + " p99", Class: name}
+		er = series{Name: name + " error rate", Class: name}
+		var pts50, pts99, ptsE []string
+		for _, p := range tl {
+			s := side(p, i)
+			if s == nil {
+				continue
+			}
+			mid := (p.Start.Sub(start) + p.End.Sub(p.Start)/2).Seconds()
+			px := x.at(mid)
+			when := p.Start.Format("15:04:05.000")
+			if s.P50 != nil && s.P99 != nil {
+				y50, y99 := yl.at(*s.P50), yl.at(*s.P99)
+				pts50 = append(pts50, coord(px)+","+coord(y50))
+				pts99 = append(pts99, coord(px)+","+coord(y99))
+				p50.Marks = append(p50.Marks, mark{X: px, Y: y50, DX: p.Start.Format("2006-01-02T15:04:05.999999999Z07:00"), DY: dataValue(*s.P50),
+					Tip: name + " p50 at " + when + ": " + tickLabel(*s.P50) + " ms"})
+				p99.Marks = append(p99.Marks, mark{X: px, Y: y99, DX: p.Start.Format("2006-01-02T15:04:05.999999999Z07:00"), DY: dataValue(*s.P99),
+					Tip: name + " p99 at " + when + ": " + tickLabel(*s.P99) + " ms"})
+			}
+			if s.ErrorRate != nil {
+				py := ye.at(*s.ErrorRate * 100)
+				ptsE = append(ptsE, coord(px)+","+coord(py))
+				er.Marks = append(er.Marks, mark{X: px, Y: py, DX: p.Start.Format("2006-01-02T15:04:05.999999999Z07:00"), DY: dataValue(*s.ErrorRate),
+					Tip: name + " at " + when + ": " + strconv.FormatInt(s.Errors, 10) + " of " + strconv.FormatInt(s.Requests, 10) + " failed"})
+			}
+		}
+		if len(pts99) > 0 {
+			p50.Points, p99.Points = strings.Join(pts50, " "), strings.Join(pts99, " ")
+			lat.Series = append(lat.Series, p99, p50)
+			latLegend = append(latLegend, legendItem{Class: name, Text: name, Line: true})
+		}
+		if len(ptsE) > 0 {
+			er.Points = strings.Join(ptsE, " ")
+			errs.Series = append(errs.Series, er)
+			errLegend = append(errLegend, legendItem{Class: name, Text: name, Line: true})
+		}
+	}
+	lat.Legend = legendRow(lat.L, 16, latLegend)
+	errs.Legend = legendRow(errs.L, 16, errLegend)
+	return lat, errs
+}
+
+func f64(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// maxHeatmapClasses bounds the classes drawn in the heatmap, so the page
+// stays small under a large --top; the JSON has them all.
+const maxHeatmapClasses = 30
+
+// heatmap draws the confusion matrix: rows recorded, columns candidate,
+// shaded by the share of the row, with the counts in the cells.
+func heatmap(l *LabelMetrics) *chart {
+	n := min(len(l.Classes), maxHeatmapClasses)
+	size := math.Max(14, math.Min(48, 480/float64(n)))
+	left, top := 130.0, 40.0
+	ch := &chart{ID: "confusion", Title: "Confusion matrix", L: left, T: top, R: left + size*float64(n), B: top + size*float64(n),
+		XLabel: "candidate's label", YLabel: "recorded label",
+		Caption: "Rows are the recorded (production) label, columns the candidate's; each cell counts instances and is shaded by its share of the row, so off-diagonal colour is what the candidate confuses."}
+	if n < len(l.Classes) {
+		ch.Caption += " The first " + strconv.Itoa(n) + " of " + strconv.Itoa(len(l.Classes)) + " classes are drawn; the JSON report has them all."
+	}
+	ch.W, ch.H = ch.R+20, ch.B+44
+	for i := range n {
+		var rowSum int64
+		for _, v := range l.Confusion[i][:len(l.Classes)] {
+			rowSum += v
+		}
+		for j := range n {
+			v := l.Confusion[i][j]
+			share := 0.0
+			if rowSum > 0 {
+				share = float64(v) / float64(rowSum)
+			}
+			c := cell{X: left + size*float64(j), Y: top + size*float64(i), W: size, H: size,
+				Fill: shade(share), Row: l.Classes[i], Col: l.Classes[j], Count: strconv.FormatInt(v, 10),
+				ShowCount: size >= 22}
+			c.Light = share > 0.5
+			c.TextX, c.TextY = c.X+size/2, c.Y+size/2+4
+			c.Tip = "recorded " + clip(l.Classes[i], 40) + ", candidate " + clip(l.Classes[j], 40) + ": " + c.Count
+			ch.Cells = append(ch.Cells, c)
+		}
+		ch.Texts = append(ch.Texts, svgText{X: left - 6, Y: top + size*float64(i) + size/2 + 4, Anchor: "end",
+			Text: clip(l.Classes[i], 16), Full: l.Classes[i]})
+		ch.Texts = append(ch.Texts, svgText{X: left + size*float64(i) + size/2, Y: top - 8, Anchor: "middle", Class: "col",
+			Text: clip(l.Classes[i], max(2, int(size/7))), Full: l.Classes[i]})
+	}
+	return ch
+}
+
+// shade is white to dark blue with share in [0, 1].
+func shade(share float64) string {
+	mix := func(a, b float64) int { return int(math.Round(a + (b-a)*share)) }
+	return "rgb(" + strconv.Itoa(mix(255, 8)) + "," + strconv.Itoa(mix(255, 48)) + "," + strconv.Itoa(mix(255, 107)) + ")"
+}
+
+// barChart lays out horizontal bars, one row per key, with room for the
+// keys on the left.
+type barRow struct {
+	key   string
+	parts []barPart
+}
+
+type barPart struct {
+	class  string
+	value  float64 // in axis units
+	data   string
+	label  string
+	tip    string
+	lo, hi *float64 // interval, axis units
+	dLo    string
+	dHi    string
+}
+
+func barChart(id, title, xlabel, caption string, rows []barRow, xmax float64, percent bool, legend []legendItem) *chart {
+	parts := 1
+	for _, r := range rows {
+		parts = max(parts, len(r.parts))
+	}
+	band := 8 + 16*float64(parts)
+	left := 190.0
+	ch := &chart{ID: id, Title: title, XLabel: xlabel, Caption: caption, L: left, T: 34, R: 600}
+	ch.B = ch.T + band*float64(len(rows))
+	ch.W, ch.H = 680, ch.B+44
+	minStep := 1.0 // counts
+	if percent {
+		minStep = 0
+	}
+	_, right, xt := niceTicks(0, xmax, 5, minStep)
+	x := linear{0, right, ch.L, ch.R}
+	for _, v := range xt {
+		l := tickLabel(v)
+		if percent {
+			l += "%"
+		}
+		ch.XTicks = append(ch.XTicks, tick{At: x.at(v), Label: l})
+	}
+	for i, r := range rows {
+		y := ch.T + band*float64(i) + 4
+		ch.Texts = append(ch.Texts, svgText{X: left - 6, Y: y + band/2 + 0, Anchor: "end", Text: clip(r.key, 26), Full: r.key})
+		for j, p := range r.parts {
+			b := bar{X: ch.L, Y: y + 16*float64(j), W: math.Max(0, x.at(p.value)-ch.L), H: 13, Class: p.class, Key: r.key,
+				Value: p.data, Label: p.label, Tip: p.tip}
+			b.LabelX = b.X + b.W + 4
+			if p.lo != nil && p.hi != nil {
+				b.Whisker, b.Lo, b.Hi, b.DLo, b.DHi = true, x.at(*p.lo), x.at(*p.hi), p.dLo, p.dHi
+				b.LabelX = math.Max(b.LabelX, b.Hi+4)
+			}
+			ch.Bars = append(ch.Bars, b)
+		}
+	}
+	ch.Legend = legendRow(ch.L, 16, legend)
+	return ch
+}
