@@ -217,7 +217,7 @@ func groupChart(r *Report) *chart {
 			part.label = pct(a.Rate)
 			part.tip = fmt.Sprintf("%s: %s [%s, %s] per %s over %d exchanges", cleanText(g.Key), pct(a.Rate), pct(a.CI95Low), pct(a.CI95High), a.Unit, g.Exchanges)
 		}
-		rows = append(rows, barRow{key: fmt.Sprintf("%s (%d)", g.Key, g.Exchanges), parts: []barPart{part}})
+		rows = append(rows, barRow{key: g.Key, note: fmt.Sprintf(" (%d)", g.Exchanges), parts: []barPart{part}})
 	}
 	return barChart("groups", "Agreement by "+r.Settings.By, "agreement (%)",
 		"Agreement of each "+r.Settings.By+" (exchanges in brackets, largest first) with its 95% interval as a whisker: a short bar with a whisker clear of the others is a group that lost agreement.",

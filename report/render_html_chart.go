@@ -83,6 +83,7 @@ type svgText struct {
 	Class  string
 	Text   string
 	Full   string // the untruncated text, as a tooltip
+	Rotate string // a transform, for slanted labels
 }
 
 type legendItem struct {
@@ -154,6 +155,19 @@ func clip(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
+}
+
+// clipMiddle shortens text keeping both ends, where paths differ (the
+// model's name, the verb after the colon).
+func clipMiddle(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	r := []rune(s)
+	n = max(n, 5)
+	if len(r) <= n {
+		return s
+	}
+	head := (n - 1) / 2
+	return string(r[:head]) + "…" + string(r[len(r)-(n-1-head):])
 }
 
 // sideClasses name the three sides as the CSS does.
@@ -333,6 +347,9 @@ func timeCharts(tl []TimePoint) (lat, errs *chart) {
 			errLegend = append(errLegend, legendItem{Class: name, Text: name, Line: true})
 		}
 	}
+	if len(latLegend) > 0 {
+		latLegend = append(latLegend, legendItem{Class: "ink", Text: "p99", Line: true}, legendItem{Class: "ink p50", Text: "p50", Line: true})
+	}
 	lat.Legend = legendRow(lat.L, 16, latLegend)
 	errs.Legend = legendRow(errs.L, 16, errLegend)
 	return lat, errs
@@ -354,7 +371,12 @@ const maxHeatmapClasses = 30
 func heatmap(l *LabelMetrics) *chart {
 	n := min(len(l.Classes), maxHeatmapClasses)
 	size := math.Max(14, math.Min(48, 480/float64(n)))
-	left, top := 130.0, 40.0
+	longest := 0
+	for _, c := range l.Classes[:n] {
+		longest = max(longest, utf8.RuneCountInString(clip(c, 16)))
+	}
+	// Column labels are written at a slant, so they need room above.
+	left, top := 130.0, 24+5.5*float64(longest)
 	ch := &chart{ID: "confusion", Title: "Confusion matrix", L: left, T: top, R: left + size*float64(n), B: top + size*float64(n),
 		XLabel: "candidate's label", YLabel: "recorded label",
 		Caption: "Rows are the recorded (production) label, columns the candidate's; each cell counts instances and is shaded by its share of the row, so off-diagonal colour is what the candidate confuses."}
@@ -383,8 +405,9 @@ func heatmap(l *LabelMetrics) *chart {
 		}
 		ch.Texts = append(ch.Texts, svgText{X: left - 6, Y: top + size*float64(i) + size/2 + 4, Anchor: "end",
 			Text: clip(l.Classes[i], 16), Full: l.Classes[i]})
-		ch.Texts = append(ch.Texts, svgText{X: left + size*float64(i) + size/2, Y: top - 8, Anchor: "middle", Class: "col",
-			Text: clip(l.Classes[i], max(2, int(size/7))), Full: l.Classes[i]})
+		x, y := left+size*float64(i)+size/2, top-8
+		ch.Texts = append(ch.Texts, svgText{X: x, Y: y, Anchor: "start", Class: "col", Text: clip(l.Classes[i], 16), Full: l.Classes[i],
+			Rotate: "rotate(-40 " + coord(x) + " " + coord(y) + ")"})
 	}
 	return ch
 }
@@ -399,6 +422,7 @@ func shade(share float64) string {
 // keys on the left.
 type barRow struct {
 	key   string
+	note  string // shown after the (clipped) key: a count
 	parts []barPart
 }
 
@@ -438,7 +462,7 @@ func barChart(id, title, xlabel, caption string, rows []barRow, xmax float64, pe
 	}
 	for i, r := range rows {
 		y := ch.T + band*float64(i) + 4
-		ch.Texts = append(ch.Texts, svgText{X: left - 6, Y: y + band/2 + 0, Anchor: "end", Text: clip(r.key, 26), Full: r.key})
+		ch.Texts = append(ch.Texts, svgText{X: left - 6, Y: y + band/2, Anchor: "end", Text: clipMiddle(r.key, 26-len(r.note)) + r.note, Full: r.key + r.note})
 		for j, p := range r.parts {
 			b := bar{X: ch.L, Y: y + 16*float64(j), W: math.Max(0, x.at(p.value)-ch.L), H: 13, Class: p.class, Key: r.key,
 				Value: p.data, Label: p.label, Tip: p.tip}
