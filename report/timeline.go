@@ -71,6 +71,8 @@ func (t *timeline) add(r *replay.Result, recKind, candKind, baseKind string, has
 	if iv == nil {
 		iv = &interval{}
 		t.Intervals[key] = iv
+		// Only a new interval can widen the span.
+		defer t.fit()
 	}
 	rec, cand, base := &iv.Sides[0], &iv.Sides[1], &iv.Sides[2]
 	rec.count(recKind)
@@ -87,7 +89,6 @@ func (t *timeline) add(r *replay.Result, recKind, candKind, baseKind string, has
 			base.Latency.add(float64(*r.BaselineLatencyNs))
 		}
 	}
-	t.fit()
 }
 
 func (s *timeSide) count(kind string) {
