@@ -223,13 +223,15 @@ const coarseRelErr = 0.01
 
 var coarseLogGamma = math.Log((1 + coarseRelErr) / (1 - coarseRelErr))
 
-// coarseHist is a sparse log-bucketed histogram of values >= 0 (as in
-// DDSketch, with a 1% relative error): small enough to keep one per side and
-// interval, and exact to merge.
+// coarseHist is a log-bucketed histogram of values >= 0 (as in DDSketch,
+// with a 1% relative error): small enough to keep one per side and
+// interval (about 115 counters per factor of 10 that the values span), and
+// exact to merge. Counts[i] counts the values in bucket Off+i.
 type coarseHist struct {
-	N      int64           `json:"n"`
-	Counts map[int32]int64 `json:"counts"`
-	Zero   int64           `json:"zero"`
+	N      int64   `json:"n"`
+	Zero   int64   `json:"zero"`
+	Off    int     `json:"off"`
+	Counts []int64 `json:"counts"`
 	// Min and Max are exact, and bound every answer.
 	Min float64 `json:"min"`
 	Max float64 `json:"max"`
@@ -237,15 +239,17 @@ type coarseHist struct {
 
 func (h *coarseHist) n() int64 { return h.N }
 
+func coarseIndex(v float64) int { return int(math.Ceil(math.Log(v) / coarseLogGamma)) }
+
 func (h *coarseHist) add(v float64) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return
 	}
 	v = math.Max(v, 0)
-	if h.n() == 0 || v < h.Min {
+	if h.N == 0 || v < h.Min {
 		h.Min = v
 	}
-	if h.n() == 0 || v > h.Max {
+	if h.N == 0 || v > h.Max {
 		h.Max = v
 	}
 	h.N++
@@ -253,52 +257,58 @@ func (h *coarseHist) add(v float64) {
 		h.Zero++
 		return
 	}
-	if h.Counts == nil {
-		h.Counts = map[int32]int64{}
+	h.addBucket(coarseIndex(v), 1)
+}
+
+// addBucket adds c to bucket i, growing the run of counters to reach it.
+func (h *coarseHist) addBucket(i int, c int64) {
+	if len(h.Counts) == 0 {
+		h.Off, h.Counts = i, make([]int64, 1, 16)
 	}
-	h.Counts[int32(math.Ceil(math.Log(v)/coarseLogGamma))]++
+	if i < h.Off {
+		grow := h.Off - i
+		n := make([]int64, len(h.Counts)+grow, len(h.Counts)+grow+16)
+		copy(n[grow:], h.Counts)
+		h.Off, h.Counts = i, n
+	}
+	for i-h.Off >= len(h.Counts) {
+		h.Counts = append(h.Counts, 0)
+	}
+	h.Counts[i-h.Off] += c
 }
 
 func (h *coarseHist) merge(o *coarseHist) {
-	on := o.n()
-	if on == 0 {
+	if o.N == 0 {
 		return
 	}
-	if h.n() == 0 {
+	if h.N == 0 {
 		h.Min, h.Max = o.Min, o.Max
 	} else {
 		h.Min, h.Max = math.Min(h.Min, o.Min), math.Max(h.Max, o.Max)
 	}
-	h.N += on
+	h.N += o.N
 	h.Zero += o.Zero
-	for k, c := range o.Counts {
-		if h.Counts == nil {
-			h.Counts = map[int32]int64{}
+	for j, c := range o.Counts {
+		if c > 0 {
+			h.addBucket(o.Off+j, c)
 		}
-		h.Counts[k] += c
 	}
 }
 
 // quantile is the nearest-rank q-quantile, within coarseRelErr.
 func (h *coarseHist) quantile(q float64) float64 {
-	n := h.n()
-	if n == 0 {
+	if h.N == 0 {
 		return math.NaN()
 	}
-	rank := max(1, min(int64(math.Ceil(q*float64(n))), n))
+	rank := max(1, min(int64(math.Ceil(q*float64(h.N))), h.N))
 	if rank <= h.Zero {
 		return 0
 	}
 	seen := h.Zero
-	keys := make([]int32, 0, len(h.Counts))
-	for k := range h.Counts {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		seen += h.Counts[k]
+	for j, c := range h.Counts {
+		seen += c
 		if seen >= rank {
-			v := 2 * math.Exp(float64(k)*coarseLogGamma) / (math.Exp(coarseLogGamma) + 1)
+			v := 2 * math.Exp(float64(h.Off+j)*coarseLogGamma) / (math.Exp(coarseLogGamma) + 1)
 			return math.Max(h.Min, math.Min(h.Max, v))
 		}
 	}

@@ -158,3 +158,16 @@ func TestCurve(t *testing.T) {
 		t.Errorf("candidate %v baseline %v", c.Candidate, c.Baseline)
 	}
 }
+
+// BenchmarkTimelineAdd is the timeline's cost per results row (rows spread
+// over 17 minutes, with a baseline), to weigh against the whole row's.
+func BenchmarkTimelineAdd(b *testing.B) {
+	rows := timedRows(1<<16, time.Millisecond)
+	var tl timeline
+	i := 0
+	for b.Loop() {
+		r := &rows[i%len(rows)]
+		tl.add(r, "", candidateKind(r), "", r.HasBaseline())
+		i++
+	}
+}
