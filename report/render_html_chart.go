@@ -72,6 +72,7 @@ type cell struct {
 	Light        bool // white counts on a dark cell
 	Row, Col     string
 	Count        string
+	Shown        string // Count as it fits in the cell
 	ShowCount    bool
 	TextX, TextY float64
 	Tip          string
@@ -397,7 +398,7 @@ func heatmap(l *LabelMetrics) *chart {
 			}
 			c := cell{X: left + size*float64(j), Y: top + size*float64(i), W: size, H: size,
 				Fill: shade(share), Row: l.Classes[i], Col: l.Classes[j], Count: strconv.FormatInt(v, 10),
-				ShowCount: size >= 22}
+				Shown: shortCount(v), ShowCount: size >= 22}
 			c.Light = share > 0.5
 			c.TextX, c.TextY = c.X+size/2, c.Y+size/2+4
 			c.Tip = "recorded " + clip(l.Classes[i], 40) + ", candidate " + clip(l.Classes[j], 40) + ": " + c.Count
@@ -410,6 +411,22 @@ func heatmap(l *LabelMetrics) *chart {
 			Rotate: "rotate(-40 " + coord(x) + " " + coord(y) + ")"})
 	}
 	return ch
+}
+
+// shortCount writes a count in at most 5 characters (1317665 as 1.32M),
+// so it fits its cell; the exact count is in the cell's tooltip.
+func shortCount(n int64) string {
+	if n < 100_000 {
+		return strconv.FormatInt(n, 10)
+	}
+	v, unit := float64(n)/1e3, "k"
+	if n >= 1_000_000 {
+		v, unit = float64(n)/1e6, "M"
+	}
+	if n >= 1_000_000_000 {
+		v, unit = float64(n)/1e9, "G"
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64) + unit
 }
 
 // shade is white to dark blue with share in [0, 1].
@@ -443,8 +460,8 @@ func barChart(id, title, xlabel, caption string, rows []barRow, xmax float64, pe
 		parts = max(parts, len(r.parts))
 	}
 	band := 8 + 16*float64(parts)
-	left := 190.0
-	ch := &chart{ID: id, Title: title, XLabel: xlabel, Caption: caption, L: left, T: 34, R: 600}
+	left := 240.0
+	ch := &chart{ID: id, Title: title, XLabel: xlabel, Caption: caption, L: left, T: 34, R: 610}
 	ch.B = ch.T + band*float64(len(rows))
 	ch.W, ch.H = 680, ch.B+44
 	minStep := 1.0 // counts
@@ -462,7 +479,7 @@ func barChart(id, title, xlabel, caption string, rows []barRow, xmax float64, pe
 	}
 	for i, r := range rows {
 		y := ch.T + band*float64(i) + 4
-		ch.Texts = append(ch.Texts, svgText{X: left - 6, Y: y + band/2, Anchor: "end", Text: clipMiddle(r.key, 26-len(r.note)) + r.note, Full: r.key + r.note})
+		ch.Texts = append(ch.Texts, svgText{X: left - 6, Y: y + band/2, Anchor: "end", Text: clipMiddle(r.key, 36-len(r.note)) + r.note, Full: r.key + r.note})
 		for j, p := range r.parts {
 			b := bar{X: ch.L, Y: y + 16*float64(j), W: math.Max(0, x.at(p.value)-ch.L), H: 13, Class: p.class, Key: r.key,
 				Value: p.data, Label: p.label, Tip: p.tip}

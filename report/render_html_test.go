@@ -414,7 +414,7 @@ func TestHTMLHostileBody(t *testing.T) {
 	}
 	// The group key (the path) is a bar label: text too.
 	bars := find(byID(t, doc, "groups"), func(n *html.Node) bool { v, _ := attr(n, "data-key"); return v == `/p"><script>alert(2)</script>` })
-	if len(bars) != 1 || !strings.Contains(text(byID(t, doc, "groups")), `/p"><scrip…`) {
+	if len(bars) != 1 || !strings.Contains(text(byID(t, doc, "groups")), `/p"><script>alert(2)</script> (1)`) {
 		t.Errorf("the hostile path is not shown as text in the groups chart")
 	}
 }
@@ -450,6 +450,14 @@ func TestHTMLEmptySections(t *testing.T) {
 // TestHTMLSizeBounded: the page of a large, varied report stays small: what
 // it plots is bounded whatever the rows (41 quantiles, 120 intervals, top
 // classes, groups).
+func TestShortCount(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 99_999: "99999", 100_000: "100k", 165_499: "165k", 1_317_665: "1.32M", 2_500_000_000: "2.5G"} {
+		if got := shortCount(n); got != want {
+			t.Errorf("shortCount(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
 func TestHTMLSizeBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a 60,000-row report")
