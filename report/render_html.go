@@ -1,5 +1,13 @@
 // The HTML report: one self-contained page (inline CSS and SVG, no script,
 // no font, nothing fetched) rendered by html/template from the Report.
+//
+// Adding a section (accuracy, shift, bias, ...): give htmlPage a field and
+// fill it in newHTMLPage from the Report's field (a *chart from barChart or
+// a builder of its own, or rows); write a {{define "name"}} block in
+// render_html.tmpl that draws it, or says in one line why there is
+// nothing; add {{template "name" .}} to "page". The section's tables join
+// "All numbers" by themselves once sections() has them. Then refresh the
+// golden pages (go test ./report -run Golden -update).
 
 package report
 

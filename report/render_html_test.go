@@ -360,6 +360,10 @@ func TestHTMLHostileBody(t *testing.T) {
 		row(`<script>id</script>`, `/p"><script>alert(2)</script>`, side{status: 200, body: `{"predictions":["` + strings.ReplaceAll(evil, `"`, `\"`) + `"]}`, lat: 1},
 			side{status: 200, body: `{"predictions":["` + badUTF8 + `"]}`, lat: 1}, nil),
 		row("r2", "/p", side{status: 200, body: "plain " + evil, lat: 1}, side{status: 200, body: badUTF8, lat: 1}, nil),
+		// Labels are model output too: they name the heatmap's rows and
+		// columns.
+		row("r3", "/p", side{status: 200, body: `{"predictions":["<b>x</b>\"'"]}`, lat: 1},
+			side{status: 200, body: `{"predictions":["</text></svg><script>alert(5)</script>"]}`, lat: 1}, nil),
 	}
 	r := buildRows(t, Options{By: "path"}, rows)
 	doc, out := page(t, r)
@@ -413,6 +417,18 @@ func TestHTMLHostileBody(t *testing.T) {
 		t.Errorf("the hostile id is not shown as text")
 	}
 	// The group key (the path) is a bar label: text too.
+	cells := find(byID(t, doc, "confusion"), func(n *html.Node) bool { return hasClass(n, "cell") })
+	labels := map[string]bool{}
+	for _, c := range cells {
+		v, _ := attr(c, "data-row")
+		labels[v] = true
+	}
+	if !labels[`<b>x</b>"'`] || !labels[`</text></svg><script>alert(5)</script>`] {
+		t.Errorf("heatmap rows %v: the labels are not kept as text", labels)
+	}
+	if !strings.Contains(text(byID(t, doc, "confusion")), `<b>x</b>"'`) {
+		t.Errorf("the heatmap does not show the label as text")
+	}
 	bars := find(byID(t, doc, "groups"), func(n *html.Node) bool { v, _ := attr(n, "data-key"); return v == `/p"><script>alert(2)</script>` })
 	if len(bars) != 1 || !strings.Contains(text(byID(t, doc, "groups")), `/p"><script>alert(2)</script> (1)`) {
 		t.Errorf("the hostile path is not shown as text in the groups chart")

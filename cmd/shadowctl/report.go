@@ -53,12 +53,17 @@ within the tolerances, --ignore paths removed), other bodies byte for byte. The
 prediction is --field or detected from the response shape (KServe/TF Serving
 V1, Open Inference Protocol V2, OpenAI-compatible).
 
+--format html writes one self-contained page (inline CSS and SVG, nothing
+fetched) with the verdict, the headline numbers and plots of latency, errors
+over time, the confusion matrix and agreement per group.
+
 Gates (--fail-on) make the exit code: 0 when every gate passes, 1 when any
 fails (the report is still printed, with the failed gates marked), 2 for usage
 or input errors.`,
 		Example: `  shadowctl report results/
   shadowctl report --format json 'results/*.parquet' | jq .agreement.rate
   shadowctl report --by path --ignore '$.model_version' --abs-tol 1e-6 results.parquet
+  shadowctl report --format html --by path --fail-on 'agreement.ci95_low < 0.99' results/ > report.html
   shadowctl report --fail-on 'agreement.ci95_low < 0.99' --fail-on 'latency_ms.ratio.p99 > 1.2' \
       --fail-on 'errors.candidate.rate > 0.001' --format junit results/ > report.xml`,
 		Args: cobra.MinimumNArgs(1),
