@@ -156,6 +156,29 @@ func TestHTMLPlotsCarryData(t *testing.T) {
 		t.Errorf("candidate p99.99 = %v, want 77", fattr(t, last, "data-y"))
 	}
 
+	// Over time: each side's error rate per interval is the timeline's.
+	tl := j["timeline"].([]any)
+	for _, g := range find(byID(t, doc, "errors-over-time"), func(n *html.Node) bool { return hasClass(n, "series") }) {
+		name, _ := attr(g, "data-series")
+		side := strings.TrimSuffix(name, " error rate")
+		marks := find(g, tag("circle"))
+		if len(marks) != len(tl) {
+			t.Fatalf("%s: %d points for %d intervals", name, len(marks), len(tl))
+		}
+		for k, m := range marks {
+			p := tl[k].(map[string]any)
+			dx, _ := attr(m, "data-x")
+			dy, _ := attr(m, "data-y")
+			if dx != p["start"] || !sameNumber(dy, p[side].(map[string]any)["error_rate"]) {
+				t.Errorf("%s point %d: (%s, %s), JSON %v", name, k, dx, dy, p)
+			}
+		}
+	}
+	// By hand: the fixture's 8 rows share one sent_at; the candidate failed 2.
+	if c := tl[0].(map[string]any)["candidate"].(map[string]any); len(tl) != 1 || c["error_rate"] != 0.25 {
+		t.Errorf("timeline %v", tl)
+	}
+
 	// The heatmap: one cell per (recorded, candidate) class with its count,
 	// row by row as confusion[i][j]; by hand: 1→1 6, 1→0 0, 0→1 1, 0→0 3.
 	cells := find(byID(t, doc, "confusion"), func(n *html.Node) bool { return hasClass(n, "cell") })
