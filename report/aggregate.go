@@ -92,6 +92,7 @@ type Builder struct {
 	fields    map[fieldKey]*FieldUse
 	trans     transitions
 	top       topN
+	time      timeline
 
 	groups map[string]*core
 	// groupOrder lists the keys of groups in the order first seen (see
@@ -274,6 +275,7 @@ func (b *Builder) Add(r *replay.Result) {
 		}
 		c.addStreamLatency(r, recSt, candSt, baseSt, recKind, candKind, baseKind)
 	}
+	b.time.add(r, recKind, candKind, baseKind, hasBase)
 	if recKind != "" || candKind != "" {
 		from := strconv.Itoa(int(r.RecordedStatus))
 		if r.RecordedStatus == 0 {

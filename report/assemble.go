@@ -27,6 +27,7 @@ func (b *Builder) Report() *Report {
 	}
 	r.Latency, r.Errors = b.all.latencyErrors()
 	r.Tokens = b.tokens()
+	r.LatencyCurve, r.Timeline = b.all.curve(), b.time.points()
 	for k, n := range b.trans.counts {
 		r.Errors.Transitions = append(r.Errors.Transitions, Transition{From: k[0], To: k[1], Count: n})
 	}

@@ -16,8 +16,8 @@ import (
 
 // writeBenchResults writes n results rows of a KServe V1 classifier with a
 // baseline, batches of 4, about 1% disagreements and 0.1% timeouts, a
-// candidate that reports another model_version, over
-// 2 files (shards).
+// candidate that reports another model_version, sent one a millisecond (so
+// the timeline spans 17 minutes), over 2 files (shards).
 func writeBenchResults(b *testing.B, dir string, n int) []string {
 	return writeBenchShards(b, dir, n, 2)
 }
@@ -53,7 +53,7 @@ func writeBenchShards(b *testing.B, dir string, n, shards int) []string {
 			body := bodies[i%len(bodies)]
 			st, lat := int32(200), int64(8e6+(i*7919)%4e6)
 			r := replay.Result{ID: fmt.Sprintf("%016x", i), Method: "POST", Path: paths[i%len(paths)],
-				RequestBody: []byte(`{"instances":[[1,2,3,4],[5,6,7,8],[1,2,3,4],[5,6,7,8]]}`), SentAt: start,
+				RequestBody: []byte(`{"instances":[[1,2,3,4],[5,6,7,8],[1,2,3,4],[5,6,7,8]]}`), SentAt: start.Add(time.Duration(i) * time.Millisecond),
 				RecordedStartedAt: start, RecordedStatus: 200, RecordedBody: body, RecordedLatencyNs: 9e6 + int64(i%1000)*1e4,
 				CandidateStatus: 200, CandidateBody: cand[i%len(cand)], CandidateLatencyNs: lat,
 				BaselineStatus: &st, BaselineBody: body, BaselineLatencyNs: &lat}

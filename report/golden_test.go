@@ -54,6 +54,7 @@ func goldenReport(t *testing.T) *Report {
 func TestGolden(t *testing.T) {
 	for _, c := range []struct{ format, file string }{
 		{"json", "report.json"}, {"table", "report.txt"}, {"markdown", "report.md"}, {"junit", "report.xml"},
+		{"html", "report.html"},
 	} {
 		var buf bytes.Buffer
 		if err := goldenReport(t).Write(&buf, c.format); err != nil {
@@ -68,7 +69,7 @@ func TestGolden(t *testing.T) {
 		rows[i].BaselineStatus, rows[i].BaselineBody, rows[i].BaselineLatencyNs = nil, nil, nil
 	}
 	r := buildRows(t, Options{}, rows)
-	for _, c := range []struct{ format, file string }{{"table", "plain.txt"}, {"junit", "plain.xml"}} {
+	for _, c := range []struct{ format, file string }{{"table", "plain.txt"}, {"junit", "plain.xml"}, {"html", "plain.html"}} {
 		var buf bytes.Buffer
 		if err := r.Write(&buf, c.format); err != nil {
 			t.Fatal(err)

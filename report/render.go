@@ -9,7 +9,7 @@ import (
 )
 
 // Formats are the output formats Write knows.
-var Formats = []string{"table", "json", "markdown", "junit"}
+var Formats = []string{"table", "json", "markdown", "junit", "html"}
 
 // Write renders the report in one of Formats.
 func (r *Report) Write(w io.Writer, format string) error {
@@ -22,8 +22,10 @@ func (r *Report) Write(w io.Writer, format string) error {
 		return r.WriteMarkdown(w)
 	case "junit":
 		return r.WriteJUnit(w)
+	case "html":
+		return r.WriteHTML(w)
 	}
-	return fmt.Errorf("format %q: want table, json, markdown or junit", format)
+	return fmt.Errorf("format %q: want table, json, markdown, junit or html", format)
 }
 
 // section is one titled table of a human report; the table and markdown

@@ -27,6 +27,10 @@ type Report struct {
 	Errors       Errors      `json:"errors"`
 	// Tokens are the output lengths of LLM answers; null when none had one.
 	Tokens *Tokens `json:"tokens"`
+	// LatencyCurve and Timeline are the data of the HTML report's plots:
+	// bounded summaries, whatever the number of rows.
+	LatencyCurve *LatencyCurve `json:"latency_curve_ms"`
+	Timeline     []TimePoint   `json:"timeline"`
 	// Groups repeat agreement, latency and errors per value of Settings.By.
 	Groups []Group `json:"groups"`
 	// Disagreements are the worst disagreements, worst first.

@@ -69,6 +69,8 @@ type stateParts struct {
 	Groups      *groupsPart  `json:"groups"`
 	// RecordedTokens: the recorded side's LLM output lengths (stream.go).
 	RecordedTokens *tokenStats `json:"recorded_tokens"`
+	// Timeline: latency and errors per interval of sent_at (timeline.go).
+	Timeline *timelinePart `json:"timeline"`
 }
 
 // parts points at the aggregators of b: marshalling the result writes them,
@@ -83,6 +85,7 @@ func (b *Builder) parts() stateParts {
 		Top:            &b.top,
 		Groups:         &groupsPart{b},
 		RecordedTokens: &b.recTokens,
+		Timeline:       &timelinePart{&b.time},
 	}
 }
 
@@ -96,6 +99,7 @@ func (b *Builder) mergeParts(o *Builder) {
 	b.top.merge(&o.top)
 	b.mergeGroups(o)
 	b.recTokens.merge(&o.recTokens)
+	b.time.merge(&o.time)
 }
 
 // stateFile is the whole file: one JSON object on one line.

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 )
 
-// The state's forms of the LLM aggregators (llm.go, stream.go).
+// The state's forms of the LLM aggregators (llm.go, stream.go) and of the
+// timeline (timeline.go).
 
 type tokenJSON struct {
 	Completion quantiles `json:"completion"`
@@ -61,6 +63,53 @@ func (s *llmStats) check() error {
 	for _, v := range s.FinishChanged {
 		if v <= 0 {
 			return errNegative
+		}
+	}
+	return nil
+}
+
+// timelinePart is the state's form of the timeline (timeline.go): its own
+// JSON, checked so that a damaged state can neither panic a merge nor make
+// it allocate without bound.
+type timelinePart struct{ t *timeline }
+
+func (p timelinePart) MarshalJSON() ([]byte, error) { return json.Marshal(p.t) }
+
+func (p *timelinePart) UnmarshalJSON(data []byte) error {
+	*p.t = timeline{}
+	if err := strictJSON(data, p.t); err != nil {
+		return err
+	}
+	return p.t.check()
+}
+
+// maxCoarseIndex bounds a coarse histogram's bucket indexes: float64
+// magnitudes span about ±71,000 buckets of 1%.
+const maxCoarseIndex = 100_000
+
+func (t *timeline) check() error {
+	if t.Level < 0 || t.Level > len(intervalWidths)+32 || len(t.Intervals) > maxIntervals {
+		return fmt.Errorf("timeline: level %d, %d intervals", t.Level, len(t.Intervals))
+	}
+	lim := math.MaxInt64 / intervalWidth(t.Level)
+	for k, iv := range t.Intervals {
+		if iv == nil || k > lim || k < -lim {
+			return fmt.Errorf("timeline: interval %d", k)
+		}
+		for _, s := range iv.Sides {
+			h := &s.Latency
+			var sum int64
+			for _, c := range h.Counts {
+				if c < 0 {
+					return errNegative
+				}
+				sum += c
+			}
+			if err := nonNegative(s.Rows, s.Errors, h.N, h.Zero); err != nil || s.Errors > s.Rows || h.N > s.Rows ||
+				sum+h.Zero != h.N || h.Off < -maxCoarseIndex || h.Off+len(h.Counts) > maxCoarseIndex ||
+				h.Min > h.Max || h.Min < 0 {
+				return fmt.Errorf("timeline: interval %d does not add up", k)
+			}
 		}
 	}
 	return nil

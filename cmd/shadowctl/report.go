@@ -67,6 +67,10 @@ V1, Open Inference Protocol V2, OpenAI-compatible). Streamed OpenAI answers
 cut midway is the error kind stream_incomplete. Generated texts agree as
 --text-similarity says, and their similarity is shown either way.
 
+--format html writes one self-contained page (inline CSS and SVG, nothing
+fetched) with the verdict, the headline numbers and plots of latency, errors
+over time, the confusion matrix and agreement per group.
+
 Gates (--fail-on) make the exit code: 0 when every gate passes, 1 when any
 fails (the report is still printed, with the failed gates marked), 2 for usage
 or input errors.
@@ -81,6 +85,7 @@ same ones.`,
 		Example: `  shadowctl report results/
   shadowctl report --format json 'results/*.parquet' | jq .agreement.rate
   shadowctl report --by path --ignore '$.model_version' --abs-tol 1e-6 results.parquet
+  shadowctl report --format html --by path --fail-on 'agreement.ci95_low < 0.99' results/ > report.html
   shadowctl report --fail-on 'agreement.ci95_low < 0.99' --fail-on 'latency_ms.ratio.p99 > 1.2' \
       --fail-on 'errors.candidate.rate > 0.001' --format junit results/ > report.xml
   shadowctl report --format state --by path results/shard-3.parquet > shard-3.state

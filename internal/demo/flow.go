@@ -59,11 +59,14 @@ func (f *Flow) LiveResults() string { return filepath.Join(f.Live(), "shadow") }
 // ReportJSON is where the demo keeps the JSON report.
 func (f *Flow) ReportJSON() string { return filepath.Join(f.Dir, "report.json") }
 
+// ReportHTML is where the demo keeps the HTML report.
+func (f *Flow) ReportHTML() string { return filepath.Join(f.Dir, "report.html") }
+
 // Clean removes what an earlier run left in Dir (recordings, results and
-// logs, the JSON report), so that the replay reads only this run's recordings. Nothing else
+// logs, the JSON and HTML reports), so that the replay reads only this run's recordings. Nothing else
 // in Dir is touched.
 func (f *Flow) Clean() error {
-	for _, p := range []string{f.Recordings(), f.Results(), f.Results() + ".partial", f.ReportJSON(), f.Live(), f.Runner.Logs} {
+	for _, p := range []string{f.Recordings(), f.Results(), f.Results() + ".partial", f.ReportJSON(), f.ReportHTML(), f.Live(), f.Runner.Logs} {
 		if p == "" {
 			continue
 		}

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shadowctl/shadowctl/internal/browser"
 	"github.com/shadowctl/shadowctl/internal/demo"
 	"github.com/shadowctl/shadowctl/internal/demomodel"
 )
@@ -359,11 +360,13 @@ func TestDemo(t *testing.T) {
 		regexp.MustCompile(`(?m)^\$ \S+ record .* --shadow http://127\.0\.0\.1:\d+ --shadow-out \S+ &$`),
 		regexp.MustCompile(`(?m)^recorded 300 exchanges, .*; shadow: mirrored 300, dropped 0 .*, \d+ of 300 agreeing, 300 rows in `),
 		regexp.MustCompile(`(?m)^live report .*: \d+ of \d+ instances agreeing; .*: matches$`),
+		regexp.MustCompile(`(?m)^HTML report: ` + regexp.QuoteMeta(filepath.Join(dir, "report.html")) + `$`),
 	} {
 		if !want.MatchString(text) {
 			t.Errorf("demo output lacks %q:\n%s", want, text)
 		}
 	}
+	checkPage(t, filepath.Join(dir, "report.html"))
 	// Nothing listens any more on the ports the demo announced.
 	for _, m := range regexp.MustCompile(`at http://(127\.0\.0\.1:\d+)`).FindAllStringSubmatch(text, -1) {
 		if c, err := net.DialTimeout("tcp", m[1], time.Second); err == nil {
@@ -371,6 +374,42 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s still accepts connections after the demo", m[1])
 		}
 	}
+}
+
+// checkPage opens the demo's HTML report in headless Chromium: it must show
+// without a console error, a request or a dialog, with every chart laid out.
+func checkPage(t *testing.T, path string) {
+	t.Helper()
+	page, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every section of the demo has data: a baseline, labels, groups, errors.
+	for _, id := range []string{"latency-percentiles", "latency-delta", "latency-over-time", "errors-over-time",
+		"confusion", "groups", "error-kinds", "transitions"} {
+		if !bytes.Contains(page, []byte(`<figure id="`+id+`">`)) {
+			t.Errorf("the demo's page has no %s chart", id)
+		}
+	}
+	exe, ok := browser.Lookup(t)
+	if !ok {
+		return
+	}
+	v, err := browser.Open(t.Context(), exe, path, 90*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Errors) > 0 || len(v.Requests) > 0 || len(v.Dialogs) > 0 {
+		t.Errorf("console errors %q, requests %q, dialogs %q: want none", v.Errors, v.Requests, v.Dialogs)
+	}
+	if v.SVGs != 8 {
+		t.Errorf("%d charts laid out, want 8", v.SVGs)
+	}
+	shot := filepath.Join(filepath.Dir(path), "report.png")
+	if err := os.WriteFile(shot, v.Screenshot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the demo's page (%d bytes) in Chromium: %s", len(page), shot)
 }
 
 // TestStartFailure: a process that exits before it is ready gives an

@@ -196,6 +196,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := f.ReportToFile(ctx, jsonPath, stderr, "--format", "json"); err != nil {
 		return err
 	}
+	// The page for people: the same report with plots, grouped by path,
+	// with two gates the demo's models pass, so the verdict has values.
+	htmlPath := f.ReportHTML()
+	if err := f.ReportToFile(ctx, htmlPath, stderr, "--format", "html", "--by", "path",
+		"--fail-on", "agreement.ci95_low < 0.8", "--fail-on", "errors.candidate.rate > 0.1"); err != nil {
+		return err
+	}
 
 	say("7. Check against the models themselves")
 	ok, err := check(stdout, v1, v2, plan, f.Results(), jsonPath)
@@ -217,8 +224,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	say("Files")
-	fmt.Fprintf(stdout, "recordings:  %s/\nresults:     %s\nJSON report: %s\nlive shadow: %s/\nlogs:        %s/\n",
-		f.Recordings(), f.Results(), jsonPath, f.LiveResults(), f.Runner.Logs)
+	fmt.Fprintf(stdout, "recordings:  %s/\nresults:     %s\nJSON report: %s\nHTML report: %s\nlive shadow: %s/\nlogs:        %s/\n",
+		f.Recordings(), f.Results(), jsonPath, htmlPath, f.LiveResults(), f.Runner.Logs)
 	fmt.Fprintf(stdout, "try: %s report --format markdown --fail-on 'agreement.rate < 0.99' %s; echo exit $?\n",
 		opts.shadowctl, f.Results())
 	fmt.Fprintf(stdout, "demo done in %v\n", time.Since(start).Round(100*time.Millisecond))
