@@ -3,15 +3,21 @@
 package replay
 
 import (
+	"strings"
 	"time"
 
 	"github.com/shadowctl/shadowctl/internal/parquetfile"
+	"github.com/shadowctl/shadowctl/record"
 )
 
 // Schema is the value of the "shadowctl.schema" key/value metadata of every
 // results file. It changes only with a new version and a reader that still
-// reads the old one.
-const Schema = "shadowctl.results/1"
+// reads the old one. Version 2 added request_headers.
+const Schema = "shadowctl.results/2"
+
+// SchemaV1 is the previous version, still read: its rows have no request
+// headers (RequestHeaders reads as empty).
+const SchemaV1 = "shadowctl.results/1"
 
 // Error kinds of a side of a result. An empty kind means the request got a
 // 2xx or 3xx answer.
@@ -39,11 +45,15 @@ var Kinds = []string{KindTimeout, KindRefused, KindReset, KindTLS, KindDNS, Kind
 // the parquet tags are the documented column names (README, "Results
 // format"). It is self-contained: report needs nothing else.
 type Result struct {
-	ID          string    `parquet:"id"`
-	Method      string    `parquet:"method,dict"`
-	Path        string    `parquet:"path"`
-	RequestBody []byte    `parquet:"request_body"`
-	SentAt      time.Time `parquet:"sent_at,timestamp(nanosecond)"`
+	ID          string `parquet:"id"`
+	Method      string `parquet:"method,dict"`
+	Path        string `parquet:"path"`
+	RequestBody []byte `parquet:"request_body"`
+	// RequestHeaders are the recorded request's headers, as recorded
+	// (redacted values stay redacted), so that a report can slice or key
+	// labels by one. Since results/2.
+	RequestHeaders []record.Header `parquet:"request_headers,list"`
+	SentAt         time.Time       `parquet:"sent_at,timestamp(nanosecond)"`
 
 	RecordedStartedAt     time.Time `parquet:"recorded_started_at,timestamp(nanosecond)"`
 	RecordedStatus        int32     `parquet:"recorded_status"`
@@ -81,6 +91,17 @@ func CreateResults(path string) (*ResultsWriter, error) {
 // ResultsReader streams the rows of one results file.
 type ResultsReader = parquetfile.Reader[Result]
 
+// Header returns the first value of the request header name (matched
+// without regard to case) and whether there was one.
+func (r *Result) Header(name string) (string, bool) {
+	for _, h := range r.RequestHeaders {
+		if strings.EqualFold(h.Name, name) {
+			return h.Value, true
+		}
+	}
+	return "", false
+}
+
 // ErrFormat is wrapped by errors about a file that is not a readable
 // results file (not Parquet, damaged, or another format). It is the same
 // value as record.ErrFormat: both formats are read by one reader.
@@ -89,5 +110,5 @@ var ErrFormat = parquetfile.ErrFormat
 // OpenResults opens one results file, failing with an error that wraps
 // ErrFormat when it is not one.
 func OpenResults(path string) (*ResultsReader, error) {
-	return parquetfile.Open[Result](path, Schema)
+	return parquetfile.Open[Result](path, Schema, SchemaV1)
 }

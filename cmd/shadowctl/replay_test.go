@@ -157,7 +157,7 @@ func TestReplayBinary(t *testing.T) {
 		fixture.Results(t, foreign, nil)
 		for _, c := range []struct{ file, want string }{
 			{junk, "junk.parquet: bad input file: not a Parquet file"},
-			{foreign, "foreign.parquet: bad input file: it is a \"shadowctl.results/1\" file"},
+			{foreign, "foreign.parquet: bad input file: it is a \"shadowctl.results/2\" file"},
 		} {
 			cmd := exec.Command(bin, "replay", "--target", "http://127.0.0.1:1", "--out", filepath.Join(t.TempDir(), "r.parquet"), c.file)
 			var stderr bytes.Buffer
