@@ -19,37 +19,41 @@ const maxTrackedGroups = 200
 // otherGroup is the key of the group that collects the rest.
 const otherGroup = "(other)"
 
-func (b *Builder) group(r *replay.Result) *core {
-	if b.groups == nil {
-		return nil
-	}
-	var key string
-	switch b.opts.By {
+// columnValue is the value of a results column, as a group name.
+func columnValue(r *replay.Result, column string) string {
+	switch column {
 	case "path":
-		key = r.Path
+		return r.Path
 	case "method":
-		key = r.Method
+		return r.Method
 	case "recorded_status":
-		key = strconv.Itoa(int(r.RecordedStatus))
+		return strconv.Itoa(int(r.RecordedStatus))
 	case "candidate_status":
-		key = strconv.Itoa(int(r.CandidateStatus))
+		return strconv.Itoa(int(r.CandidateStatus))
 	case "candidate_error_kind":
-		key = candidateKind(r)
-		if key == "" {
-			key = "(none)"
+		if key := candidateKind(r); key != "" {
+			return key
 		}
+		return "(none)"
 	}
+	return ""
+}
+
+// group is the core of the group key, created on first sight.
+func (b *Builder) group(key string) *core {
 	if g, ok := b.groups[key]; ok {
 		return g
 	}
 	if len(b.groups) >= maxTrackedGroups {
 		if b.overflw == nil {
 			c := newCore()
+			c.preds = &slicePreds{}
 			b.overflw = &c
 		}
 		return b.overflw
 	}
 	c := newCore()
+	c.preds = &slicePreds{}
 	b.groups[strings.Clone(key)] = &c
 	return &c
 }
@@ -67,6 +71,12 @@ func (c *core) merge(o *core) {
 	c.latCand.Merge(o.latCand)
 	c.latBase.Merge(o.latBase)
 	c.delta.Merge(o.delta)
+	if o.preds != nil {
+		if c.preds == nil {
+			c.preds = &slicePreds{}
+		}
+		c.preds.merge(o.preds)
+	}
 	for _, p := range []struct{ to, from *errTally }{{&c.errRec, &o.errRec}, {&c.errCand, &o.errCand}, {&c.errBase, &o.errBase}} {
 		p.to.n += p.from.n
 		p.to.count += p.from.count
@@ -100,6 +110,7 @@ func (b *Builder) groupReports() []Group {
 	if len(all) > b.opts.MaxGroups || b.overflw != nil {
 		// A fresh core, so that calling Report twice merges nothing twice.
 		rest := newCore()
+		rest.preds = &slicePreds{}
 		if b.overflw != nil {
 			rest.merge(b.overflw)
 		}
@@ -113,6 +124,10 @@ func (b *Builder) groupReports() []Group {
 		gr := Group{Key: g.key, Exchanges: g.c.exchanges, NotCompared: g.c.notCompared,
 			Agreement: summary(g.c.req, g.c.inst)}
 		gr.Latency, gr.Errors = g.c.latencyErrors()
+		gr.Predictions = g.c.preds.predictions(b.opts.PositiveClass)
+		if b.truth != nil {
+			gr.Accuracy = g.c.preds.accuracy()
+		}
 		out = append(out, gr)
 	}
 	return out

@@ -56,6 +56,9 @@ func Build(ctx context.Context, opts Options, args []string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := b.Err(); err != nil {
+		return nil, err
+	}
 	if progress != nil {
 		progress(done)
 	}

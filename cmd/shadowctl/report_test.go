@@ -71,7 +71,7 @@ func TestReportBinaryExitCodes(t *testing.T) {
 		{"a bad gate expression", []string{"report", "--fail-on", "agreement.rate <", results}, 2, nil,
 			`shadowctl: --fail-on "agreement.rate <": bad gate: want KEY OP NUMBER`},
 		{"an unknown gate key lists the valid ones", []string{"report", "--fail-on", "agreement.rat < 1", results}, 2, nil,
-			`shadowctl: --fail-on "agreement.rat < 1": bad gate: unknown key "agreement.rat"; valid keys: agreement.baseline.ci95_high,`},
+			`shadowctl: --fail-on "agreement.rat < 1": bad gate: unknown key "agreement.rat"; valid keys: accuracy.baseline.ci95_high,`},
 		{"a bad format", []string{"report", "--format", "xml", results}, 2, nil, `shadowctl: --format "xml": want table, json, markdown, junit`},
 		{"a bad field", []string{"report", "--field", "$.[", results}, 2, nil, `shadowctl: --field "$.["`},
 		{"a bad --by", []string{"report", "--by", "color", results}, 2, nil, `shadowctl: --by "color": want one of path,`},
