@@ -38,10 +38,6 @@ type selector struct {
 	perInstance bool
 }
 
-// ErrSelector is why a slice or label key is refused: its text says what
-// is accepted.
-var ErrSelector = errors.New("want a column (" + strings.Join(ByColumns, ", ") + "), header:NAME or request:JSONPATH")
-
 // parseSelector parses COLUMN, header:NAME or request:JSONPATH; column
 // names are allowed when columns is set, and "id" when id is.
 func parseSelector(s string, columns, id bool) (selector, error) {
@@ -75,7 +71,7 @@ func parseSelector(s string, columns, id bool) (selector, error) {
 	if !columns {
 		return sel, errors.New("want id, header:NAME or request:JSONPATH")
 	}
-	return sel, ErrUnknownColumn
+	return sel, fmt.Errorf("%w, header:NAME or request:JSONPATH", ErrUnknownColumn)
 }
 
 // rowRequest decodes a row's request body once, for the selectors that
@@ -148,7 +144,3 @@ func valueText(v any) string {
 }
 
 func (s *selector) String() string { return s.text }
-
-func selectorError(option, value string, err error) error {
-	return &OptionError{Option: option, Value: value, Err: fmt.Errorf("%w", err)}
-}
