@@ -82,9 +82,12 @@ func (b *Builder) observe(r *rowRequest, rec *recorded, cand, base outcome, hasB
 	if b.truth != nil {
 		b.truth.add(v, b.tol)
 	}
-	for i := range v.n {
-		b.shift.add(0, v.pred(sideRecorded, i))
-		b.shift.add(1, v.pred(sideCandidate, i))
+	// Generated text is no class: its shift is not counted.
+	if rec.proto != protoChat && rec.proto != protoCompletions {
+		for i := range v.n {
+			b.shift.add(0, v.pred(sideRecorded, i))
+			b.shift.add(1, v.pred(sideCandidate, i))
+		}
 	}
 	if b.groups == nil {
 		return
