@@ -366,7 +366,7 @@ func (x *extremes) add(key string, v float64) {
 	if x.n == 0 || v > x.hi {
 		x.hi, x.hiKey = v, key
 	}
-	if x.n == 0 || v < x.lo {
+	if x.n == 0 || v <= x.lo {
 		x.lo, x.loKey = v, key
 	}
 	x.n++
