@@ -50,14 +50,25 @@ type Labels struct {
 	m map[string]labelEntry
 	// matched counts the keys some exchange asked for.
 	matched int64
+	// texts shares the label texts, which repeat (a few classes).
+	texts map[string]string
+	// buf holds the labels of the last lookup.
+	buf []string
 }
 
 type labelEntry struct {
 	text string
-	// batch: text is a JSON array with one label per instance.
+	// batch: text is the labels of the instances, joined by batchSep.
 	batch bool
 	used  bool
 }
+
+// batchSep joins the labels of a batch; a batch whose labels hold it is
+// refused.
+const batchSep = "\x1f"
+
+// maxTexts bounds the shared label texts.
+const maxTexts = 1 << 16
 
 // Len is the number of keys.
 func (l *Labels) Len() int { return len(l.m) }
@@ -74,12 +85,28 @@ func (l *Labels) Set(key string, label any) error {
 	}
 	if old, ok := l.m[key]; ok {
 		if old.text != text {
-			return fmt.Errorf("key %q labeled twice: %s and %s", key, old.text, text)
+			return fmt.Errorf("key %q labeled twice: %s and %s", key, shownLabel(old), shownLabel(labelEntry{text: text, batch: batch}))
 		}
 		return nil
 	}
+	if t, ok := l.texts[text]; ok {
+		text = t
+	} else if len(l.texts) < maxTexts {
+		if l.texts == nil {
+			l.texts = map[string]string{}
+		}
+		l.texts[text] = text
+	}
 	l.m[key] = labelEntry{text: text, batch: batch}
 	return nil
+}
+
+func shownLabel(e labelEntry) string {
+	if !e.batch {
+		return e.text
+	}
+	b, _ := json.Marshal(strings.Split(e.text, batchSep))
+	return string(b)
 }
 
 // lookup returns the labels of key (one per instance for a batch, else
@@ -94,16 +121,20 @@ func (l *Labels) lookup(key string) ([]string, bool) {
 		l.m[key] = e
 		l.matched++
 	}
+	l.buf = l.buf[:0]
 	if !e.batch {
-		return []string{e.text}, true
+		l.buf = append(l.buf, e.text)
+		return l.buf, true
 	}
-	var vals []any
-	_ = json.Unmarshal([]byte(e.text), &vals) // checked by Set
-	out := make([]string, len(vals))
-	for i, v := range vals {
-		out[i], _, _ = labelText(v)
+	rest := e.text
+	for {
+		part, after, more := strings.Cut(rest, batchSep)
+		l.buf = append(l.buf, part)
+		if !more {
+			return l.buf, true
+		}
+		rest = after
 	}
-	return out, true
 }
 
 // unmatched is the number of keys no exchange asked for.
@@ -114,6 +145,9 @@ func (l *Labels) unmatched() int64 { return int64(len(l.m)) - l.matched }
 func labelText(v any) (string, bool, error) {
 	switch x := v.(type) {
 	case string:
+		if t, ok := plainBatch(x); ok {
+			return t, true, nil
+		}
 		if strings.HasPrefix(strings.TrimSpace(x), "[") {
 			var list []any
 			d := json.NewDecoder(strings.NewReader(x))
@@ -135,20 +169,66 @@ func labelText(v any) (string, bool, error) {
 	case bool:
 		return strconv.FormatBool(x), false, nil
 	case []any:
-		parts := make([]any, len(x))
+		parts := make([]string, len(x))
 		for i, e := range x {
 			t, batch, err := labelText(e)
 			if err != nil || batch || e == nil {
 				return "", false, fmt.Errorf("batch label %s: element %d is not a string, number or boolean", compactFull(toDecoded(x)), i)
 			}
+			if strings.Contains(t, batchSep) {
+				return "", false, fmt.Errorf("batch label element %q holds a control character U+001F", t)
+			}
 			parts[i] = t
 		}
-		b, _ := json.Marshal(parts)
-		return string(b), true, nil
+		return strings.Join(parts, batchSep), true, nil
 	case nil:
 		return "", false, errors.New("label is null")
 	}
 	return "", false, fmt.Errorf("label %v: not a string, number, boolean or array of them", v)
+}
+
+// plainBatch is the fast path of a batch label of numbers and booleans
+// written without quotes ("[1, 0, 2]"): its elements as written, joined.
+func plainBatch(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' || strings.ContainsAny(s[1:], `"[{`) || strings.Contains(s, batchSep) {
+		return "", false
+	}
+	inner := strings.TrimSpace(s[1 : len(s)-1])
+	if inner == "" {
+		return "", false
+	}
+	var sb strings.Builder
+	sb.Grow(len(inner))
+	for i := 0; ; i++ {
+		part, rest, more := strings.Cut(inner, ",")
+		part = strings.TrimSpace(part)
+		if part != "true" && part != "false" {
+			if _, err := strconv.ParseFloat(part, 64); err != nil || part == "" || !isJSONNumber(part) {
+				return "", false
+			}
+		}
+		if i > 0 {
+			sb.WriteString(batchSep)
+		}
+		sb.WriteString(part)
+		if !more {
+			return sb.String(), true
+		}
+		inner = rest
+	}
+}
+
+// isJSONNumber tells a JSON number literal from what else ParseFloat takes
+// (Inf, 0x1p3, 1_000).
+func isJSONNumber(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
+			return false
+		}
+	}
+	return true
 }
 
 // toDecoded turns json.Number leaves into strings, for an error message.

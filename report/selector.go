@@ -5,6 +5,7 @@
 package report
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -34,6 +35,8 @@ type selector struct {
 	column string
 	header string
 	path   *jsonpath.Path
+	// members: the path is plain member names, found by scanning.
+	members []string
 	// perInstance: the path may select several nodes, one per instance.
 	perInstance bool
 }
@@ -56,6 +59,7 @@ func parseSelector(s string, columns, id bool) (selector, error) {
 		}
 		sel.kind, sel.path = selRequest, p
 		sel.perInstance = p.Query().Singular() == nil
+		sel.members, _ = memberNames(strings.TrimPrefix(s, "request:"))
 		return sel, nil
 	case id && s == "id":
 		sel.kind = selID
@@ -106,6 +110,9 @@ func (s *selector) values(q *rowRequest, out []string) []string {
 		}
 		return append(out, missingGroup)
 	case selRequest:
+		if s.members != nil {
+			return s.member(q, out)
+		}
 		doc, ok := q.body()
 		if !ok {
 			return append(out, missingGroup)
@@ -130,6 +137,23 @@ func (s *selector) values(q *rowRequest, out []string) []string {
 		return out
 	}
 	return append(out, columnValue(r, s.column))
+}
+
+// member is values for a path of plain members: found by scanning the
+// body, and only that value decoded.
+func (s *selector) member(q *rowRequest, out []string) []string {
+	raw, ok := findMember(q.r.RequestBody, s.members)
+	if !ok || string(raw) == "null" {
+		return append(out, missingGroup)
+	}
+	if raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+		return append(out, string(raw[1:len(raw)-1]))
+	}
+	v, err := q.dec.decode(raw)
+	if err != nil {
+		return append(out, missingGroup)
+	}
+	return append(out, valueText(v))
 }
 
 // valueText is a decoded JSON value as a group name or a key.
