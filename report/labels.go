@@ -43,103 +43,6 @@ func (e *LabelError) Error() string {
 
 func (e *LabelError) Unwrap() []error { return []error{ErrLabels, e.Err} }
 
-// Labels are true values keyed by what the requests carried. Each label is
-// kept once, as its text (a JSON array's compact text for a batch), so the
-// table costs about 80 bytes plus the key's and label's lengths per key.
-type Labels struct {
-	m map[string]labelEntry
-	// matched counts the keys some exchange asked for.
-	matched int64
-	// texts shares the label texts, which repeat (a few classes).
-	texts map[string]string
-	// buf holds the labels of the last lookup.
-	buf []string
-}
-
-type labelEntry struct {
-	text string
-	// batch: text is the labels of the instances, joined by batchSep.
-	batch bool
-	used  bool
-}
-
-// batchSep joins the labels of a batch; a batch whose labels hold it is
-// refused.
-const batchSep = "\x1f"
-
-// maxTexts bounds the shared label texts.
-const maxTexts = 1 << 16
-
-// Len is the number of keys.
-func (l *Labels) Len() int { return len(l.m) }
-
-// Set adds one label. A key labeled twice with different values is an
-// error; twice alike is not.
-func (l *Labels) Set(key string, label any) error {
-	text, batch, err := labelText(label)
-	if err != nil {
-		return err
-	}
-	if l.m == nil {
-		l.m = map[string]labelEntry{}
-	}
-	if old, ok := l.m[key]; ok {
-		if old.text != text {
-			return fmt.Errorf("key %q labeled twice: %s and %s", key, shownLabel(old), shownLabel(labelEntry{text: text, batch: batch}))
-		}
-		return nil
-	}
-	if t, ok := l.texts[text]; ok {
-		text = t
-	} else if len(l.texts) < maxTexts {
-		if l.texts == nil {
-			l.texts = map[string]string{}
-		}
-		l.texts[text] = text
-	}
-	l.m[key] = labelEntry{text: text, batch: batch}
-	return nil
-}
-
-func shownLabel(e labelEntry) string {
-	if !e.batch {
-		return e.text
-	}
-	b, _ := json.Marshal(strings.Split(e.text, batchSep))
-	return string(b)
-}
-
-// lookup returns the labels of key (one per instance for a batch, else
-// one) and marks the key used.
-func (l *Labels) lookup(key string) ([]string, bool) {
-	e, ok := l.m[key]
-	if !ok {
-		return nil, false
-	}
-	if !e.used {
-		e.used = true
-		l.m[key] = e
-		l.matched++
-	}
-	l.buf = l.buf[:0]
-	if !e.batch {
-		l.buf = append(l.buf, e.text)
-		return l.buf, true
-	}
-	rest := e.text
-	for {
-		part, after, more := strings.Cut(rest, batchSep)
-		l.buf = append(l.buf, part)
-		if !more {
-			return l.buf, true
-		}
-		rest = after
-	}
-}
-
-// unmatched is the number of keys no exchange asked for.
-func (l *Labels) unmatched() int64 { return int64(len(l.m)) - l.matched }
-
 // labelText is the text of a label value: a string as is, a number as
 // written, a boolean as true/false; a list of those is a batch.
 func labelText(v any) (string, bool, error) {
@@ -250,7 +153,7 @@ func toDecoded(v []any) any {
 // a single-instance request, or a JSON array with one value per instance of
 // a batch. Errors wrap ErrLabels.
 func ReadLabels(paths []string) (*Labels, error) {
-	l := &Labels{m: map[string]labelEntry{}}
+	l := &Labels{}
 	for _, p := range paths {
 		if err := l.readFile(p); err != nil {
 			return nil, err
@@ -315,7 +218,7 @@ func (l *Labels) readCSV(path string) error {
 		if err != nil {
 			return &LabelError{File: path, Err: err}
 		}
-		if err := l.Set(strings.Clone(rec[ki]), strings.Clone(rec[li])); err != nil {
+		if err := l.Set(rec[ki], rec[li]); err != nil {
 			return &LabelError{File: path, Line: line, Err: err}
 		}
 	}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,5 +119,30 @@ func TestReadLabelsBadFiles(t *testing.T) {
 				t.Errorf("error spans lines: %q", err)
 			}
 		})
+	}
+}
+
+// TestLabelsHashCollisions: keys whose hashes collide are told apart.
+func TestLabelsHashCollisions(t *testing.T) {
+	l := &Labels{hash: func(string) uint64 { return 7 }}
+	for i, k := range []string{"a", "b", "c"} {
+		if err := l.Set(k, fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Set("b", "9"); err == nil || !strings.Contains(err.Error(), `key "b" labeled twice: 1 and 9`) {
+		t.Errorf("conflict on a spilled key: %v", err)
+	}
+	for i, k := range []string{"a", "b", "c"} {
+		got, ok := l.lookup(k)
+		if !ok || len(got) != 1 || got[0] != fmt.Sprint(i) {
+			t.Errorf("lookup %s = %v %v", k, got, ok)
+		}
+	}
+	if _, ok := l.lookup("d"); ok {
+		t.Error("found a key never set")
+	}
+	if l.Len() != 3 || l.unmatched() != 0 {
+		t.Errorf("len %d unmatched %d", l.Len(), l.unmatched())
 	}
 }
