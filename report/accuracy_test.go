@@ -291,7 +291,7 @@ func TestAccuracyStateMerges(t *testing.T) {
 	}
 	halves[0].truth.merge(&second)
 	var sh shiftState
-	js, _ = json.Marshal(halves[1].shift)
+	js, _ = json.Marshal(&halves[1].shift)
 	if err := json.Unmarshal(js, &sh); err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,10 @@
 package report
 
 import (
+	"encoding/json"
 	"math"
 	"sort"
+	"strconv"
 )
 
 // Shift is how the candidate's predictions are distributed next to the
@@ -52,6 +54,35 @@ type ScoreShift struct {
 type shiftState struct {
 	Classes [2]map[string]int64
 	Scores  [2]sketch
+	// ints counts the small integer labels (class indexes, the usual
+	// case) without formatting or hashing them; flush folds them into
+	// Classes, and every reader of Classes flushes first.
+	ints [2][256]int64
+}
+
+// flush folds ints into Classes.
+func (s *shiftState) flush() {
+	for side := range 2 {
+		for i, n := range s.ints[side] {
+			if n == 0 {
+				continue
+			}
+			c := strconv.Itoa(i)
+			m := s.Classes[side]
+			if _, ok := m[c]; !ok && len(m) >= maxLabels {
+				c = otherClass
+			}
+			m[c] += n
+			s.ints[side][i] = 0
+		}
+	}
+}
+
+// MarshalJSON encodes the state with ints folded in.
+func (s *shiftState) MarshalJSON() ([]byte, error) {
+	s.flush()
+	type plain shiftState
+	return json.Marshal((*plain)(s))
 }
 
 func newShiftState() shiftState {
@@ -59,6 +90,10 @@ func newShiftState() shiftState {
 }
 
 func (s *shiftState) add(side int, pred any) {
+	if x, ok := pred.(int64); ok && x >= 0 && x < 256 {
+		s.ints[side][x]++
+		return
+	}
 	c, numeric := classOf(pred)
 	switch {
 	case c == "":
@@ -74,6 +109,8 @@ func (s *shiftState) add(side int, pred any) {
 }
 
 func (s *shiftState) merge(o *shiftState) {
+	s.flush()
+	o.flush()
 	for i := range 2 {
 		for k, v := range o.Classes[i] {
 			if _, ok := s.Classes[i][k]; !ok && len(s.Classes[i]) >= maxLabels {
@@ -86,6 +123,7 @@ func (s *shiftState) merge(o *shiftState) {
 }
 
 func (s *shiftState) report() *Shift {
+	s.flush()
 	var nc [2]int64
 	for i := range 2 {
 		for _, v := range s.Classes[i] {
