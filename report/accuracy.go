@@ -226,7 +226,7 @@ func (t *truthState) merge(o *truthState) {
 }
 
 // add judges the labeled instances of one row.
-func (t *truthState) add(v *rowView, tol Tolerance) {
+func (t *truthState) add(v *rowView) {
 	if v.labels == nil {
 		t.Unlabeled += int64(v.n)
 		return
@@ -238,7 +238,7 @@ func (t *truthState) add(v *rowView, tol Tolerance) {
 			if !v.has[s] {
 				continue
 			}
-			j := judge(v.pred(s, i), label, tol)
+			j := v.judged[s][i]
 			ok[s] = j.correct
 			t.Sides[s].add(j, label)
 		}

@@ -14,8 +14,23 @@ type rowView struct {
 	list  bool
 	preds [3]any
 	has   [3]bool
-	// labels has one label per instance, or is nil without a label.
+	// labels has one label per instance, or is nil without a label;
+	// judged[s][i] is side s's instance i against it.
 	labels []string
+	judged [3][]judgment
+}
+
+// judge fills judged, once for accuracy and the groups.
+func (v *rowView) judge(tol Tolerance) {
+	for s := range 3 {
+		v.judged[s] = v.judged[s][:0]
+		if !v.has[s] {
+			continue
+		}
+		for i, label := range v.labels {
+			v.judged[s] = append(v.judged[s], judge(v.pred(s, i), label, tol))
+		}
+	}
 }
 
 // pred is side s's prediction of instance i (nil when it has none).
@@ -63,7 +78,8 @@ func (b *Builder) observe(r *rowRequest, rec *recorded, cand, base outcome, hasB
 		return
 	}
 	v := &b.view
-	*v = rowView{n: 1, labels: labels}
+	judged := v.judged
+	*v = rowView{n: 1, labels: labels, judged: judged}
 	if list, ok := rec.pred.([]any); ok {
 		v.n, v.list = len(list), true
 	}
@@ -79,8 +95,11 @@ func (b *Builder) observe(r *rowRequest, rec *recorded, cand, base outcome, hasB
 		}
 		v.labels = nil
 	}
+	if v.labels != nil {
+		v.judge(b.tol)
+	}
 	if b.truth != nil {
-		b.truth.add(v, b.tol)
+		b.truth.add(v)
 	}
 	// Generated text is no class: its shift is not counted.
 	if rec.proto != protoChat && rec.proto != protoCompletions {
@@ -101,6 +120,6 @@ func (b *Builder) observe(r *rowRequest, rec *recorded, cand, base outcome, hasB
 			key = keys[i]
 		}
 		c := b.group(key)
-		c.preds.add(v, i, b.opts.PositiveClass, b.tol)
+		c.preds.add(v, i, b.opts.PositiveClass)
 	}
 }

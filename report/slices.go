@@ -122,7 +122,7 @@ func (p *slicePreds) merge(o *slicePreds) {
 }
 
 // add counts instance i of a row's view.
-func (p *slicePreds) add(v *rowView, i int, positive string, tol Tolerance) {
+func (p *slicePreds) add(v *rowView, i int, positive string) {
 	for s := range 3 {
 		if !v.has[s] {
 			continue
@@ -138,7 +138,7 @@ func (p *slicePreds) add(v *rowView, i int, positive string, tol Tolerance) {
 		}
 		label := v.labels[i]
 		side.Labeled++
-		j := judge(pred, label, tol)
+		j := v.judged[s][i]
 		if j.correct {
 			side.Correct++
 		}
