@@ -115,7 +115,8 @@ type judgment struct {
 
 // classOf is the class a predicted instance names: a label as is, a score
 // (numeric, not a class), the argmax index of a vector of probabilities;
-// "" for a missing prediction.
+// "" for a missing prediction or one that is none of those (an object,
+// a list of anything but numbers).
 func classOf(pred any) (class string, numeric bool) {
 	switch x := pred.(type) {
 	case nil:
@@ -128,6 +129,10 @@ func classOf(pred any) (class string, numeric bool) {
 		if len(x) > 0 && allNumbers(x) {
 			return strconv.Itoa(argmax(floats(x))), false
 		}
+		return "", false
+	case map[string]any:
+		// A whole JSON document is no class: it counts as no prediction.
+		return "", false
 	}
 	return labelOf(pred), false
 }

@@ -18,6 +18,9 @@ type rowView struct {
 	// judged[s][i] is side s's instance i against it.
 	labels []string
 	judged [3][]judgment
+	// text: the predictions are generated text, whose values are no
+	// classes to count.
+	text bool
 }
 
 // judge fills judged, once for accuracy and the groups.
@@ -79,7 +82,7 @@ func (b *Builder) observe(r *rowRequest, rec *recorded, cand, base outcome, hasB
 	}
 	v := &b.view
 	judged := v.judged
-	*v = rowView{n: 1, labels: labels, judged: judged}
+	*v = rowView{n: 1, labels: labels, judged: judged, text: rec.proto == protoChat || rec.proto == protoCompletions}
 	if list, ok := rec.pred.([]any); ok {
 		v.n, v.list = len(list), true
 	}
@@ -102,7 +105,7 @@ func (b *Builder) observe(r *rowRequest, rec *recorded, cand, base outcome, hasB
 		b.truth.add(v)
 	}
 	// Generated text is no class: its shift is not counted.
-	if rec.proto != protoChat && rec.proto != protoCompletions {
+	if !v.text {
 		for i := range v.n {
 			b.shift.add(0, v.pred(sideRecorded, i))
 			b.shift.add(1, v.pred(sideCandidate, i))

@@ -124,11 +124,18 @@ func TestShiftInReport(t *testing.T) {
 		}
 		nearP(t, "psi", s.PSI, (1e-4-0.1)*math.Log(1e-4/0.1)+(0.2-0.1)*math.Log(2))
 	})
+	t.Run("whole documents have none", func(t *testing.T) {
+		r := row("x", "/api/thing", side{status: 200, body: `{"a": 1, "b": [1, 2]}`}, side{status: 200, body: `{"a": 2, "b": [1, 2]}`}, nil)
+		rep := build(t, Options{By: "path"}, []replay.Result{r})
+		if rep.Shift != nil || rep.Groups[0].Predictions != nil {
+			t.Errorf("shift %+v, predictions %+v of whole JSON documents", rep.Shift, rep.Groups[0].Predictions)
+		}
+	})
 	t.Run("text has none", func(t *testing.T) {
 		r := row("x", "/v1/chat/completions", side{status: 200, body: `{"choices":[{"message":{"content":"hi"}}]}`},
 			side{status: 200, body: `{"choices":[{"message":{"content":"ho"}}]}`}, nil)
-		rep := build(t, Options{}, []replay.Result{r})
-		if rep.Shift != nil {
+		rep := build(t, Options{By: "path"}, []replay.Result{r})
+		if rep.Shift != nil || rep.Groups[0].Predictions != nil {
 			t.Errorf("shift of text: %+v", rep.Shift)
 		}
 	})

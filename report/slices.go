@@ -130,7 +130,7 @@ func (p *slicePreds) add(v *rowView, i int, positive string) {
 		side := &p.Sides[s]
 		pred := v.pred(s, i)
 		c, numeric := classOf(pred)
-		if c != "" && !numeric {
+		if c != "" && !numeric && !v.text {
 			side.addClass(c, positive != "" && c == positive)
 		}
 		if v.labels == nil {
