@@ -3,19 +3,25 @@
 package replay
 
 import (
+	"strings"
 	"time"
 
 	"github.com/shadowctl/shadowctl/internal/parquetfile"
+	"github.com/shadowctl/shadowctl/record"
 )
 
 // Schema is the value of the "shadowctl.schema" key/value metadata of every
 // results file. It changes only with a new version and a reader that still
-// reads the old one.
+// reads the old one. Version 2 added request_headers and the answers'
+// timing.
 const Schema = "shadowctl.results/2"
 
-// Schemas are the versions OpenResults reads: /1 lacks the answer timing
-// columns, which read as 0, empty and null.
-var Schemas = []string{"shadowctl.results/1", Schema}
+// SchemaV1 is the previous version, still read: its rows have no request
+// headers and no timing (they read as empty, 0 and null).
+const SchemaV1 = "shadowctl.results/1"
+
+// Schemas are the versions OpenResults reads.
+var Schemas = []string{SchemaV1, Schema}
 
 // Error kinds of a side of a result. An empty kind means the request got a
 // 2xx or 3xx answer.
@@ -46,11 +52,15 @@ var Kinds = []string{KindTimeout, KindRefused, KindReset, KindTLS, KindDNS, Kind
 // the parquet tags are the documented column names (README, "Results
 // format"). It is self-contained: report needs nothing else.
 type Result struct {
-	ID          string    `parquet:"id"`
-	Method      string    `parquet:"method,dict"`
-	Path        string    `parquet:"path"`
-	RequestBody []byte    `parquet:"request_body"`
-	SentAt      time.Time `parquet:"sent_at,timestamp(nanosecond)"`
+	ID          string `parquet:"id"`
+	Method      string `parquet:"method,dict"`
+	Path        string `parquet:"path"`
+	RequestBody []byte `parquet:"request_body"`
+	// RequestHeaders are the recorded request's headers, as recorded
+	// (redacted values stay redacted), so that a report can slice or key
+	// labels by one. Since results/2.
+	RequestHeaders []record.Header `parquet:"request_headers,list"`
+	SentAt         time.Time       `parquet:"sent_at,timestamp(nanosecond)"`
 
 	RecordedStartedAt     time.Time `parquet:"recorded_started_at,timestamp(nanosecond)"`
 	RecordedStatus        int32     `parquet:"recorded_status"`
@@ -104,6 +114,17 @@ func CreateResults(path string) (*ResultsWriter, error) {
 // ResultsReader streams the rows of one results file.
 type ResultsReader = parquetfile.Reader[Result]
 
+// Header returns the first value of the request header name (matched
+// without regard to case) and whether there was one.
+func (r *Result) Header(name string) (string, bool) {
+	for _, h := range r.RequestHeaders {
+		if strings.EqualFold(h.Name, name) {
+			return h.Value, true
+		}
+	}
+	return "", false
+}
+
 // ErrFormat is wrapped by errors about a file that is not a readable
 // results file (not Parquet, damaged, or another format). It is the same
 // value as record.ErrFormat: both formats are read by one reader.
@@ -115,8 +136,8 @@ func OpenResults(path string) (*ResultsReader, error) {
 	r, err := parquetfile.Open[Result](path, Schemas...)
 	switch {
 	case err != nil:
-	case r.Schema() == Schemas[0]:
-		r.Fix(clearTiming)
+	case r.Schema() == SchemaV1:
+		r.Fix(clearV2)
 	default:
 		r.Fix(nilTiming)
 	}
@@ -137,9 +158,10 @@ func nilTiming(r *Result) {
 	}
 }
 
-// clearTiming empties the timing columns of a results/1 row, which has
-// none.
-func clearTiming(r *Result) {
+// clearV2 empties the columns results/2 added in a results/1 row, which
+// has none (Parquet reads a missing list column as one zero element).
+func clearV2(r *Result) {
+	r.RequestHeaders = nil
 	r.RecordedFirstByteNs, r.RecordedEvents, r.RecordedEventNs = 0, 0, nil
 	r.CandidateFirstByteNs, r.CandidateEvents, r.CandidateEventNs = 0, 0, nil
 	r.BaselineFirstByteNs, r.BaselineEvents, r.BaselineEventNs = nil, nil, nil

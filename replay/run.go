@@ -317,8 +317,8 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, cs, bs sender, j
 	}
 	r := outcome{late: late, hasBase: o.Baseline != nil}
 	r.Result = Result{
-		ID: x.ID, Method: x.Method, Path: x.Path, RequestBody: x.RequestBody, SentAt: now,
-		RecordedStartedAt: x.StartedAt, RecordedStatus: x.Status, RecordedBody: x.ResponseBody,
+		ID: x.ID, Method: x.Method, Path: x.Path, RequestBody: x.RequestBody, RequestHeaders: x.RequestHeaders,
+		SentAt: now, RecordedStartedAt: x.StartedAt, RecordedStatus: x.Status, RecordedBody: x.ResponseBody,
 		RecordedBodyTruncated: x.ResponseBodyTruncated, RecordedLatencyNs: x.LatencyNs, RecordedError: x.Error,
 		RecordedFirstByteNs: x.ResponseFirstByteNs, RecordedEvents: x.ResponseEvents, RecordedEventNs: x.ResponseEventNs,
 	}

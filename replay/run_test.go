@@ -186,6 +186,11 @@ func TestRequestsMatchTheRecording(t *testing.T) {
 	if r := rows["a"]; !bytes.Equal(r.RequestBody, xs[0].RequestBody) || r.Path != xs[0].Path || !r.RecordedStartedAt.Equal(base) {
 		t.Errorf("recorded side not carried: %+v", r)
 	}
+	// The recorded request headers are carried into the results (results/2),
+	// so that a report can slice or key labels by one.
+	if r := rows["a"]; !slices.Equal(r.RequestHeaders, xs[0].RequestHeaders) {
+		t.Errorf("request headers %v, want the recorded %v", r.RequestHeaders, xs[0].RequestHeaders)
+	}
 }
 
 // A worker reuses the URL and header built for the exchange before when

@@ -63,30 +63,7 @@ func TestReplayTimesAnswers(t *testing.T) {
 	}
 }
 
-// resultV1 is the row of a shadowctl.results/1 file.
-type resultV1 struct {
-	ID                    string    `parquet:"id"`
-	Method                string    `parquet:"method,dict"`
-	Path                  string    `parquet:"path"`
-	RequestBody           []byte    `parquet:"request_body"`
-	SentAt                time.Time `parquet:"sent_at,timestamp(nanosecond)"`
-	RecordedStartedAt     time.Time `parquet:"recorded_started_at,timestamp(nanosecond)"`
-	RecordedStatus        int32     `parquet:"recorded_status"`
-	RecordedBody          []byte    `parquet:"recorded_body"`
-	RecordedBodyTruncated bool      `parquet:"recorded_body_truncated"`
-	RecordedLatencyNs     int64     `parquet:"recorded_latency_ns"`
-	RecordedError         string    `parquet:"recorded_error"`
-	CandidateStatus       int32     `parquet:"candidate_status"`
-	CandidateBody         []byte    `parquet:"candidate_body"`
-	CandidateLatencyNs    int64     `parquet:"candidate_latency_ns"`
-	CandidateError        string    `parquet:"candidate_error"`
-	CandidateErrorKind    string    `parquet:"candidate_error_kind,dict"`
-	BaselineStatus        *int32    `parquet:"baseline_status,optional"`
-	BaselineBody          []byte    `parquet:"baseline_body,optional"`
-	BaselineLatencyNs     *int64    `parquet:"baseline_latency_ns,optional"`
-	BaselineError         *string   `parquet:"baseline_error,optional"`
-	BaselineErrorKind     *string   `parquet:"baseline_error_kind,optional"`
-}
+// resultV1 is in result_v1_test.go.
 
 // A results/1 file still reads: the timing columns read as 0, empty and
 // null.

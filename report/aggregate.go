@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,9 +30,24 @@ type Options struct {
 	// Top is the number of disagreements kept (default 10) and of classes
 	// in the confusion matrix.
 	Top int
-	// By names a results column to group by: path, method,
-	// recorded_status, candidate_status, candidate_error_kind.
-	By string
+	// By names what to group by: a results column (path, method,
+	// recorded_status, candidate_status, candidate_error_kind), a recorded
+	// request header (header:NAME) or a request field
+	// (request:JSONPATH; one group per instance where it selects one value
+	// per instance). ByAlso are further slices: the groups are then the
+	// combinations of the values.
+	By     string
+	ByAlso []string
+	// Labels, when set, are the ground truth; LabelKey says how an
+	// exchange finds its key: "id" (the default), header:NAME or
+	// request:JSONPATH.
+	Labels   *Labels
+	LabelKey string
+	// PositiveClass is the class whose rate the groups compare (bias).
+	PositiveClass string
+	// MinGroup is the fewest instances a group needs to count in the bias
+	// gaps (default 30).
+	MinGroup int
 	// MaxGroups bounds the groups shown (default 50); the rest are merged
 	// into one "(other)" group.
 	MaxGroups int
@@ -47,7 +63,7 @@ type Options struct {
 	FromStates bool
 }
 
-// ByColumns are the columns Options.By accepts.
+// ByColumns are the results columns Options.By accepts.
 var ByColumns = []string{"path", "method", "recorded_status", "candidate_status", "candidate_error_kind"}
 
 // ErrUnknownColumn is why an Options.By that is none of ByColumns is
@@ -58,11 +74,13 @@ var ErrUnknownColumn = errors.New("want one of " + strings.Join(ByColumns, ", ")
 // the option by its Options field, never by a flag, so that a command can
 // say where the value came from.
 type OptionError struct {
-	// Option is the Options field: "Field", "Ignore" or "By".
+	// Option is the Options field: "Field", "Ignore", "By", "ByAlso" or
+	// "LabelKey".
 	Option string
 	// Value is the offending value.
 	Value string
-	// Err is why: a JSONPath syntax error, or ErrUnknownColumn.
+	// Err is why: a JSONPath syntax error, ErrUnknownColumn or another
+	// error saying what is accepted.
 	Err error
 }
 
@@ -103,6 +121,23 @@ type Builder struct {
 	// files and partial are the results files read and the in-progress
 	// ones passed over, for the report to name.
 	files, partial []string
+
+	// slices are By and ByAlso; keySel finds a row's label key.
+	slices []selector
+	keySel selector
+	labels *Labels
+	// truth is nil without labels; labelErr is the first label that did
+	// not fit its answer.
+	truth    *truthState
+	labelErr error
+	shift    shiftState
+
+	// Buffers reused from row to row.
+	view   rowView
+	keyBuf []string
+	valBuf [][]string
+	keyVal []string
+	cores  []*core
 }
 
 // NewBuilder checks the options and returns an empty Builder.
@@ -145,15 +180,36 @@ func NewBuilder(opts Options) (*Builder, error) {
 		}
 		b.field = &e
 	}
+	if opts.By == "" && len(opts.ByAlso) > 0 {
+		return nil, &OptionError{Option: "ByAlso", Value: opts.ByAlso[0], Err: errors.New("needs a first slice (By)")}
+	}
 	if opts.By != "" {
-		ok := false
-		for _, c := range ByColumns {
-			ok = ok || c == opts.By
-		}
-		if !ok {
-			return nil, &OptionError{Option: "By", Value: opts.By, Err: ErrUnknownColumn}
+		for i, s := range append([]string{opts.By}, opts.ByAlso...) {
+			sel, err := parseSelector(s, true, false)
+			if err != nil {
+				name := "By"
+				if i > 0 {
+					name = "ByAlso"
+				}
+				return nil, &OptionError{Option: name, Value: s, Err: err}
+			}
+			b.slices = append(b.slices, sel)
 		}
 		b.groups = map[string]*core{}
+	}
+	if b.opts.MinGroup <= 0 {
+		b.opts.MinGroup = 30
+	}
+	b.shift = newShiftState()
+	if opts.Labels != nil {
+		if b.opts.LabelKey == "" {
+			b.opts.LabelKey = "id"
+		}
+		sel, err := parseSelector(b.opts.LabelKey, false, true)
+		if err != nil {
+			return nil, &OptionError{Option: "LabelKey", Value: b.opts.LabelKey, Err: err}
+		}
+		b.keySel, b.labels, b.truth = sel, opts.Labels, &truthState{}
 	}
 	return b, nil
 }
@@ -169,6 +225,8 @@ type core struct {
 	errRec, errCand         errTally
 	errBase                 errTally
 	stream                  streamLatency // stream.go
+	// preds: a group's predictions per instance (nil in the whole).
+	preds *slicePreds
 }
 
 type tally struct{ compared, agreed int64 }
@@ -238,10 +296,19 @@ func statusKind(status int32) string {
 
 // Add aggregates one results row. The row is not kept.
 func (b *Builder) Add(r *replay.Result) {
-	cores := []*core{&b.all}
-	if g := b.group(r); g != nil {
-		cores = append(cores, g)
+	q := rowRequest{r: r, dec: &b.dec}
+	cores := append(b.cores[:0], &b.all)
+	var keys []string
+	if b.groups != nil {
+		keys = b.sliceKeys(&q)
+		for _, k := range keys {
+			if g := b.group(k); !slices.Contains(cores, g) {
+				cores = append(cores, g)
+			}
+		}
 	}
+	b.cores = cores
+	labels := b.rowLabels(&q)
 	recBody, recSt := unstream(r.RecordedBody)
 	candBody, candSt := unstream(r.CandidateBody)
 	recKind, candKind := streamKind(recordedKind(r), recSt), streamKind(candidateKind(r), candSt)
@@ -317,8 +384,9 @@ func (b *Builder) Add(r *replay.Result) {
 	if !out.agreed && b.top.wants(out.severity, r.ID) {
 		b.top.push(b.disagreement(r, &rec, out), out.severity)
 	}
+	var bout outcome
 	if hasBase {
-		bout := b.compare(&rec, *r.BaselineStatus, baseKind, baseBody, &b.baseline)
+		bout = b.compare(&rec, *r.BaselineStatus, baseKind, baseBody, &b.baseline)
 		if bout.failed == "" && r.BaselineLatencyNs != nil {
 			b.baseline.tokens.add(bout.tokens, baseSt, *r.BaselineLatencyNs)
 		}
@@ -327,7 +395,12 @@ func (b *Builder) Add(r *replay.Result) {
 			c.baseInst.add(bout.instCompared, bout.instAgreed)
 		}
 	}
+	b.observe(&q, &rec, out, bout, hasBase, labels, keys)
 }
+
+// Err is the first label that did not fit its answer (a batch label with
+// the wrong number of values), wrapping ErrLabels; nil when all fit.
+func (b *Builder) Err() error { return b.labelErr }
 
 func btoi(b bool) int64 {
 	if b {

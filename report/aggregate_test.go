@@ -67,7 +67,11 @@ func TestNewBuilderOptionErrors(t *testing.T) {
 		{"a bad field", Options{Field: "predictions["}, "Field", "predictions[", nil, ""},
 		{"ignore is checked before field", Options{Field: "$.[", Ignore: []string{"x["}}, "Ignore", "x[", nil, ""},
 		{"an unknown column", Options{By: "color"}, "By", "color", ErrUnknownColumn,
-			"want one of path, method, recorded_status, candidate_status, candidate_error_kind"},
+			"want one of path, method, recorded_status, candidate_status, candidate_error_kind, header:NAME or request:JSONPATH"},
+		{"a bad request path", Options{By: "request:$.["}, "By", "request:$.[", nil, ""},
+		{"an empty header", Options{By: "method", ByAlso: []string{"header:"}}, "ByAlso", "header:", nil, ""},
+		{"also without by", Options{ByAlso: []string{"method"}}, "ByAlso", "method", nil, ""},
+		{"a bad label key", Options{Labels: &Labels{}, LabelKey: "method"}, "LabelKey", "method", nil, "want id, header:NAME or request:JSONPATH"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

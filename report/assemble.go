@@ -39,6 +39,15 @@ func (b *Builder) Report() *Report {
 		return a.From+"\x00"+a.To < c.From+"\x00"+c.To
 	})
 	r.Groups = b.groupReports()
+	if b.truth != nil {
+		r.Accuracy = b.truth.report(b.opts.LabelKey, b.labels.unmatched(), b.opts.Top)
+		r.Settings.LabelKey = b.opts.LabelKey
+	}
+	r.Shift = b.shift.report()
+	if r.Bias = b.bias(); r.Bias != nil {
+		r.Settings.PositiveClass, r.Settings.MinGroup = b.opts.PositiveClass, b.opts.MinGroup
+	}
+	r.Settings.ByAlso = append([]string(nil), b.opts.ByAlso...)
 	return r
 }
 

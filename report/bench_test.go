@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -39,6 +40,7 @@ func writeBenchShards(b *testing.B, dir string, n, shards int) []string {
 	}
 	other := []byte(`{"predictions":[1,0,0,1],"model_version":"2"}`)
 	paths := []string{"/v1/models/a:predict", "/v1/models/b:predict", "/v1/models/c:predict"}
+	regions := []string{"eu", "us", "ap", "sa", "af"}
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	var files []string
 	batch := make([]replay.Result, 0, 4096)
@@ -53,7 +55,8 @@ func writeBenchShards(b *testing.B, dir string, n, shards int) []string {
 			body := bodies[i%len(bodies)]
 			st, lat := int32(200), int64(8e6+(i*7919)%4e6)
 			r := replay.Result{ID: fmt.Sprintf("%016x", i), Method: "POST", Path: paths[i%len(paths)],
-				RequestBody: []byte(`{"instances":[[1,2,3,4],[5,6,7,8],[1,2,3,4],[5,6,7,8]]}`), SentAt: start.Add(time.Duration(i) * time.Millisecond),
+				RequestBody: fmt.Appendf(nil, `{"id":"%016x","region":"%s","instances":[[1,2,3,4],[5,6,7,8],[1,2,3,4],[5,6,7,8]]}`,
+					i, regions[i%len(regions)]), SentAt: start.Add(time.Duration(i) * time.Millisecond),
 				RecordedStartedAt: start, RecordedStatus: 200, RecordedBody: body, RecordedLatencyNs: 9e6 + int64(i%1000)*1e4,
 				CandidateStatus: 200, CandidateBody: cand[i%len(cand)], CandidateLatencyNs: lat,
 				BaselineStatus: &st, BaselineBody: body, BaselineLatencyNs: &lat}
@@ -80,6 +83,33 @@ func writeBenchShards(b *testing.B, dir string, n, shards int) []string {
 		}
 	}
 	return files
+}
+
+// writeBenchLabels writes the true labels of the n bench rows (a batch of 4
+// each: the recorded answer, but for one row in 50) as a CSV keyed by the
+// request's id.
+func writeBenchLabels(b *testing.B, path string, n int) {
+	b.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	fmt.Fprintln(w, "key,label")
+	truth := []string{`"[1,0,1,1]"`, `"[0,0,1,0]"`, `"[1,1,1,0]"`}
+	for i := range n {
+		label := truth[i%len(truth)]
+		if i%50 == 11 {
+			label = `"[0,1,0,1]"`
+		}
+		fmt.Fprintf(w, "%016x,%s\n", i, label)
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // peakHeap samples the live heap until stop is closed and returns the
@@ -123,12 +153,18 @@ func BenchmarkReport1M(b *testing.B) {
 		b.Fatal(err)
 	}
 	files := writeBenchResults(b, dir, n)
+	labels := filepath.Join(dir, "labels.csv")
+	writeBenchLabels(b, labels, n)
 	for _, c := range []struct {
-		name string
-		opts Options
+		name   string
+		opts   Options
+		labels bool
 	}{
-		{"detect", Options{}},
-		{"by-path-ignore", Options{By: "path", Ignore: []string{"$.model_version"}}},
+		{"detect", Options{}, false},
+		{"by-path-ignore", Options{By: "path", Ignore: []string{"$.model_version"}}, false},
+		// Read 1M labels, key them by a request field and slice by
+		// another: the time includes reading the label file.
+		{"labels-by-request", Options{LabelKey: "request:$.id", By: "request:$.region", PositiveClass: "1"}, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var peak uint64
@@ -136,7 +172,14 @@ func BenchmarkReport1M(b *testing.B) {
 				runtime.GC()
 				stop := make(chan struct{})
 				got := peakHeap(stop)
-				r, err := Build(context.Background(), c.opts, files)
+				opts := c.opts
+				var err error
+				if c.labels {
+					if opts.Labels, err = ReadLabels([]string{labels}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				r, err := Build(context.Background(), opts, files)
 				close(stop)
 				peak = max(peak, <-got)
 				if err != nil {
@@ -144,6 +187,9 @@ func BenchmarkReport1M(b *testing.B) {
 				}
 				if r.Exchanges != n {
 					b.Fatalf("exchanges = %d", r.Exchanges)
+				}
+				if c.labels && (r.Accuracy == nil || r.Accuracy.Labeled != 4*n) {
+					b.Fatalf("accuracy %+v", r.Accuracy)
 				}
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")

@@ -24,7 +24,7 @@ func TestParseGate(t *testing.T) {
 		{expr: "agreement.rate =< 0.9", errPart: "want KEY OP NUMBER"},
 		{expr: "agreement.rate < abc", errPart: `"abc" is not a number`},
 		{expr: "agreement.rate < NaN", errPart: "not a number"},
-		{expr: "agreement.rat < 0.9", errPart: `unknown key "agreement.rat"; valid keys: agreement.baseline.ci95_high,`},
+		{expr: "agreement.rat < 0.9", errPart: `unknown key "agreement.rat"; valid keys: accuracy.baseline.ci95_high,`},
 		{expr: "agreement.field < 1", errPart: "unknown key"}, // a string, not a number
 		{expr: "groups < 1", errPart: "unknown key"},
 	}

@@ -19,26 +19,28 @@ const maxTrackedGroups = 200
 // otherGroup is the key of the group that collects the rest.
 const otherGroup = "(other)"
 
-func (b *Builder) group(r *replay.Result) *core {
-	if b.groups == nil {
-		return nil
-	}
-	var key string
-	switch b.opts.By {
+// columnValue is the value of a results column, as a group name.
+func columnValue(r *replay.Result, column string) string {
+	switch column {
 	case "path":
-		key = r.Path
+		return r.Path
 	case "method":
-		key = r.Method
+		return r.Method
 	case "recorded_status":
-		key = strconv.Itoa(int(r.RecordedStatus))
+		return strconv.Itoa(int(r.RecordedStatus))
 	case "candidate_status":
-		key = strconv.Itoa(int(r.CandidateStatus))
+		return strconv.Itoa(int(r.CandidateStatus))
 	case "candidate_error_kind":
-		key = candidateKind(r)
-		if key == "" {
-			key = "(none)"
+		if key := candidateKind(r); key != "" {
+			return key
 		}
+		return "(none)"
 	}
+	return ""
+}
+
+// group is the core of the group key, created on first sight.
+func (b *Builder) group(key string) *core {
 	if g, ok := b.groups[key]; ok {
 		return g
 	}
@@ -51,6 +53,7 @@ func (b *Builder) group(r *replay.Result) *core {
 func (b *Builder) overflow() *core {
 	if b.overflw == nil {
 		c := newCore()
+		c.preds = &slicePreds{}
 		b.overflw = &c
 	}
 	return b.overflw
@@ -58,6 +61,8 @@ func (b *Builder) overflow() *core {
 
 func (b *Builder) newGroup(key string) *core {
 	c := newCore()
+	c.preds = &slicePreds{}
+	key = strings.Clone(key) // it may alias a row's buffer
 	b.groups[key] = &c
 	b.groupOrder = append(b.groupOrder, key)
 	return &c
@@ -80,6 +85,12 @@ func (c *core) merge(o *core) {
 	c.errCand.merge(&o.errCand)
 	c.errBase.merge(&o.errBase)
 	c.stream.merge(&o.stream)
+	if o.preds != nil {
+		if c.preds == nil {
+			c.preds = &slicePreds{}
+		}
+		c.preds.merge(o.preds)
+	}
 }
 
 func (b *Builder) groupReports() []Group {
@@ -103,6 +114,7 @@ func (b *Builder) groupReports() []Group {
 	if len(all) > b.opts.MaxGroups || b.overflw != nil {
 		// A fresh core, so that calling Report twice merges nothing twice.
 		rest := newCore()
+		rest.preds = &slicePreds{}
 		if b.overflw != nil {
 			rest.merge(b.overflw)
 		}
@@ -116,6 +128,10 @@ func (b *Builder) groupReports() []Group {
 		gr := Group{Key: g.key, Exchanges: g.c.exchanges, NotCompared: g.c.notCompared,
 			Agreement: summary(g.c.req, g.c.inst)}
 		gr.Latency, gr.Errors = g.c.latencyErrors()
+		gr.Predictions = g.c.preds.predictions(b.opts.PositiveClass)
+		if b.truth != nil {
+			gr.Accuracy = g.c.preds.accuracy()
+		}
 		out = append(out, gr)
 	}
 	return out

@@ -36,10 +36,14 @@ func (e *OptionMismatchError) Error() string {
 // aggregationOptions are the options that shape what a Builder counts, as
 // (Options field, value) pairs; Progress is not one of them.
 func aggregationOptions(o Options) [][2]string {
-	quoted := make([]string, len(o.Ignore))
-	for i, s := range o.Ignore {
-		quoted[i] = strconv.Quote(s)
+	quote := func(v []string) []string {
+		q := make([]string, len(v))
+		for i, s := range v {
+			q[i] = strconv.Quote(s)
+		}
+		return q
 	}
+	quoted := quote(o.Ignore)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	return [][2]string{
 		{"Field", strconv.Quote(o.Field)},
@@ -50,6 +54,9 @@ func aggregationOptions(o Options) [][2]string {
 		{"By", strconv.Quote(o.By)},
 		{"MaxGroups", strconv.Itoa(o.MaxGroups)},
 		{"Text", o.Text.String()},
+		{"ByAlso", "[" + strings.Join(quote(o.ByAlso), " ") + "]"},
+		{"PositiveClass", strconv.Quote(o.PositiveClass)},
+		{"MinGroup", strconv.Itoa(o.MinGroup)},
 	}
 }
 

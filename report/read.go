@@ -75,6 +75,9 @@ func Aggregate(ctx context.Context, opts Options, args []string) (*Builder, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := b.Err(); err != nil {
+		return nil, err
+	}
 	if progress != nil {
 		progress(done)
 	}

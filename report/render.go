@@ -251,6 +251,7 @@ func sections(r *Report) []section {
 		}
 		out = append(out, gs)
 	}
+	out = append(out, truthSections(r)...)
 
 	if len(r.Disagreements) > 0 {
 		ds := section{title: fmt.Sprintf("Top %d disagreements", len(r.Disagreements)), header: []string{"id", "path", "status", "difference (recorded → candidate)"}}

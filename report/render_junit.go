@@ -33,6 +33,9 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	s := testsuite{Name: "shadowctl report"}
 	summary := fmt.Sprintf("exchanges %d, agreement %s per %s [95%% CI %s, %s]",
 		r.Exchanges, pct(r.Agreement.Rate), r.Agreement.Unit, pct(r.Agreement.CI95Low), pct(r.Agreement.CI95High)) + llmSummary(r)
+	if t := truthSummary(r); t != "" {
+		summary += "; " + t
+	}
 	for _, g := range r.Gates {
 		c := testcase{Name: g.Expr, Classname: "shadowctl.gates", SystemOut: g.Message}
 		if g.Group != "" {

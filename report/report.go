@@ -36,6 +36,11 @@ type Report struct {
 	// Disagreements are the worst disagreements, worst first.
 	Disagreements []Disagreement `json:"disagreements"`
 	Gates         []GateResult   `json:"gates"`
+	// Accuracy (with labels), Shift (labels or scores) and Bias (groups and
+	// a positive class) are left out when they do not apply.
+	Accuracy *Accuracy `json:"accuracy,omitempty"`
+	Shift    *Shift    `json:"shift,omitempty"`
+	Bias     *Bias     `json:"bias,omitempty"`
 	// Passed is true when every gate passed (and when there are none).
 	Passed bool `json:"passed"`
 }
@@ -48,6 +53,11 @@ type Settings struct {
 	RelTol float64  `json:"rel_tol"`
 	Top    int      `json:"top"`
 	By     string   `json:"by"`
+	// ByAlso, LabelKey, PositiveClass and MinGroup are set only when used.
+	ByAlso        []string `json:"by_also,omitempty"`
+	LabelKey      string   `json:"label_key,omitempty"`
+	PositiveClass string   `json:"positive_class,omitempty"`
+	MinGroup      int      `json:"min_group,omitempty"`
 }
 
 // NotCompared counts the rows left out of agreement.
@@ -167,6 +177,10 @@ type Group struct {
 	Agreement   AgreementSummary `json:"agreement"`
 	Latency     Latency          `json:"latency_ms"`
 	Errors      Errors           `json:"errors"`
+	// Predictions are each side's class shares per instance of the group;
+	// Accuracy, with labels, each side's accuracy in it.
+	Predictions *GroupPredictions `json:"predictions,omitempty"`
+	Accuracy    *GroupAccuracy    `json:"accuracy,omitempty"`
 }
 
 // Disagreement is one request where the candidate did not agree.

@@ -71,6 +71,8 @@ type stateParts struct {
 	RecordedTokens *tokenStats `json:"recorded_tokens"`
 	// Timeline: latency and errors per interval of sent_at (timeline.go).
 	Timeline *timelinePart `json:"timeline"`
+	// Shift: how the predictions moved, recorded → candidate (shift.go).
+	Shift *shiftPart `json:"shift"`
 }
 
 // parts points at the aggregators of b: marshalling the result writes them,
@@ -86,6 +88,7 @@ func (b *Builder) parts() stateParts {
 		Groups:         &groupsPart{b},
 		RecordedTokens: &b.recTokens,
 		Timeline:       &timelinePart{&b.time},
+		Shift:          &shiftPart{&b.shift},
 	}
 }
 
@@ -100,6 +103,7 @@ func (b *Builder) mergeParts(o *Builder) {
 	b.mergeGroups(o)
 	b.recTokens.merge(&o.recTokens)
 	b.time.merge(&o.time)
+	b.shift.merge(&o.shift)
 }
 
 // stateFile is the whole file: one JSON object on one line.
@@ -127,17 +131,25 @@ type stateOptions struct {
 	MaxGroups int      `json:"max_groups"`
 	// Text is the --text-similarity rule (TextRule.String).
 	Text string `json:"text"`
+	// ByAlso, PositiveClass and MinGroup: the further slices and the bias.
+	ByAlso        []string `json:"by_also"`
+	PositiveClass string   `json:"positive_class"`
+	MinGroup      int      `json:"min_group"`
 }
 
 // WriteState writes the aggregation of b as a report state: one line of
 // JSON, documented in the README ("Report state"). ReadState reads it back;
 // merged states give the report of all their rows.
 func (b *Builder) WriteState(w io.Writer) error {
+	if b.truth != nil {
+		return ErrStateLabels
+	}
 	o := b.opts
 	f := stateFile{
 		Format: StateFormat, HistogramRelErr: relErr,
 		Options: stateOptions{Field: o.Field, Ignore: append([]string{}, o.Ignore...), AbsTol: o.AbsTol,
-			RelTol: o.RelTol, Top: o.Top, By: o.By, MaxGroups: o.MaxGroups, Text: o.Text.String()},
+			RelTol: o.RelTol, Top: o.Top, By: o.By, MaxGroups: o.MaxGroups, Text: o.Text.String(),
+			ByAlso: append([]string{}, o.ByAlso...), PositiveClass: o.PositiveClass, MinGroup: o.MinGroup},
 		Files: append([]string{}, b.files...), PartialFiles: append([]string{}, b.partial...),
 		Parts: b.parts(),
 	}
@@ -206,12 +218,16 @@ func ReadState(r io.Reader) (*Builder, error) {
 	if o.Top < 1 || o.MaxGroups < 1 {
 		return nil, fmt.Errorf("%w: options top %d, max_groups %d", ErrStateFormat, o.Top, o.MaxGroups)
 	}
+	if len(o.ByAlso) == 0 {
+		o.ByAlso = nil // as NewBuilder's callers leave it
+	}
 	text, err := ParseTextRule(o.Text)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStateFormat, err)
 	}
 	b, err := NewBuilder(Options{Field: o.Field, Ignore: o.Ignore, AbsTol: o.AbsTol, RelTol: o.RelTol,
-		Top: o.Top, By: o.By, MaxGroups: o.MaxGroups, Text: text})
+		Top: o.Top, By: o.By, MaxGroups: o.MaxGroups, Text: text, ByAlso: o.ByAlso, PositiveClass: o.PositiveClass,
+		MinGroup: o.MinGroup})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStateFormat, err)
 	}

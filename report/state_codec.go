@@ -140,13 +140,15 @@ type coreJSON struct {
 	ITLRecorded   quantiles `json:"itl_recorded_ns"`
 	ITLCandidate  quantiles `json:"itl_candidate_ns"`
 	ITLBaseline   quantiles `json:"itl_baseline_ns"`
+	// Preds: a group's predictions per instance (null in the whole).
+	Preds **slicePreds `json:"preds"`
 }
 
 func (c *core) fields() *coreJSON {
 	return &coreJSON{&c.exchanges, &c.withBaseline, &c.notCompared, &c.req, &c.inst, &c.baseReq, &c.baseInst,
 		c.latRec, c.latCand, c.latBase, c.delta, &c.errRec, &c.errCand, &c.errBase,
 		c.stream.ttftRec, c.stream.ttftCand, c.stream.ttftBase, c.stream.ttftDelta,
-		c.stream.itlRec, c.stream.itlCand, c.stream.itlBase}
+		c.stream.itlRec, c.stream.itlCand, c.stream.itlBase, &c.preds}
 }
 
 func (c *core) MarshalJSON() ([]byte, error) { return json.Marshal(c.fields()) }
@@ -161,6 +163,11 @@ func (c *core) UnmarshalJSON(data []byte) error {
 		j.TTFTCandidate, j.TTFTBaseline, j.TTFTDelta, j.ITLRecorded, j.ITLCandidate, j.ITLBaseline} {
 		if q == nil {
 			return errors.New("a latency histogram is null")
+		}
+	}
+	if c.preds != nil {
+		if err := c.preds.check(); err != nil {
+			return err
 		}
 	}
 	nc := c.notCompared

@@ -138,5 +138,13 @@ func (p *groupsPart) UnmarshalJSON(data []byte) error {
 		*b.newGroup(g.Key) = *g.Counts
 	}
 	b.overflw = j.Other
+	if b.overflw != nil && b.overflw.preds == nil {
+		b.overflw.preds = &slicePreds{} // every group counts predictions
+	}
+	for _, c := range b.groups {
+		if c.preds == nil {
+			c.preds = &slicePreds{}
+		}
+	}
 	return nil
 }

@@ -351,7 +351,7 @@ func TestStateBadFiles(t *testing.T) {
 		{"another JSON file", `{"name":"x"}`, ErrStateFormat, `format ""`},
 		{"a newer version", edit(StateFormat, "shadowctl.report-state/2"), ErrStateVersion, `"shadowctl.report-state/2" (this shadowctl reads shadowctl.report-state/1)`},
 		{"another histogram", edit(`"histogram_rel_err":0.001`, `"histogram_rel_err":0.01`), ErrStateVersion, "relative error 0.01"},
-		{"an unknown part", edit(`"parts":{`, `"parts":{"shift":{},`), ErrStateFormat, `unknown part "shift"`},
+		{"an unknown part", edit(`"parts":{`, `"parts":{"bananas":{},`), ErrStateFormat, `unknown part "bananas"`},
 		{"a missing part", edit(`"top":[`, `"topp":[`), ErrStateFormat, `part "top" is missing`},
 		{"an unknown key", edit(`"exchanges":300,`, `"exchanges":300,"x":1,`), ErrStateFormat, `unknown field "x"`},
 		{"counts that do not add up", edit(`"exchanges":300,`, `"exchanges":301,`), ErrStateFormat, "do not add up"},

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/shadowctl/shadowctl/internal/wal"
+	"github.com/shadowctl/shadowctl/record"
 	"github.com/shadowctl/shadowctl/replay"
 )
 
@@ -30,6 +31,11 @@ func appendResult(b []byte, r *replay.Result) []byte {
 	b = wal.AppendString(b, r.ID)
 	b = wal.AppendString(b, r.Method)
 	b = wal.AppendString(b, r.Path)
+	b = binary.AppendUvarint(b, uint64(len(r.RequestHeaders)))
+	for _, h := range r.RequestHeaders {
+		b = wal.AppendString(b, h.Name)
+		b = wal.AppendString(b, h.Value)
+	}
 	b = wal.AppendBytes(b, r.RequestBody)
 	b = wal.AppendTime(b, r.SentAt)
 	b = wal.AppendTime(b, r.RecordedStartedAt)
@@ -121,6 +127,12 @@ func decodeResult(rec []byte) (replay.Result, error) {
 	r.ID = d.String()
 	r.Method = d.String()
 	r.Path = d.String()
+	if n := d.Count(); n > 0 {
+		r.RequestHeaders = make([]record.Header, 0, n)
+		for range n {
+			r.RequestHeaders = append(r.RequestHeaders, record.Header{Name: d.String(), Value: d.String()})
+		}
+	}
 	r.RequestBody = d.Bytes()
 	r.SentAt = d.Time()
 	r.RecordedStartedAt = d.Time()

@@ -2,10 +2,12 @@ package shadow
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/shadowctl/shadowctl/record"
 	"github.com/shadowctl/shadowctl/replay"
 )
 
@@ -32,6 +34,8 @@ func fullResult(t *testing.T) replay.Result {
 			f.SetBytes([]byte(`{"` + v.Type().Field(i).Name + `":[1,2]}` + "\x00\xff"))
 		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Int64:
 			f.Set(reflect.ValueOf([]int64{n, -n, 3 * n}))
+		case f.Type() == reflect.TypeOf([]record.Header(nil)):
+			f.Set(reflect.ValueOf([]record.Header{{Name: "X-Id", Value: fmt.Sprint(n)}, {Name: "", Value: "é"}}))
 		case f.Kind() == reflect.Bool:
 			f.SetBool(true)
 		case f.CanInt():

@@ -20,19 +20,25 @@ type reportOptions struct {
 	AbsTol    float64
 	RelTol    float64
 	Top       int
-	By        string
+	By        []string
 	MaxGroups int
 	FailOn    []string
 	// shaped is set when a flag that shapes the aggregation was given:
 	// report states must then match it, rather than lend it theirs.
 	shaped  bool
 	TextSim string
+	// Ground truth and bias (issue 13).
+	Labels        []string
+	LabelKey      string
+	PositiveClass string
+	MinGroup      int
 }
 
 // shapingFlags are the flags that shape the aggregation, which report
 // states record.
 var shapingFlags = map[string]string{"Field": "--field", "Ignore": "--ignore", "AbsTol": "--abs-tol",
-	"RelTol": "--rel-tol", "Top": "--top", "By": "--by", "MaxGroups": "--max-groups", "Text": "--text-similarity"}
+	"RelTol": "--rel-tol", "Top": "--top", "By": "--by", "MaxGroups": "--max-groups", "Text": "--text-similarity",
+	"ByAlso": "--by", "PositiveClass": "--positive-class", "MinGroup": "--min-group"}
 
 func (o *reportOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Format, "format", "table", "output format: "+strings.Join(report.Formats, ", ")+
@@ -42,9 +48,15 @@ func (o *reportOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&o.AbsTol, "abs-tol", 0, "absolute tolerance: numbers a (recorded) and b agree when |a-b| <= abs-tol + rel-tol*|a|")
 	fs.Float64Var(&o.RelTol, "rel-tol", 0, "relative tolerance (see --abs-tol)")
 	fs.IntVar(&o.Top, "top", 10, "disagreements listed, and classes in the confusion matrix")
-	fs.StringVar(&o.By, "by", "", "repeat agreement, latency and errors per value of a column: "+strings.Join(report.ByColumns, ", "))
+	fs.StringArrayVar(&o.By, "by", nil, "repeat agreement, latency, errors, predictions and accuracy per value of a column ("+
+		strings.Join(report.ByColumns, ", ")+"), a request header (header:NAME) or a request field (request:JSONPATH, "+
+		"per instance when it selects one value per instance); repeatable: groups of the combined values")
 	fs.IntVar(&o.MaxGroups, "max-groups", 50, "groups shown with --by, largest first; the rest are merged into \"(other)\"")
 	fs.StringVar(&o.TextSim, "text-similarity", "exact", "when generated texts (OpenAI chat/completions) agree: exact, normalized, or METRIC>=T with METRIC token-f1, rouge-l or edit, e.g. 'rouge-l>=0.8'")
+	fs.StringArrayVar(&o.Labels, "labels", nil, "ground-truth file (CSV with a header, JSON Lines or Parquet; columns key and label, a JSON array for a batch) (repeatable)")
+	fs.StringVar(&o.LabelKey, "label-key", "id", "how an exchange finds its label: id, header:NAME or request:JSONPATH")
+	fs.StringVar(&o.PositiveClass, "positive-class", "", "the class whose rate and true-positive rate --by groups compare (bias)")
+	fs.IntVar(&o.MinGroup, "min-group", 30, "groups with fewer instances are shown but left out of the bias gaps")
 	fs.StringArrayVar(&o.FailOn, "fail-on", nil, "gate 'KEY OP NUMBER' on any numeric key of the JSON report, OP one of < <= > >= == != (repeatable); exit 1 when true")
 }
 
@@ -56,7 +68,10 @@ func newReportCmd(g *globalOptions) *cobra.Command {
 		Long: `Report reads results files written by 'shadowctl replay' (files, folders or glob
 patterns, so the shards of one replay report together) in one streaming pass
 and shows how often the candidate gave production's answer, how fast each side
-was and how often each failed. With a baseline in the results it also shows the
+was and how often each failed. With --labels it also judges each side against the
+ground truth (accuracy, per-class precision/recall/F1, the paired delta and
+McNemar's test); it always shows how the predictions shifted; with --by and
+--positive-class, the bias gaps across groups. With a baseline in the results it also shows the
 noise floor: how often production disagrees with itself.
 
 JSON bodies are compared structurally (key order does not matter, numbers
@@ -86,6 +101,8 @@ same ones.`,
   shadowctl report --format json 'results/*.parquet' | jq .agreement.rate
   shadowctl report --by path --ignore '$.model_version' --abs-tol 1e-6 results.parquet
   shadowctl report --format html --by path --fail-on 'agreement.ci95_low < 0.99' results/ > report.html
+  shadowctl report --labels truth.csv --label-key 'request:$.id' --by 'request:$.clinic' \
+      --positive-class malignant --fail-on 'accuracy.delta.ci95_low < -0.01' results/
   shadowctl report --fail-on 'agreement.ci95_low < 0.99' --fail-on 'latency_ms.ratio.p99 > 1.2' \
       --fail-on 'errors.candidate.rate > 0.001' --format junit results/ > report.xml
   shadowctl report --format state --by path results/shard-3.parquet > shard-3.state
@@ -117,6 +134,9 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 	if !known {
 		return usageErrorf("--format %q: want %s, %s", o.Format, strings.Join(report.Formats, ", "), stateFormat)
 	}
+	if o.Format == stateFormat && len(o.Labels) > 0 {
+		return usageErrorf("--format %s takes no --labels yet: a state cannot tell which labels another shard matched; report over the results with --labels instead", stateFormat)
+	}
 	if o.Format == stateFormat && len(o.FailOn) > 0 {
 		return usageErrorf("--fail-on gates a report, not --format state: gate the report that merges the states")
 	}
@@ -135,11 +155,28 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 	if err != nil {
 		return usageErrorf("--text-similarity %v", err)
 	}
+	if o.MinGroup < 1 {
+		return usageErrorf("--min-group must be at least 1")
+	}
 	opts := report.Options{Field: o.Field, Ignore: o.Ignore, AbsTol: o.AbsTol, RelTol: o.RelTol,
-		Top: o.Top, By: o.By, MaxGroups: o.MaxGroups, FromStates: !o.shaped, Text: text}
+		Top: o.Top, MaxGroups: o.MaxGroups, FromStates: !o.shaped, Text: text,
+		LabelKey: o.LabelKey, PositiveClass: o.PositiveClass, MinGroup: o.MinGroup}
+	if len(o.By) > 0 {
+		opts.By, opts.ByAlso = o.By[0], o.By[1:]
+	}
+	if len(o.Labels) > 0 {
+		opts.Labels = &report.Labels{} // checked with the options, read after
+	}
 	// Check the options before reading anything: a typo is a usage error.
 	if _, err := report.NewBuilder(opts); err != nil {
 		return badInput(optionError(err))
+	}
+	if len(o.Labels) > 0 {
+		labels, err := report.ReadLabels(o.Labels)
+		if err != nil {
+			return badInput(fmt.Errorf("--labels: %w", err))
+		}
+		opts.Labels = labels
 	}
 	if g.StderrIsTerminal {
 		bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(g.Stderr),
@@ -205,8 +242,10 @@ func optionError(err error) error {
 		return fmt.Errorf("--field %q: %w", oe.Value, oe.Err)
 	case "Ignore":
 		return fmt.Errorf("--ignore %q: %w", oe.Value, oe.Err)
-	case "By":
+	case "By", "ByAlso":
 		return fmt.Errorf("--by %q: %w", oe.Value, oe.Err)
+	case "LabelKey":
+		return fmt.Errorf("--label-key %q: %w", oe.Value, oe.Err)
 	}
 	return err
 }
@@ -235,7 +274,8 @@ func reportInputError(err error) error {
 		}
 		return usageErrorf("state %s was made with %s %s, but %s with %s %s: states made with other options do not merge",
 			me.File, flag, me.Got, me.From, flag, me.Want)
-	case errors.Is(err, report.ErrEmpty), errors.Is(err, report.ErrStateFormat), errors.Is(err, report.ErrStateVersion):
+	case errors.Is(err, report.ErrEmpty), errors.Is(err, report.ErrLabels), errors.Is(err, report.ErrStateFormat),
+		errors.Is(err, report.ErrStateVersion):
 		return badInput(err)
 	}
 	return inputError(err)

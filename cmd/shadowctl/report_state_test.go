@@ -198,6 +198,10 @@ func TestReportStatesMergeOnTheBinary(t *testing.T) {
 			"shadowctl: state " + tol + " was made with --abs-tol 0.25, but " + states[0] + " with --abs-tol 0: states made with other options do not merge"},
 		{"a state is not gated", []string{"--format", "state", "--fail-on", "exchanges < 1", shards[0]},
 			"shadowctl: --fail-on gates a report, not --format state: gate the report that merges the states"},
+		{"a state holds no labels", []string{"--format", "state", "--labels", tol, shards[0]},
+			"shadowctl: --format state takes no --labels yet: a state cannot tell which labels another shard matched; report over the results with --labels instead"},
+		{"a positive class differs", []string{"--by", "path", "--top", "5", "--positive-class", "cat", states[0]},
+			"shadowctl: state " + states[0] + ` was made with --positive-class "", this report has --positive-class "cat": give the same options, or none to use the state's`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			stdout, stderr, code := runBinary(t, bin, append([]string{"report"}, c.args...)...)

@@ -47,6 +47,19 @@ func TestReportBinaryExitCodes(t *testing.T) {
 	empty := filepath.Join(dir, "empty", "results.parquet")
 	os.MkdirAll(filepath.Dir(empty), 0o700)
 	fixture.Results(t, empty, nil)
+	// Every exchange's true label is 1: production is always right, the
+	// candidate wrong on two (a 0 and a timeout).
+	var csv strings.Builder
+	csv.WriteString("key,label\n")
+	for i := range 100 {
+		csv.WriteString("id-" + string(rune('A'+i/26)) + string(rune('a'+i%26)) + ",1\n")
+	}
+	labels := filepath.Join(dir, "labels.csv")
+	os.WriteFile(labels, []byte(csv.String()), 0o600)
+	badCols := filepath.Join(dir, "cols.csv")
+	os.WriteFile(badCols, []byte("id,truth\nid-Aa,1\n"), 0o600)
+	badLen := filepath.Join(dir, "len.jsonl")
+	os.WriteFile(badLen, []byte(`{"key":"id-Ab","label":[1,1]}`+"\n"), 0o600)
 
 	cases := []struct {
 		name       string
@@ -73,13 +86,21 @@ func TestReportBinaryExitCodes(t *testing.T) {
 		{"a bad gate expression", []string{"report", "--fail-on", "agreement.rate <", results}, 2, nil,
 			`shadowctl: --fail-on "agreement.rate <": bad gate: want KEY OP NUMBER`},
 		{"an unknown gate key lists the valid ones", []string{"report", "--fail-on", "agreement.rat < 1", results}, 2, nil,
-			`shadowctl: --fail-on "agreement.rat < 1": bad gate: unknown key "agreement.rat"; valid keys: agreement.baseline.ci95_high,`},
+			`shadowctl: --fail-on "agreement.rat < 1": bad gate: unknown key "agreement.rat"; valid keys: accuracy.baseline.ci95_high,`},
 		{"a bad format", []string{"report", "--format", "xml", results}, 2, nil, `shadowctl: --format "xml": want table, json, markdown, junit, html`},
 		{"a bad field", []string{"report", "--field", "$.[", results}, 2, nil, `shadowctl: --field "$.["`},
 		{"a bad --by", []string{"report", "--by", "color", results}, 2, nil, `shadowctl: --by "color": want one of path,`},
 		{"a bad --text-similarity", []string{"report", "--text-similarity", "bleu>=0.5", results}, 2, nil,
 			`shadowctl: --text-similarity "bleu>=0.5": bad text rule: want exact, normalized or METRIC>=T`},
 		{"no arguments", []string{"report"}, 2, nil, "shadowctl: requires at least 1 arg"},
+		{"labels: candidate worse", []string{"report", "--format", "json", "--labels", labels, "--fail-on", "accuracy.delta.ci95_low < -0.01", results},
+			1, []string{`"labeled": 100`, `"b": 2`, `"c": 0`, `"p_value": 0.5`}, "shadowctl: gates failed: FAILED: accuracy.delta.ci95_low"},
+		{"labels: wrong columns", []string{"report", "--labels", badCols, results}, 2, nil,
+			"shadowctl: --labels: labels " + badCols + ":1: want columns key and label, have id, truth"},
+		{"labels: a batch label of the wrong length", []string{"report", "--labels", badLen, results}, 2, nil,
+			`shadowctl: bad labels: exchange id-Ab: the label of key "id-Ab" has 2 value(s), the answer 1 instance(s)`},
+		{"labels: not a file", []string{"report", "--labels", dir, results}, 2, nil, "shadowctl: --labels: labels " + dir + ": not a regular file"},
+		{"labels: a bad key", []string{"report", "--labels", labels, "--label-key", "request:$[", results}, 2, nil, `shadowctl: --label-key "request:$["`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -56,6 +56,9 @@ func (f *Flow) Live() string { return filepath.Join(f.Dir, "live") }
 // LiveResults is the live shadow's results folder.
 func (f *Flow) LiveResults() string { return filepath.Join(f.Live(), "shadow") }
 
+// Labels is the demo's label file: the true diagnoses by request id.
+func (f *Flow) Labels() string { return filepath.Join(f.Dir, "labels.csv") }
+
 // ReportJSON is where the demo keeps the JSON report.
 func (f *Flow) ReportJSON() string { return filepath.Join(f.Dir, "report.json") }
 
@@ -66,7 +69,7 @@ func (f *Flow) ReportHTML() string { return filepath.Join(f.Dir, "report.html") 
 // logs, the JSON and HTML reports), so that the replay reads only this run's recordings. Nothing else
 // in Dir is touched.
 func (f *Flow) Clean() error {
-	for _, p := range []string{f.Recordings(), f.Results(), f.Results() + ".partial", f.ReportJSON(), f.ReportHTML(), f.Live(), f.Runner.Logs} {
+	for _, p := range []string{f.Recordings(), f.Results(), f.Results() + ".partial", f.ReportJSON(), f.ReportHTML(), f.Labels(), f.Live(), f.Runner.Logs} {
 		if p == "" {
 			continue
 		}

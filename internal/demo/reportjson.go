@@ -40,6 +40,31 @@ type ReportJSON struct {
 			ByKind map[string]int64 `json:"by_kind"`
 		}
 	} `json:"errors"`
+	Accuracy *struct {
+		Labeled                       int64 `json:"labeled"`
+		Recorded, Candidate, Baseline *struct {
+			Count   int64    `json:"count"`
+			Correct int64    `json:"correct"`
+			Rate    *float64 `json:"rate"`
+		}
+		Delta *struct {
+			Rate *float64 `json:"rate"`
+		} `json:"delta"`
+		McNemar *struct {
+			B      int64    `json:"b"`
+			C      int64    `json:"c"`
+			PValue *float64 `json:"p_value"`
+		} `json:"mcnemar"`
+	} `json:"accuracy"`
+	Groups []struct {
+		Key      string `json:"key"`
+		Accuracy *struct {
+			Recorded, Candidate *struct {
+				Count   int64 `json:"count"`
+				Correct int64 `json:"correct"`
+			}
+		} `json:"accuracy"`
+	} `json:"groups"`
 	Gates []struct {
 		Expr   string   `json:"expr"`
 		Value  *float64 `json:"value"`

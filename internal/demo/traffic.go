@@ -62,7 +62,14 @@ type Request struct {
 	Body         []byte
 	// Instances are the dataset rows the request carries, in order.
 	Instances []int
+	// ID is the request id in the body ("id", the key of the demo's
+	// labels), Clinic the clinic the request came from ("clinic", the
+	// demo's slice).
+	ID, Clinic string
 }
+
+// Clinics are the values of the demo requests' "clinic" field.
+var Clinics = []string{"north", "south", "east"}
 
 // Plan draws the requests of a traffic run from d. The same options always
 // give the same requests, so a run can be compared with ground truth.
@@ -72,6 +79,9 @@ func Plan(d *demomodel.Dataset, o TrafficOptions) ([]Request, error) {
 		return nil, errors.New("plan traffic: empty dataset")
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x5eed))
+	// The clinics come from a stream of their own, so that the instances
+	// and protocols of a seed stay what they were before clinics.
+	clinicRng := rand.New(rand.NewPCG(o.Seed, 0xc11c))
 	reqs := make([]Request, o.Requests)
 	for i := range reqs {
 		n := 1
@@ -88,29 +98,36 @@ func Plan(d *demomodel.Dataset, o TrafficOptions) ([]Request, error) {
 			path string
 			body any
 		)
+		id, clinic := fmt.Sprintf("req-%d", i), Clinics[clinicRng.IntN(len(Clinics))]
 		if rng.Float64() < o.V2Share {
 			path = "/v2/models/" + o.Model + "/infer"
-			body = v2Body{ID: fmt.Sprintf("req-%d", i), Inputs: []v2Input{{
+			body = v2Body{ID: id, Clinic: clinic, Inputs: []v2Input{{
 				Name: "input-0", Shape: []int{n, d.NumFeatures()}, Datatype: "FP64", Data: inst}}}
 		} else {
 			path = "/v1/models/" + o.Model + ":predict"
-			body = v1Body{Instances: inst}
+			body = v1Body{ID: id, Clinic: clinic, Instances: inst}
 		}
 		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, fmt.Errorf("plan traffic: request %d: %w", i, err)
 		}
-		reqs[i] = Request{Method: http.MethodPost, Path: path, Body: b, Instances: rows}
+		reqs[i] = Request{Method: http.MethodPost, Path: path, Body: b, Instances: rows, ID: id, Clinic: clinic}
 	}
 	return reqs, nil
 }
 
+// The request bodies carry an id and a clinic beside the instances, as
+// real traffic carries a request id and who sent it; the models ignore
+// them.
 type v1Body struct {
+	ID        string      `json:"id,omitempty"`
+	Clinic    string      `json:"clinic,omitempty"`
 	Instances [][]float64 `json:"instances"`
 }
 
 type v2Body struct {
 	ID     string    `json:"id,omitempty"`
+	Clinic string    `json:"clinic,omitempty"`
 	Inputs []v2Input `json:"inputs"`
 }
 

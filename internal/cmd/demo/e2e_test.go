@@ -261,6 +261,57 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("kappa = %s, want %v", ptr(k), want)
 		}
 	})
+	t.Run("accuracy", func(t *testing.T) {
+		// The dataset's true diagnoses by request id, and the report by
+		// clinic: each side's accuracy is the models' own on the
+		// instances sent (model-v2's failed requests wrong).
+		labels := filepath.Join(dir, "labels.csv")
+		if err := demo.WriteLabels(labels, data, plan); err != nil {
+			t.Fatal(err)
+		}
+		var out, stderr bytes.Buffer
+		if err := f.Report(ctx, &out, &stderr, append([]string{"--format", "json"}, demo.LabelFlags(labels)...)...); err != nil {
+			t.Fatalf("%v\nstderr:\n%s", err, stderr.String())
+		}
+		r, err := demo.ParseReport(out.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s1, err := demo.ScoreModel(v1, data, plan, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s2, err := demo.ScoreModel(v2, data, plan, demo.FailedIDs(obs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := r.Accuracy
+		if a == nil || a.Recorded == nil || a.Candidate == nil || a.Baseline == nil || a.McNemar == nil {
+			t.Fatalf("accuracy sides missing: %s", out.String())
+		}
+		eq(t, "accuracy.labeled", a.Labeled, int64(truth.Instances))
+		eq(t, "accuracy.recorded.correct", a.Recorded.Correct, int64(s1.Correct))
+		eq(t, "accuracy.baseline.correct", a.Baseline.Correct, int64(s1.Correct))
+		eq(t, "accuracy.candidate.correct", a.Candidate.Correct, int64(s2.Correct))
+		eq(t, "accuracy.candidate.count", a.Candidate.Count, int64(s2.Instances))
+		if s1.Correct == s2.Correct {
+			t.Errorf("both models right on %d: the run tests nothing", s1.Correct)
+		}
+		if a.McNemar.B-a.McNemar.C != int64(s1.Correct-s2.Correct) {
+			t.Errorf("mcnemar b − c = %d, want the accuracy difference %d", a.McNemar.B-a.McNemar.C, s1.Correct-s2.Correct)
+		}
+		if len(r.Groups) != len(s1.ByClinic) {
+			t.Fatalf("groups %d, want the %d clinics", len(r.Groups), len(s1.ByClinic))
+		}
+		for _, g := range r.Groups {
+			if g.Accuracy == nil {
+				t.Fatalf("group %s without accuracy", g.Key)
+			}
+			eq(t, "groups["+g.Key+"].accuracy.recorded.correct", g.Accuracy.Recorded.Correct, int64(s1.ByClinic[g.Key][0]))
+			eq(t, "groups["+g.Key+"].accuracy.recorded.count", g.Accuracy.Recorded.Count, int64(s1.ByClinic[g.Key][1]))
+			eq(t, "groups["+g.Key+"].accuracy.candidate.correct", g.Accuracy.Candidate.Correct, int64(s2.ByClinic[g.Key][0]))
+		}
+	})
 	t.Run("errors", func(t *testing.T) {
 		e := rep.Errors
 		if e.Candidate == nil || e.Baseline == nil || e.Recorded == nil {

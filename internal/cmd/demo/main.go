@@ -188,12 +188,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	say("6. The report")
-	if err := f.Report(ctx, stdout, stderr); err != nil {
+	say("6. The report, with the true diagnoses the clinics sent later (%s), by clinic", f.Labels())
+	if err := demo.WriteLabels(f.Labels(), data, plan); err != nil {
+		return err
+	}
+	labelFlags := demo.LabelFlags(f.Labels())
+	if err := f.Report(ctx, stdout, stderr, labelFlags...); err != nil {
 		return err
 	}
 	jsonPath := f.ReportJSON()
-	if err := f.ReportToFile(ctx, jsonPath, stderr, "--format", "json"); err != nil {
+	if err := f.ReportToFile(ctx, jsonPath, stderr, append([]string{"--format", "json"}, labelFlags...)...); err != nil {
 		return err
 	}
 	// The page for people: the same report with plots, grouped by path,
@@ -209,6 +213,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	accOK, err := checkAccuracy(stdout, data, v1, v2, plan, f.Results(), jsonPath)
+	if err != nil {
+		return err
+	}
+	ok = ok && accOK
 
 	say("8. The live shadow: the recorder also sends every request to model-v2, answers with model-v1's, and compares live")
 	liveOK, err := live(ctx, stdout, stderr, f, v1, v2, plan, p1.URL, p2.URL, opts.concurrency)
@@ -228,6 +237,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		f.Recordings(), f.Results(), jsonPath, htmlPath, f.LiveResults(), f.Runner.Logs)
 	fmt.Fprintf(stdout, "try: %s report --format markdown --fail-on 'agreement.rate < 0.99' %s; echo exit $?\n",
 		opts.shadowctl, f.Results())
+	fmt.Fprintf(stdout, "try: %s report --labels %s --label-key 'request:$.id' --by 'request:$.clinic' --positive-class malignant \\\n"+
+		"       --fail-on 'accuracy.delta.ci95_low < -0.01' --fail-on 'bias.delta.parity_gap > 0.02' %s; echo exit $?\n",
+		opts.shadowctl, f.Labels(), f.Results())
 	fmt.Fprintf(stdout, "demo done in %v\n", time.Since(start).Round(100*time.Millisecond))
 	if !ok {
 		return errors.New("the report does not match the models' ground truth")
@@ -270,6 +282,55 @@ func check(w io.Writer, v1, v2 *demomodel.Model, plan []demo.Request, results, j
 		verdict = "DOES NOT MATCH"
 	}
 	fmt.Fprintf(w, "report: %d of %d instances agreeing: %s\n", got, rep.Agreement.Instances.Compared, verdict)
+	return ok, nil
+}
+
+// checkAccuracy scores both models on the dataset's labels of the
+// instances sent and compares the JSON report's accuracy, overall and by
+// clinic, with it.
+func checkAccuracy(w io.Writer, data *demomodel.Dataset, v1, v2 *demomodel.Model, plan []demo.Request, results, jsonPath string) (bool, error) {
+	obs, err := demo.ObservedFromResults(results)
+	if err != nil {
+		return false, err
+	}
+	s1, err := demo.ScoreModel(v1, data, plan, nil)
+	if err != nil {
+		return false, err
+	}
+	s2, err := demo.ScoreModel(v2, data, plan, demo.FailedIDs(obs))
+	if err != nil {
+		return false, err
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return false, err
+	}
+	rep, err := demo.ParseReport(b)
+	if err != nil {
+		return false, err
+	}
+	a := rep.Accuracy
+	ok := a != nil && a.Recorded != nil && a.Candidate != nil &&
+		a.Recorded.Correct == int64(s1.Correct) && a.Recorded.Count == int64(s1.Instances) &&
+		a.Candidate.Correct == int64(s2.Correct) && a.Candidate.Count == int64(s2.Instances)
+	for _, g := range rep.Groups {
+		c1, c2 := s1.ByClinic[g.Key], s2.ByClinic[g.Key]
+		ok = ok && g.Accuracy != nil && g.Accuracy.Recorded.Correct == int64(c1[0]) && g.Accuracy.Recorded.Count == int64(c1[1]) &&
+			g.Accuracy.Candidate.Correct == int64(c2[0])
+	}
+	ok = ok && len(rep.Groups) == len(s1.ByClinic)
+	verdict := "matches"
+	if !ok {
+		verdict = "DOES NOT MATCH"
+	}
+	fmt.Fprintf(w, "true diagnoses: v1 right on %d of %d instances (%.2f%%), v2 on %d (%.2f%%, its failed requests counted wrong)\n",
+		s1.Correct, s1.Instances, 100*float64(s1.Correct)/float64(s1.Instances), s2.Correct, 100*float64(s2.Correct)/float64(s2.Instances))
+	if a != nil && a.Recorded != nil && a.Candidate != nil {
+		fmt.Fprintf(w, "report: accuracy recorded %d/%d, candidate %d/%d, and per clinic: %s\n",
+			a.Recorded.Correct, a.Recorded.Count, a.Candidate.Correct, a.Candidate.Count, verdict)
+	} else {
+		fmt.Fprintf(w, "report: no accuracy: %s\n", verdict)
+	}
 	return ok, nil
 }
 
