@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -38,6 +40,7 @@ type replayOptions struct {
 	Headers            []string
 	Progress           string
 	Resume             bool
+	Shard              string
 	InsecureSkipVerify bool
 	CAFile             string
 }
@@ -57,6 +60,7 @@ func (o *replayOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Headers, "header", nil, "'Name: value' added to every request, overriding the recorded value; repeatable")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
 	fs.BoolVar(&o.Resume, "resume", false, "continue an existing --out, skipping the exchanges already in it")
+	fs.StringVar(&o.Shard, "shard", "", "replay only shard K of N, K from 0 (auto/N: K from $JOB_COMPLETION_INDEX); --out gains -KKKKK-of-NNNNN")
 	fs.BoolVar(&o.InsecureSkipVerify, "insecure-skip-verify", false, "do not verify HTTPS certificates (logs a warning)")
 	fs.StringVar(&o.CAFile, "ca-file", "", "PEM file of CA certificates to trust for HTTPS, besides the system's")
 }
@@ -74,6 +78,12 @@ Scheduling: by default --concurrency requests are always in flight (closed
 loop). --rate R sends R requests per second whatever the target does (open
 loop; latency counts from when a request was due). --speed X follows the
 recorded inter-arrival times divided by X, with idle gaps capped at --max-gap.
+
+--shard K/N replays only the exchanges whose id hashes to shard K of N: N
+workers (the Pods of a Kubernetes Indexed Job, with --shard auto/N) cover a
+recording exactly once with no coordinator, each writing its own results file
+(results-0000K-of-0000N.parquet for --out results.parquet) and keeping the
+recorded order within its shard. --rate is per shard: divide a total by N.
 
 A failed request is a row with an error kind, never an abort. Ctrl-C stops
 sending, waits for the requests in flight, keeps the rows done and exits 130;
@@ -169,6 +179,9 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 	}
 	ro.Concurrency, ro.Rate, ro.Speed, ro.MaxGap, ro.Timeout = o.Concurrency, o.Rate, o.Speed, o.MaxGap, o.Timeout
 	ro.Limit, ro.PathPrefix = o.Limit, o.PathPrefix
+	if ro.Shard, err = replay.ParseShard(o.Shard, os.Getenv); err != nil {
+		return ro, usageErrorf("--shard %v", err)
+	}
 	// The rules between options (rate, speed, limits) are the library's.
 	if err := ro.Validate(); err != nil {
 		return ro, replayOptionError(err)
@@ -194,7 +207,14 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	for _, p := range src.Skipped() {
 		logger.Warn("skipping in-progress recording file", "file", p)
 	}
-	out, err := replay.CreateOutput(opts.Out, opts.Resume)
+	outName := ro.Shard.Name(opts.Out)
+	if !ro.Shard.All() {
+		// The N Pods of a Job share one --out: its folder may not exist yet.
+		if err := os.MkdirAll(filepath.Dir(outName), 0o755); err != nil {
+			return fmt.Errorf("results folder: %w", err)
+		}
+	}
+	out, err := replay.CreateOutput(outName, opts.Resume)
 	switch {
 	case errors.Is(err, replay.ErrExists):
 		return badInput(fmt.Errorf("%w (use --resume to continue it, or remove it)", err))
@@ -207,7 +227,7 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 		logger.Warn("removed the partial results file of a run that did not finish", "file", out.StalePartial)
 	}
 	if n := out.Done.Len(); n > 0 {
-		logger.Info("resuming", "file", opts.Out, "done", n)
+		logger.Info("resuming", "file", outName, "done", n)
 	}
 	ro.Skip = out.Done
 
@@ -252,12 +272,12 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	if closeErr != nil {
 		return errors.Join(runErr, fmt.Errorf("results: %w", closeErr))
 	}
-	logger.Debug("results written", "file", opts.Out, "rows", out.Rows())
+	logger.Debug("results written", "file", outName, "rows", out.Rows())
 	switch {
 	case runErr == nil:
 		return nil
 	case errors.Is(runErr, context.Canceled):
-		return fmt.Errorf("%w; %d rows kept in %s (continue with --resume)", runErr, out.Rows(), opts.Out)
+		return fmt.Errorf("%w; %d rows kept in %s (continue with --resume)", runErr, out.Rows(), outName)
 	case errors.Is(runErr, record.ErrFormat):
 		return badInput(runErr)
 	}
