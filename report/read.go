@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/shadowctl/shadowctl/internal/bucket"
 	"github.com/shadowctl/shadowctl/internal/parquetfile"
 	"github.com/shadowctl/shadowctl/replay"
 )
@@ -63,9 +64,18 @@ func Build(ctx context.Context, opts Options, args []string) (*Report, error) {
 		return nil, fmt.Errorf("%s: %w", strings.Join(exp.Files, ", "), ErrEmpty)
 	}
 	rep := b.Report()
-	rep.Files = exp.Files
-	rep.PartialFiles = append([]string{}, exp.Partial...)
+	// Bucket URLs as they may be shown: no secret of a query.
+	rep.Files = redactAll(exp.Files)
+	rep.PartialFiles = redactAll(exp.Partial)
 	return rep, nil
+}
+
+func redactAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = bucket.Redact(n)
+	}
+	return out
 }
 
 // batchRows is the number of rows handed over at a time: enough that a

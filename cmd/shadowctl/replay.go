@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/shadowctl/shadowctl/internal/bucket"
 	"github.com/shadowctl/shadowctl/internal/h1"
 	"github.com/shadowctl/shadowctl/record"
 	"github.com/shadowctl/shadowctl/replay"
@@ -133,6 +134,10 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 	switch {
 	case o.Out == "":
 		return ro, usageErrorf("--out: want a file name")
+	case bucket.IsURL(o.Out):
+		if _, err := bucket.Parse(o.Out, ".parquet"); err != nil {
+			return ro, usageErrorf("--out: %v", err)
+		}
 	case o.Concurrency < 1:
 		return ro, usageErrorf("--concurrency %d: want 1 or more", o.Concurrency)
 	case o.MaxGap <= 0:
@@ -205,20 +210,21 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	}
 	defer src.Close()
 	for _, p := range src.Skipped() {
-		logger.Warn("skipping in-progress recording file", "file", p)
+		logger.Warn("skipping in-progress recording file", "file", bucket.Redact(p))
 	}
 	outName := ro.Shard.Name(opts.Out)
-	if !ro.Shard.All() {
+	if !ro.Shard.All() && !bucket.IsURL(outName) {
 		// The N Pods of a Job share one --out: its folder may not exist yet.
 		if err := os.MkdirAll(filepath.Dir(outName), 0o755); err != nil {
 			return fmt.Errorf("results folder: %w", err)
 		}
 	}
-	out, err := replay.CreateOutput(outName, opts.Resume)
+	// Uploads finish after an interrupt: the rows done are kept either way.
+	out, err := replay.CreateDestination(context.WithoutCancel(ctx), outName, os.TempDir(), opts.Resume)
 	switch {
 	case errors.Is(err, replay.ErrExists):
 		return badInput(fmt.Errorf("%w (use --resume to continue it, or remove it)", err))
-	case errors.Is(err, replay.ErrFormat):
+	case errors.Is(err, replay.ErrFormat), errors.Is(err, bucket.ErrURL):
 		return badInput(err)
 	case err != nil:
 		return err
@@ -227,7 +233,7 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 		logger.Warn("removed the partial results file of a run that did not finish", "file", out.StalePartial)
 	}
 	if n := out.Done.Len(); n > 0 {
-		logger.Info("resuming", "file", outName, "done", n)
+		logger.Info("resuming", "file", out.Name, "done", n)
 	}
 	ro.Skip = out.Done
 
@@ -272,12 +278,12 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	if closeErr != nil {
 		return errors.Join(runErr, fmt.Errorf("results: %w", closeErr))
 	}
-	logger.Debug("results written", "file", outName, "rows", out.Rows())
+	logger.Debug("results written", "file", out.Name, "rows", out.Rows())
 	switch {
 	case runErr == nil:
 		return nil
 	case errors.Is(runErr, context.Canceled):
-		return fmt.Errorf("%w; %d rows kept in %s (continue with --resume)", runErr, out.Rows(), outName)
+		return fmt.Errorf("%w; %d rows kept in %s (continue with --resume)", runErr, out.Rows(), out.Name)
 	case errors.Is(runErr, record.ErrFormat):
 		return badInput(runErr)
 	}

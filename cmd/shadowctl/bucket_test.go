@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shadowctl/shadowctl/internal/bucket"
+	"github.com/shadowctl/shadowctl/internal/s3test"
+)
+
+// upload puts a local file at the bucket URL u.
+func upload(t *testing.T, file, u string) {
+	t.Helper()
+	base, _, _ := strings.Cut(u, "?")
+	loc, err := bucket.Parse(u, path.Ext(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bucket.Upload(context.Background(), file, loc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadersTakeBucketURLs: replay reads its recordings from an S3 prefix
+// (skipping an in-progress object) and writes its shards' results there,
+// report and inspect read them back, and what they say is what the same
+// commands say over local files.
+func TestReadersTakeBucketURLs(t *testing.T) {
+	s := s3test.Start(t)
+	bin := buildBinary(t)
+	srv := httptest.NewServer(http.HandlerFunc(labelModel))
+	defer srv.Close()
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "rec.parquet")
+	writeLabelRecording(t, rec, 300)
+	recURL := s.Bucket(t, "data", "rec")
+	upload(t, rec, s.URL("data", "rec/a.parquet"))
+	os.WriteFile(filepath.Join(dir, "junk"), []byte("half a file"), 0o600)
+	upload(t, filepath.Join(dir, "junk"), s.URL("data", "rec/b.parquet.partial"))
+
+	run := func(args ...string) (string, string) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = s.Env()
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, stderr.String())
+		}
+		return stdout.String(), stderr.String()
+	}
+	results := s.URL("data", "results/run1/results.parquet")
+	var logs string
+	for k := range 2 {
+		_, stderr := run("replay", "--target", srv.URL, "--shard", fmt.Sprintf("%d/2", k), "--out", results, recURL)
+		logs += stderr
+	}
+	if !strings.Contains(logs, "skipping in-progress recording file") || !strings.Contains(logs, "b.parquet.partial") {
+		t.Errorf("the in-progress object was not skipped with a warning:\n%s", logs)
+	}
+	if strings.Contains(logs, s3test.SecretKey) || strings.Contains(logs, s3test.AccessKey) {
+		t.Errorf("a credential is in the logs:\n%s", logs)
+	}
+	for k := range 2 {
+		if _, err := os.Stat(filepath.Join(s.Root, "data", "results", "run1", fmt.Sprintf("results-%05d-of-00002.parquet", k))); err != nil {
+			t.Errorf("shard %d's results object: %v", k, err)
+		}
+	}
+	// Nothing is left in the spool once uploaded.
+	if m, _ := filepath.Glob(filepath.Join(os.TempDir(), "shadowctl-results-*results-0000*-of-00002.parquet*")); len(m) > 0 {
+		t.Errorf("spool copies left: %v", m)
+	}
+
+	// The same, locally, to compare with.
+	whole := filepath.Join(dir, "whole.parquet")
+	run("replay", "--target", srv.URL, "--out", whole, rec)
+	reportOf := func(args ...string) map[string]any {
+		out, _ := run(append([]string{"report", "--format", "json"}, args...)...)
+		var m map[string]any
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return m
+	}
+	remote, local := reportOf(s.URL("data", "results/run1/")), reportOf(whole)
+	for _, key := range []string{"exchanges", "agreement", "errors"} {
+		a, _ := json.Marshal(remote[key])
+		b, _ := json.Marshal(local[key])
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s: from the bucket %s, locally %s", key, a, b)
+		}
+	}
+	if files := fmt.Sprint(remote["files"]); !strings.Contains(files, "s3://data/results/run1/results-00000-of-00002.parquet") {
+		t.Errorf("files %s", files)
+	}
+	inspRemote, _ := run("inspect", recURL)
+	inspLocal, _ := run("inspect", rec)
+	// The same but for the file table, which names the files.
+	tail := func(s string) string { _, after, _ := strings.Cut(s, "METHOD"); return after }
+	if tail(inspRemote) != tail(inspLocal) || !strings.Contains(inspRemote, "s3://data/rec/a.parquet?") {
+		t.Errorf("inspect from the bucket:\n%s\nlocally:\n%s", inspRemote, inspLocal)
+	}
+
+	// An existing object is not overwritten without --resume; with it, the
+	// run continues the object.
+	cmd := exec.Command(bin, "replay", "--target", srv.URL, "--shard", "0/2", "--out", results, recURL)
+	cmd.Env = s.Env()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "results file exists") {
+		t.Errorf("rerun without --resume: %v, %s", err, stderr.String())
+	}
+	_, stderr2 := run("replay", "--target", srv.URL, "--shard", "0/2", "--resume", "--out", results, recURL)
+	if !strings.Contains(stderr2, "already done (resumed)") {
+		t.Errorf("resume from the bucket: %s", stderr2)
+	}
+	again := reportOf(s.URL("data", "results/run1/"))
+	if again["exchanges"] != 300.0 {
+		t.Errorf("after resuming: %v exchanges, want 300", again["exchanges"])
+	}
+}
