@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/shadowctl/shadowctl/internal/bucket"
 	"github.com/shadowctl/shadowctl/internal/spool"
 	"github.com/shadowctl/shadowctl/replay"
 	"github.com/shadowctl/shadowctl/shadow"
@@ -105,7 +106,7 @@ type liveShadow struct {
 // starts the shadow.
 func startShadow(o *shadowOptions, c *shadowConfig, rc *recordConfig, ro *recordOptions, logger *slog.Logger) (*liveShadow, error) {
 	rows, err := spool.New(spool.Options{
-		Dir: o.Out, Instance: rc.instance, Queue: ro.Queue, QueueBytes: max(spool.DefaultQueueBytes, 4*rc.maxBody),
+		Dir: rc.shadowDir(o.Out), Instance: rc.instance, Queue: ro.Queue, QueueBytes: max(spool.DefaultQueueBytes, 4*rc.maxBody),
 		RotateSize: rc.rotateSize, RotateInterval: ro.RotateInterval, Logger: logger,
 	}, shadow.ResultsCodec(rc.redactJSON))
 	if err != nil {
@@ -120,7 +121,7 @@ func startShadow(o *shadowOptions, c *shadowConfig, rc *recordConfig, ro *record
 		_ = rows.Close(context.Background())
 		return nil, usageErrorf("--shadow: %v", err)
 	}
-	return &liveShadow{sh: sh, rows: rows, out: o.Out, timeout: o.Timeout}, nil
+	return &liveShadow{sh: sh, rows: rows, out: bucket.Redact(o.Out), timeout: o.Timeout}, nil
 }
 
 // stop lets the copies in flight finish (up to --shadow-timeout) and
