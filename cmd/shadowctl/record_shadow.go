@@ -33,7 +33,7 @@ type shadowOptions struct {
 
 func (o *shadowOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Target, "shadow", "", "also send each request to this candidate (model-v2) live, compare, never let it touch the client's answer")
-	fs.StringVar(&o.Out, "shadow-out", "./shadow", "folder for the live shadow's results files (read them with shadowctl report)")
+	fs.StringVar(&o.Out, "shadow-out", "./shadow", "folder for the live shadow's results files (read them with shadowctl report), or a bucket prefix")
 	fs.Float64Var(&o.Sample, "shadow-sample", 1.0, "fraction of requests mirrored to --shadow, 0 to 1 (independent of --sample)")
 	fs.StringVar(&o.Key, "shadow-key", "", "make --shadow-sample consistent per key: header:NAME or request:JSONPATH")
 	fs.IntVar(&o.Concurrency, "shadow-concurrency", shadow.DefaultConcurrency, "copies in flight to --shadow at most")
