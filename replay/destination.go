@@ -83,8 +83,12 @@ func CreateDestination(ctx context.Context, name, spool string, resume bool) (*D
 	return &Destination{Output: out, Name: loc.String(), Local: local, ctx: ctx, loc: loc, up: true}, nil
 }
 
-// uploadTries is how often Close tries an upload, waiting 1s, 2s, 4s… between.
+// uploadTries is how often Close tries an upload, waiting uploadBackoff,
+// then twice as long each time (1s, 2s, 4s).
 const uploadTries = 4
+
+// uploadBackoff is a variable for the tests only.
+var uploadBackoff = time.Second
 
 // Close finalizes the file and, for a bucket, uploads it (retrying with
 // backoff), then removes the spool copy. An upload that keeps failing
@@ -95,7 +99,7 @@ func (d *Destination) Close() error {
 		return err
 	}
 	var err error
-	wait := time.Second
+	wait := uploadBackoff
 	for try := 1; try <= uploadTries; try++ {
 		if err = bucket.Upload(d.ctx, d.Local, d.loc); err == nil {
 			return os.Remove(d.Local)
