@@ -129,3 +129,27 @@ func TestReadersTakeBucketURLs(t *testing.T) {
 		t.Errorf("after resuming: %v exchanges, want 300", again["exchanges"])
 	}
 }
+
+func TestBucketURLUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "rec.parquet")
+	writeReplayFixture(t, rec, 1)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"record", "--upstream", "http://127.0.0.1:1", "--out", "s3://AKIA:hunter2@bkt/rec"},
+			`--out: bad bucket URL "s3://bkt/rec": credentials in a URL are not used`},
+		{[]string{"record", "--upstream", "http://127.0.0.1:1", "--out", "s3:///rec"}, `--out: bad bucket URL "s3:///rec": no bucket name`},
+		{[]string{"record", "--upstream", "http://127.0.0.1:1", "--out", "s3://b/rec", "--spool", ""}, "--spool: want a folder"},
+		{[]string{"replay", "--target", "http://127.0.0.1:1", "--out", "file://host/x.parquet", rec}, `--out: bad bucket URL "file://host/x.parquet": want file:///absolute/path`},
+	} {
+		_, stderr, code := runCLI(t, tc.args...)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+		if strings.Contains(stderr, "hunter2") {
+			t.Errorf("%v: the secret is in the message: %s", tc.args, stderr)
+		}
+	}
+}

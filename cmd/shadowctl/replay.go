@@ -71,8 +71,8 @@ func newReplayCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replay --target URL [flags] RECORDING...",
 		Short: "Send recorded requests to a candidate model (and a baseline) and write a results file",
-		Long: `replay reads recordings (files, folders, globs; merged in time order and
-streamed) and sends every recorded request to --target, and with --baseline to
+		Long: `replay reads recordings (files, folders, globs, bucket URLs such as
+s3://bkt/rec/?region=eu-west-1; merged in time order and streamed) and sends every recorded request to --target, and with --baseline to
 a baseline at the same moment, then writes one row per exchange to --out.
 
 Scheduling: by default --concurrency requests are always in flight (closed

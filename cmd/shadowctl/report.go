@@ -42,8 +42,9 @@ func newReportCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report RESULTS...",
 		Short: "Compare candidate and recorded answers: agreement, latency, errors, CI gates",
-		Long: `Report reads results files written by 'shadowctl replay' (files, folders or glob
-patterns, so the shards of one replay report together) in one streaming pass
+		Long: `Report reads results files written by 'shadowctl replay' (files, folders, glob
+patterns or bucket URLs such as s3://bkt/results/?region=eu-west-1, so the
+shards of one replay report together) in one streaming pass
 and shows how often the candidate gave production's answer, how fast each side
 was and how often each failed. With a baseline in the results it also shows the
 noise floor: how often production disagrees with itself.
