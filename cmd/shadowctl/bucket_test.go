@@ -153,3 +153,51 @@ func TestBucketURLUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordAndShadowToFileBuckets: --out and --shadow-out both take bucket
+// URLs (file:// here: the same code path as s3://, no server needed); on
+// SIGTERM the last files are uploaded and the spool is left empty, and the
+// summary says so.
+func TestRecordAndShadowToFileBuckets(t *testing.T) {
+	bin := buildBinary(t)
+	model := httptest.NewServer(http.HandlerFunc(labelModel))
+	defer model.Close()
+	dir := t.TempDir()
+	recDir, shDir, spool := filepath.Join(dir, "rec"), filepath.Join(dir, "sh"), filepath.Join(dir, "spool")
+	os.MkdirAll(recDir, 0o700)
+	os.MkdirAll(shDir, 0o700)
+	p := startRecorder(t, bin, "--listen", "127.0.0.1:0", "--admin", "", "--upstream", model.URL, "--shadow", model.URL,
+		"--out", "file://"+filepath.ToSlash(recDir), "--shadow-out", "file://"+filepath.ToSlash(shDir), "--spool", spool,
+		"--instance", "b1")
+	const n = 40
+	for i := range n {
+		resp, err := http.Post(p.addr+"/v1/predict", "application/json", strings.NewReader(fmt.Sprintf(`{"i":%d}`, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	p.stop(t)
+	seen, _ := readRecordings(t, "file://"+filepath.ToSlash(recDir))
+	if seen["/v1/predict"] != n {
+		t.Errorf("%d exchanges in the recordings bucket, want %d", seen["/v1/predict"], n)
+	}
+	results, _ := filepath.Glob(filepath.Join(shDir, "*.parquet"))
+	var rows int
+	for _, f := range results {
+		rows += len(readResults(t, f))
+	}
+	if rows != n {
+		t.Errorf("%d live shadow rows in the results bucket (%v), want %d", rows, results, n)
+	}
+	for _, sub := range []string{"recordings", "shadow"} {
+		if m, _ := filepath.Glob(filepath.Join(spool, sub, "*.parquet*")); len(m) != 0 {
+			t.Errorf("left in the spool: %v", m)
+		}
+	}
+	for _, want := range []string{"recordings: 1 files uploaded to file://", "shadow: 1 files uploaded to file://", ", 0 left in"} {
+		if !strings.Contains(p.stderr(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, p.stderr())
+		}
+	}
+}
