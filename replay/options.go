@@ -60,6 +60,9 @@ type Options struct {
 	Header http.Header
 	// Skip holds the ids already replayed (resume).
 	Skip *IDSet
+	// Shard keeps only the exchanges of one shard (zero: all). It applies
+	// before Limit, PathPrefix and Skip: each is per shard.
+	Shard Shard
 
 	// Progress, when set, is called from one goroutine at most every
 	// ProgressEvery (default 100ms) and once at the end.
@@ -107,6 +110,8 @@ func (o *Options) Validate() error {
 		return errors.New("timeout, max gap and max body cannot be negative")
 	case o.Limit < 0:
 		return bad("Limit", o.Limit, "want 0 (all) or more")
+	case o.Shard.Count < 0 || o.Shard.Index < 0 || o.Shard.Count > 0 && o.Shard.Index >= o.Shard.Count:
+		return bad("Shard", fmt.Sprintf("%d/%d", o.Shard.Index, o.Shard.Count), ErrShard.Error())
 	}
 	for _, u := range []*url.URL{o.Target, o.Baseline} {
 		if u == nil {

@@ -118,7 +118,7 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 
 	total := int64(0)
 	if t, ok := src.(interface{ Total() int64 }); ok {
-		total = t.Total()
+		total = o.Shard.share(t.Total())
 		if o.Limit > 0 && total > o.Limit {
 			total = o.Limit
 		}
@@ -225,6 +225,9 @@ func (p *producer) run(ctx context.Context, src Source, jobs chan<- job) error {
 		}
 		if err != nil {
 			return err
+		}
+		if !p.o.Shard.Has(x.ID) {
+			continue
 		}
 		if p.o.PathPrefix != "" && !strings.HasPrefix(x.Path, p.o.PathPrefix) {
 			continue

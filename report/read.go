@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/shadowctl/shadowctl/internal/bucket"
 	"github.com/shadowctl/shadowctl/internal/parquetfile"
 	"github.com/shadowctl/shadowctl/replay"
 )
@@ -81,13 +82,22 @@ func Aggregate(ctx context.Context, opts Options, args []string) (*Builder, erro
 	if progress != nil {
 		progress(done)
 	}
-	b.files, b.partial = files, append([]string{}, exp.Partial...)
+	// Bucket URLs as they may be shown: no secret of a query.
+	b.files, b.partial = redactAll(files), redactAll(exp.Partial)
 	for _, s := range states {
 		if err := b.Merge(s.b); err != nil {
 			return nil, err // checked by newMergingBuilder: never
 		}
 	}
 	return b, nil
+}
+
+func redactAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = bucket.Redact(n)
+	}
+	return out
 }
 
 // batchRows is the number of rows handed over at a time: enough that a

@@ -32,7 +32,8 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect PATH...",
 		Short: "Show what recordings hold: rows, time span, methods, paths, statuses, errors",
-		Long: `Inspect reads recordings (files, folders or glob patterns) and shows what was
+		Long: `Inspect reads recordings (files, folders, glob patterns or bucket URLs such
+as s3://bkt/rec/?region=eu-west-1) and shows what was
 captured: files and rows, the time span, counts by method, path and status,
 and how many exchanges had a truncated body or an error. In-progress files
 (*.partial) are skipped with a warning.`,

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/shadowctl/shadowctl/internal/bucket"
 	"github.com/shadowctl/shadowctl/record"
 )
 
@@ -28,6 +29,7 @@ type recordOptions struct {
 	Upstream        string
 	Listen          string
 	Out             string
+	Spool           string
 	Admin           string
 	RotateSize      string
 	RotateInterval  time.Duration
@@ -58,7 +60,8 @@ type recordOptions struct {
 func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Upstream, "upstream", "", "URL of the server to proxy to, e.g. http://127.0.0.1:8080 (required)")
 	fs.StringVar(&o.Listen, "listen", ":8081", "address to serve clients on")
-	fs.StringVar(&o.Out, "out", "./recordings", "folder for recording files (created 0700 if missing)")
+	fs.StringVar(&o.Out, "out", "./recordings", "folder for recording files (created 0700 if missing), or a bucket prefix (s3://, gs://, azblob://, file://)")
+	fs.StringVar(&o.Spool, "spool", defaultSpool(), "with a bucket --out or --shadow-out: local folder the files are written in until uploaded (on Kubernetes an emptyDir)")
 	fs.StringVar(&o.Admin, "admin", "127.0.0.1:9091", "address for /healthz, /readyz and /metrics; empty disables")
 	fs.StringVar(&o.RotateSize, "rotate-size", "128MiB", "start a new file once the current one reaches this size")
 	fs.DurationVar(&o.RotateInterval, "rotate-interval", 5*time.Minute, "finalize the current file once it is this old")
@@ -123,6 +126,9 @@ type recordConfig struct {
 	tls         *tls.Config
 	instance    string
 	shadow      *shadowConfig // nil without --shadow
+	// out and shadowOut are the bucket prefixes of --out and --shadow-out
+	// (nil: a folder).
+	out, shadowOut *bucketOut
 }
 
 var instanceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
@@ -155,6 +161,9 @@ func (o *recordOptions) check() (*recordConfig, error) {
 	}
 	if o.Out == "" {
 		return nil, usageErrorf("--out: want a folder")
+	}
+	if c.out, err = checkBucketOut("out", o.Out, o.Spool, "recordings"); err != nil {
+		return nil, err
 	}
 	if c.rotateSize, err = parseSize(o.RotateSize); err != nil {
 		return nil, usageErrorf("--rotate-size: %v", err)
@@ -232,6 +241,11 @@ func (o *recordOptions) check() (*recordConfig, error) {
 	if c.shadow, err = o.Shadow.check(o.Out); err != nil {
 		return nil, err
 	}
+	if c.shadow != nil {
+		if c.shadowOut, err = checkBucketOut("shadow-out", o.Shadow.Out, o.Spool, "shadow"); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -281,7 +295,7 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 		DrainTimeout:      opts.DrainTimeout,
 		Logger:            logger,
 		Sink: record.SinkOptions{
-			Dir:            opts.Out,
+			Dir:            cfg.dir(opts.Out),
 			Instance:       cfg.instance,
 			Queue:          opts.Queue,
 			QueueBytes:     max(record.DefaultQueueBytes, 4*cfg.maxBody),
@@ -334,7 +348,11 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 			return err
 		}
 	}
-	fmt.Fprintf(g.Stderr, "recording http://%s -> %s, files in %s\n", rec.Addr(), cfg.upstream.Redacted(), opts.Out)
+	ship, err := startShippers(logger, rec.Metrics().Registry(), cfg.out, cfg.shadowOut)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.Stderr, "recording http://%s -> %s, files in %s\n", rec.Addr(), cfg.upstream.Redacted(), bucket.Redact(opts.Out))
 	if live != nil {
 		fmt.Fprintf(g.Stderr, "shadowing to %s, results in %s\n", cfg.shadow.target.Redacted(), live.out)
 	}
@@ -352,10 +370,11 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 		record.DropQueueFull, st.Dropped[record.DropQueueFull],
 		record.DropWriteError, st.Dropped[record.DropWriteError],
 		record.DropClosed, st.Dropped[record.DropClosed],
-		st.FilesWritten, opts.Out)
+		st.FilesWritten, cfg.dir(opts.Out))
 	if live != nil {
 		line += live.summary()
 	}
+	line += ship.stop(opts.DrainTimeout)
 	fmt.Fprintln(g.Stderr, line)
 	return runErr
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/shadowctl/shadowctl/internal/bucket"
 	"github.com/shadowctl/shadowctl/internal/spool"
 	"github.com/shadowctl/shadowctl/replay"
 	"github.com/shadowctl/shadowctl/shadow"
@@ -32,7 +33,7 @@ type shadowOptions struct {
 
 func (o *shadowOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Target, "shadow", "", "also send each request to this candidate (model-v2) live, compare, never let it touch the client's answer")
-	fs.StringVar(&o.Out, "shadow-out", "./shadow", "folder for the live shadow's results files (read them with shadowctl report)")
+	fs.StringVar(&o.Out, "shadow-out", "./shadow", "folder for the live shadow's results files (read them with shadowctl report), or a bucket prefix")
 	fs.Float64Var(&o.Sample, "shadow-sample", 1.0, "fraction of requests mirrored to --shadow, 0 to 1 (independent of --sample)")
 	fs.StringVar(&o.Key, "shadow-key", "", "make --shadow-sample consistent per key: header:NAME or request:JSONPATH")
 	fs.IntVar(&o.Concurrency, "shadow-concurrency", shadow.DefaultConcurrency, "copies in flight to --shadow at most")
@@ -105,7 +106,7 @@ type liveShadow struct {
 // starts the shadow.
 func startShadow(o *shadowOptions, c *shadowConfig, rc *recordConfig, ro *recordOptions, logger *slog.Logger) (*liveShadow, error) {
 	rows, err := spool.New(spool.Options{
-		Dir: o.Out, Instance: rc.instance, Queue: ro.Queue, QueueBytes: max(spool.DefaultQueueBytes, 4*rc.maxBody),
+		Dir: rc.shadowDir(o.Out), Instance: rc.instance, Queue: ro.Queue, QueueBytes: max(spool.DefaultQueueBytes, 4*rc.maxBody),
 		RotateSize: rc.rotateSize, RotateInterval: ro.RotateInterval, Logger: logger,
 	}, shadow.ResultsCodec(rc.redactJSON))
 	if err != nil {
@@ -120,7 +121,7 @@ func startShadow(o *shadowOptions, c *shadowConfig, rc *recordConfig, ro *record
 		_ = rows.Close(context.Background())
 		return nil, usageErrorf("--shadow: %v", err)
 	}
-	return &liveShadow{sh: sh, rows: rows, out: o.Out, timeout: o.Timeout}, nil
+	return &liveShadow{sh: sh, rows: rows, out: bucket.Redact(o.Out), timeout: o.Timeout}, nil
 }
 
 // stop lets the copies in flight finish (up to --shadow-timeout) and

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/shadowctl/shadowctl/internal/bucket"
 	"github.com/shadowctl/shadowctl/internal/h1"
 	"github.com/shadowctl/shadowctl/record"
 	"github.com/shadowctl/shadowctl/replay"
@@ -38,6 +41,7 @@ type replayOptions struct {
 	Headers            []string
 	Progress           string
 	Resume             bool
+	Shard              string
 	InsecureSkipVerify bool
 	CAFile             string
 }
@@ -45,7 +49,7 @@ type replayOptions struct {
 func (o *replayOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Target, "target", "", "base URL of the candidate model, e.g. http://127.0.0.1:9000 (required)")
 	fs.StringVar(&o.Baseline, "baseline", "", "base URL of a baseline that gets every request at the same moment (optional)")
-	fs.StringVar(&o.Out, "out", "results.parquet", "results file, written atomically")
+	fs.StringVar(&o.Out, "out", "results.parquet", "results file, written atomically; or a bucket object (s3://bkt/run/results.parquet?region=…), uploaded whole")
 	fs.IntVar(&o.Concurrency, "concurrency", replay.DefaultConcurrency, "requests in flight (closed loop), or their cap with --rate/--speed")
 	fs.Float64Var(&o.Rate, "rate", 0, "send this many requests per second (open loop); 0: closed loop")
 	fs.Float64Var(&o.Speed, "speed", 0, "follow the recorded inter-arrival times divided by this (1: as recorded); 0: off")
@@ -57,6 +61,7 @@ func (o *replayOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Headers, "header", nil, "'Name: value' added to every request, overriding the recorded value; repeatable")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
 	fs.BoolVar(&o.Resume, "resume", false, "continue an existing --out, skipping the exchanges already in it")
+	fs.StringVar(&o.Shard, "shard", "", "replay only shard K of N, K from 0 (auto/N: K from $JOB_COMPLETION_INDEX); --out gains -KKKKK-of-NNNNN")
 	fs.BoolVar(&o.InsecureSkipVerify, "insecure-skip-verify", false, "do not verify HTTPS certificates (logs a warning)")
 	fs.StringVar(&o.CAFile, "ca-file", "", "PEM file of CA certificates to trust for HTTPS, besides the system's")
 }
@@ -66,14 +71,20 @@ func newReplayCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replay --target URL [flags] RECORDING...",
 		Short: "Send recorded requests to a candidate model (and a baseline) and write a results file",
-		Long: `replay reads recordings (files, folders, globs; merged in time order and
-streamed) and sends every recorded request to --target, and with --baseline to
+		Long: `replay reads recordings (files, folders, globs, bucket URLs such as
+s3://bkt/rec/?region=eu-west-1; merged in time order and streamed) and sends every recorded request to --target, and with --baseline to
 a baseline at the same moment, then writes one row per exchange to --out.
 
 Scheduling: by default --concurrency requests are always in flight (closed
 loop). --rate R sends R requests per second whatever the target does (open
 loop; latency counts from when a request was due). --speed X follows the
 recorded inter-arrival times divided by X, with idle gaps capped at --max-gap.
+
+--shard K/N replays only the exchanges whose id hashes to shard K of N: N
+workers (the Pods of a Kubernetes Indexed Job, with --shard auto/N) cover a
+recording exactly once with no coordinator, each writing its own results file
+(results-0000K-of-0000N.parquet for --out results.parquet) and keeping the
+recorded order within its shard. --rate is per shard: divide a total by N.
 
 A failed request is a row with an error kind, never an abort. Ctrl-C stops
 sending, waits for the requests in flight, keeps the rows done and exits 130;
@@ -123,6 +134,10 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 	switch {
 	case o.Out == "":
 		return ro, usageErrorf("--out: want a file name")
+	case bucket.IsURL(o.Out):
+		if _, err := bucket.Parse(o.Out, ".parquet"); err != nil {
+			return ro, usageErrorf("--out: %v", err)
+		}
 	case o.Concurrency < 1:
 		return ro, usageErrorf("--concurrency %d: want 1 or more", o.Concurrency)
 	case o.MaxGap <= 0:
@@ -169,6 +184,9 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 	}
 	ro.Concurrency, ro.Rate, ro.Speed, ro.MaxGap, ro.Timeout = o.Concurrency, o.Rate, o.Speed, o.MaxGap, o.Timeout
 	ro.Limit, ro.PathPrefix = o.Limit, o.PathPrefix
+	if ro.Shard, err = replay.ParseShard(o.Shard, os.Getenv); err != nil {
+		return ro, usageErrorf("--shard %v", err)
+	}
 	// The rules between options (rate, speed, limits) are the library's.
 	if err := ro.Validate(); err != nil {
 		return ro, replayOptionError(err)
@@ -192,13 +210,21 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	}
 	defer src.Close()
 	for _, p := range src.Skipped() {
-		logger.Warn("skipping in-progress recording file", "file", p)
+		logger.Warn("skipping in-progress recording file", "file", bucket.Redact(p))
 	}
-	out, err := replay.CreateOutput(opts.Out, opts.Resume)
+	outName := ro.Shard.Name(opts.Out)
+	if !ro.Shard.All() && !bucket.IsURL(outName) {
+		// The N Pods of a Job share one --out: its folder may not exist yet.
+		if err := os.MkdirAll(filepath.Dir(outName), 0o755); err != nil {
+			return fmt.Errorf("results folder: %w", err)
+		}
+	}
+	// Uploads finish after an interrupt: the rows done are kept either way.
+	out, err := replay.CreateDestination(context.WithoutCancel(ctx), outName, os.TempDir(), opts.Resume)
 	switch {
 	case errors.Is(err, replay.ErrExists):
 		return badInput(fmt.Errorf("%w (use --resume to continue it, or remove it)", err))
-	case errors.Is(err, replay.ErrFormat):
+	case errors.Is(err, replay.ErrFormat), errors.Is(err, bucket.ErrURL):
 		return badInput(err)
 	case err != nil:
 		return err
@@ -207,7 +233,7 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 		logger.Warn("removed the partial results file of a run that did not finish", "file", out.StalePartial)
 	}
 	if n := out.Done.Len(); n > 0 {
-		logger.Info("resuming", "file", opts.Out, "done", n)
+		logger.Info("resuming", "file", out.Name, "done", n)
 	}
 	ro.Skip = out.Done
 
@@ -252,12 +278,12 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	if closeErr != nil {
 		return errors.Join(runErr, fmt.Errorf("results: %w", closeErr))
 	}
-	logger.Debug("results written", "file", opts.Out, "rows", out.Rows())
+	logger.Debug("results written", "file", out.Name, "rows", out.Rows())
 	switch {
 	case runErr == nil:
 		return nil
 	case errors.Is(runErr, context.Canceled):
-		return fmt.Errorf("%w; %d rows kept in %s (continue with --resume)", runErr, out.Rows(), opts.Out)
+		return fmt.Errorf("%w; %d rows kept in %s (continue with --resume)", runErr, out.Rows(), out.Name)
 	case errors.Is(runErr, record.ErrFormat):
 		return badInput(runErr)
 	}

@@ -65,8 +65,9 @@ func newReportCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report RESULTS|STATE...",
 		Short: "Compare candidate and recorded answers: agreement, latency, errors, CI gates",
-		Long: `Report reads results files written by 'shadowctl replay' (files, folders or glob
-patterns, so the shards of one replay report together) in one streaming pass
+		Long: `Report reads results files written by 'shadowctl replay' (files, folders, glob
+patterns or bucket URLs such as s3://bkt/results/?region=eu-west-1, so the
+shards of one replay report together) in one streaming pass
 and shows how often the candidate gave production's answer, how fast each side
 was and how often each failed. With --labels it also judges each side against the
 ground truth (accuracy, per-class precision/recall/F1, the paired delta and

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/shadowctl/shadowctl/internal/bucket"
 )
 
 // ErrNoFiles is wrapped by the errors of arguments that name no file: a
@@ -33,18 +35,25 @@ type Expanded struct {
 func Expand(args []string) (Expanded, error) {
 	var out Expanded
 	seen := map[string]bool{}
-	add := func(path string) {
+	addAs := func(path string, partial bool) {
 		if seen[path] {
 			return
 		}
 		seen[path] = true
-		if strings.HasSuffix(path, PartialSuffix) {
+		if partial {
 			out.Partial = append(out.Partial, path)
 			return
 		}
 		out.Files = append(out.Files, path)
 	}
+	add := func(path string) { addAs(path, strings.HasSuffix(path, PartialSuffix)) }
 	for _, arg := range args {
+		if bucket.IsURL(arg) {
+			if err := expandBucket(arg, addAs); err != nil {
+				return Expanded{}, err
+			}
+			continue
+		}
 		matches := []string{arg}
 		if _, err := os.Lstat(arg); err != nil && hasMeta(arg) {
 			m, err := match(arg)

@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/shadowctl/shadowctl/internal/bucket"
 )
 
 // ErrFormat is wrapped by every error that says a file is not what it should
@@ -19,7 +21,7 @@ var ErrFormat = errors.New("bad input file")
 // grow with the number of rows.
 type Reader[T any] struct {
 	path    string
-	file    *os.File
+	file    io.Closer
 	pf      *parquet.File
 	rows    *parquet.GenericReader[T]
 	schema  string
@@ -41,6 +43,9 @@ var ErrNotRegular = errors.New("not a regular file")
 // Open opens path, checks that it is a Parquet file whose SchemaKey metadata
 // is one of the accepted values, and returns a reader over its rows.
 func Open[T any](path string, accept ...string) (*Reader[T], error) {
+	if bucket.IsURL(path) {
+		return openObject[T](path, accept)
+	}
 	// Look before opening: opening a named pipe waits for a writer, forever
 	// and deaf to signals, and a device may never end.
 	info, err := os.Stat(path)
@@ -70,6 +75,12 @@ func open[T any](f *os.File, path string, accept []string) (r *Reader[T], err er
 	if err := checkRegular(path, info); err != nil {
 		return nil, err
 	}
+	return openAt[T](f, info.Size(), f, path, accept)
+}
+
+// openAt reads the footer of the file of size bytes that f reads, and
+// returns its reader, which closes c.
+func openAt[T any](f io.ReaderAt, size int64, c io.Closer, path string, accept []string, opts ...parquet.FileOption) (r *Reader[T], err error) {
 	// parquet-go validates lazily and may panic on a damaged file: a bad file
 	// must be an error, never a crash.
 	defer func() {
@@ -77,10 +88,10 @@ func open[T any](f *os.File, path string, accept []string) (r *Reader[T], err er
 			r, err = nil, fmt.Errorf("read %s: %w: damaged Parquet file (%v)", path, ErrFormat, p)
 		}
 	}()
-	if err := checkFooter(f, info.Size()); err != nil {
+	if err := checkFooter(f, size); err != nil {
 		return nil, fmt.Errorf("read %s: %w: not a Parquet file (%v)", path, ErrFormat, err)
 	}
-	pf, err := parquet.OpenFile(f, info.Size(), parquet.SkipBloomFilters(true))
+	pf, err := parquet.OpenFile(f, size, append([]parquet.FileOption{parquet.SkipBloomFilters(true)}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w: not a Parquet file (%v)", path, ErrFormat, err)
 	}
@@ -98,7 +109,7 @@ func open[T any](f *os.File, path string, accept []string) (r *Reader[T], err er
 	}
 	return &Reader[T]{
 		path:    path,
-		file:    f,
+		file:    c,
 		pf:      pf,
 		rows:    parquet.NewGenericReader[T](pf),
 		schema:  schema,

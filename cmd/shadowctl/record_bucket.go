@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shadowctl/shadowctl/internal/bucket"
+)
+
+// defaultSpool is --spool's default: where the files bound for a bucket are
+// written (with their logs) until they are uploaded.
+func defaultSpool() string { return filepath.Join(os.TempDir(), "shadowctl-spool") }
+
+// bucketOut is a --out or --shadow-out that names a bucket prefix: the
+// sink writes in a spool folder and a shipper uploads what it finalizes.
+type bucketOut struct {
+	flag    string
+	what    string // metrics label: recordings, shadow
+	dir     string
+	dest    bucket.Location
+	shipper *bucket.Shipper // set by startShippers
+}
+
+// checkBucketOut parses out (a bucket URL, or a folder: then nil) for flag.
+func checkBucketOut(flag, out, spool, what string) (*bucketOut, error) {
+	if !bucket.IsURL(out) {
+		return nil, nil
+	}
+	loc, err := bucket.Parse(out, "")
+	if err != nil {
+		return nil, usageErrorf("--%s: %v", flag, err)
+	}
+	if spool == "" {
+		return nil, usageErrorf("--spool: want a folder (files bound for --%s are written there until uploaded)", flag)
+	}
+	return &bucketOut{flag: flag, what: what, dir: filepath.Join(spool, what), dest: loc}, nil
+}
+
+// shippers run the uploads of a recorder beside it, off the request path.
+type shippers struct {
+	list   []*bucketOut
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func startShippers(logger *slog.Logger, reg prometheus.Registerer, outs ...*bucketOut) (*shippers, error) {
+	s := &shippers{}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	for _, b := range outs {
+		if b == nil {
+			continue
+		}
+		b.shipper = bucket.NewShipper(bucket.ShipperOptions{Dest: b.dest, Ext: ".parquet", Dir: b.dir,
+			Logger: logger.With("flag", "--"+b.flag)})
+		if reg != nil {
+			if err := b.shipper.Register(reg, b.what); err != nil {
+				cancel()
+				return nil, err
+			}
+		}
+		s.list = append(s.list, b)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			b.shipper.Run(ctx)
+		}()
+	}
+	return s, nil
+}
+
+// stop ends the background uploads, then uploads what the last rotation
+// finalized, within timeout; what is left stays in the spool folder for the
+// next start. It returns a phrase for the summary line.
+func (s *shippers) stop(timeout time.Duration) string {
+	s.cancel()
+	s.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	line := ""
+	for _, b := range s.list {
+		_ = b.shipper.Flush(ctx)
+		st := b.shipper.Stats()
+		line += fmt.Sprintf("; %s: %d files uploaded to %s, %d left in %s", b.what, st.Uploaded,
+			b.dest.String(), st.PendingFiles, b.dir)
+	}
+	return line
+}
+
+// dir is the folder the recorder's sink writes in: --out, or the spool.
+func (c *recordConfig) dir(out string) string {
+	if c.out != nil {
+		return c.out.dir
+	}
+	return out
+}
+
+// shadowDir is the folder the live shadow's results go to: --shadow-out, or
+// the spool.
+func (c *recordConfig) shadowDir(out string) string {
+	if c.shadowOut != nil {
+		return c.shadowOut.dir
+	}
+	return out
+}

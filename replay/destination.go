@@ -1,0 +1,117 @@
+package replay
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/shadowctl/shadowctl/internal/bucket"
+	"github.com/shadowctl/shadowctl/internal/parquetfile"
+)
+
+// Destination is where a run's results go: a local file (an Output), or an
+// object in a bucket, written as a local file in a spool folder and
+// uploaded whole when it is closed, so a reader of the bucket never sees a
+// half-written object.
+type Destination struct {
+	*Output
+	// Name is the destination as it may be logged (a bucket URL redacted).
+	Name string
+	// Local is the file being written: the destination itself, or its
+	// spool copy.
+	Local string
+	ctx   context.Context
+	loc   bucket.Location
+	up    bool
+}
+
+// ErrUpload is wrapped by the error of a results file that could not be
+// uploaded; the file is then kept in the spool folder (Destination.Local).
+var ErrUpload = errors.New("upload failed")
+
+// CreateDestination starts the results of a run at name, a file path or a
+// bucket URL (bucket.IsURL). For a bucket the file is written in spool and,
+// with resume, starts from the object already there (downloaded) or from a
+// spool copy an earlier run could not upload. ctx bounds the transfers.
+func CreateDestination(ctx context.Context, name, spool string, resume bool) (*Destination, error) {
+	if !bucket.IsURL(name) {
+		out, err := CreateOutput(name, resume)
+		if err != nil {
+			return nil, err
+		}
+		return &Destination{Output: out, Name: name, Local: name, ctx: ctx}, nil
+	}
+	loc, err := bucket.Parse(name, parquetfile.Ext)
+	if err != nil {
+		return nil, err
+	}
+	if !loc.IsObject() {
+		return nil, fmt.Errorf("%s: want an object ending in %s, or a prefix with a shard", loc, parquetfile.Ext)
+	}
+	sum := sha256.Sum256([]byte(loc.Bucket + "\x00" + loc.Key))
+	local := filepath.Join(spool, "shadowctl-results-"+hex.EncodeToString(sum[:6])+"-"+bucket.LocalName(loc))
+	exists, err := bucket.Exists(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	_, statErr := os.Stat(local)
+	haveLocal := statErr == nil
+	switch {
+	case exists && !resume:
+		return nil, fmt.Errorf("%s: %w", loc, ErrExists)
+	case !resume && haveLocal:
+		// A spool copy nobody resumes is stale: the new run starts anew.
+		if err := os.Remove(local); err != nil {
+			return nil, err
+		}
+	case resume && !haveLocal && exists:
+		if err := bucket.Download(ctx, loc, local); err != nil {
+			return nil, fmt.Errorf("resume %s: %w", loc, err)
+		}
+	}
+	// A spool copy that exists with resume is the newer: it is what an
+	// earlier run finished and could not upload.
+	out, err := CreateOutput(local, resume)
+	if err != nil {
+		return nil, err
+	}
+	return &Destination{Output: out, Name: loc.String(), Local: local, ctx: ctx, loc: loc, up: true}, nil
+}
+
+// uploadTries is how often Close tries an upload, waiting uploadBackoff,
+// then twice as long each time (1s, 2s, 4s).
+const uploadTries = 4
+
+// uploadBackoff is a variable for the tests only.
+var uploadBackoff = time.Second
+
+// Close finalizes the file and, for a bucket, uploads it (retrying with
+// backoff), then removes the spool copy. An upload that keeps failing
+// returns an error wrapping ErrUpload and keeps the copy, which a run with
+// resume picks up.
+func (d *Destination) Close() error {
+	if err := d.Output.Close(); err != nil || !d.up {
+		return err
+	}
+	var err error
+	wait := uploadBackoff
+	for try := 1; try <= uploadTries; try++ {
+		if err = bucket.Upload(d.ctx, d.Local, d.loc); err == nil {
+			return os.Remove(d.Local)
+		}
+		if try == uploadTries || d.ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-time.After(wait):
+		case <-d.ctx.Done():
+		}
+		wait *= 2
+	}
+	return fmt.Errorf("%s: %w (the results are kept in %s, and a run that resumes uploads them): %v", d.Name, ErrUpload, d.Local, err)
+}

@@ -1,0 +1,98 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func countResults(t *testing.T, path string) int64 {
+	t.Helper()
+	r, err := OpenResults(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	return r.NumRows()
+}
+
+// TestDestinationInABucket: results for a bucket are uploaded whole on
+// Close and leave no spool copy; an existing object is refused without
+// resume and continued with it; an upload that keeps failing keeps the
+// spool copy, which the next resumed run continues and uploads.
+func TestDestinationInABucket(t *testing.T) {
+	defer func(d time.Duration) { uploadBackoff = d }(uploadBackoff)
+	uploadBackoff = time.Millisecond
+	ctx := context.Background()
+	root, spool := t.TempDir(), t.TempDir()
+	obj := filepath.Join(root, "r.parquet")
+	url := "file://" + filepath.ToSlash(obj)
+	rows := func(ids ...string) []Result {
+		var out []Result
+		for _, id := range ids {
+			out = append(out, Result{ID: id, Method: "POST", Path: "/p"})
+		}
+		return out
+	}
+	d, err := CreateDestination(ctx, url, spool, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Write(rows("a", "b")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(obj); !os.IsNotExist(err) {
+		t.Fatalf("the object exists before Close: %v", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := countResults(t, obj); n != 2 {
+		t.Errorf("object has %d rows, want 2", n)
+	}
+	if m, _ := filepath.Glob(filepath.Join(spool, "*")); len(m) != 0 {
+		t.Errorf("spool not empty after the upload: %v", m)
+	}
+
+	if _, err := CreateDestination(ctx, url, spool, false); !errors.Is(err, ErrExists) {
+		t.Errorf("existing object without resume: %v, want ErrExists", err)
+	}
+	d, err = CreateDestination(ctx, url, spool, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Done.Len() != 2 || !d.Done.Has("a") {
+		t.Errorf("resumed with %d ids done, want a and b", d.Done.Len())
+	}
+	if err := d.Write(rows("c")); err != nil {
+		t.Fatal(err)
+	}
+	// The bucket's folder becomes a file: every upload fails.
+	os.RemoveAll(root) // the object and fileblob's attributes beside it
+	os.WriteFile(root, []byte("in the way"), 0o600)
+	err = d.Close()
+	if !errors.Is(err, ErrUpload) {
+		t.Fatalf("Close with the bucket gone: %v, want ErrUpload", err)
+	}
+	if n := countResults(t, d.Local); n != 3 {
+		t.Errorf("spool copy has %d rows, want 3 kept", n)
+	}
+	os.Remove(root)
+	os.MkdirAll(root, 0o700)
+	d, err = CreateDestination(ctx, url, spool, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Done.Len() != 3 {
+		t.Errorf("resumed the spool copy with %d done, want 3", d.Done.Len())
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := countResults(t, obj); n != 3 {
+		t.Errorf("object has %d rows after the resumed upload, want 3", n)
+	}
+}
