@@ -212,10 +212,10 @@ func (r *Report) Evaluate(gates []Gate) (bool, error) {
 }
 
 // perGroup tells whether a gate also applies to each group: the
-// agreement, latency and error keys a group repeats (not counts of rows,
-// which differ by group by nature).
+// agreement, latency, error and accuracy keys a group repeats (not counts
+// of rows, which differ by group by nature).
 func perGroup(key string) bool {
-	for _, p := range []string{"agreement.", "latency_ms.", "errors."} {
+	for _, p := range []string{"agreement.", "latency_ms.", "errors.", "accuracy."} {
 		if strings.HasPrefix(key, p) {
 			return validKey(groupKeys, key)
 		}
