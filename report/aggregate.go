@@ -130,6 +130,9 @@ type Builder struct {
 	// not fit its answer.
 	truth    *truthState
 	labelErr error
+	// labelUse is which labels the merged states' exchanges asked for,
+	// when no label file was read here (state_labels.go).
+	labelUse *labelUse
 	shift    shiftState
 
 	// Buffers reused from row to row.

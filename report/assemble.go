@@ -40,7 +40,7 @@ func (b *Builder) Report() *Report {
 	})
 	r.Groups = b.groupReports()
 	if b.truth != nil {
-		r.Accuracy = b.truth.report(b.opts.LabelKey, b.labels.unmatched(), b.opts.Top)
+		r.Accuracy = b.truth.report(b.opts.LabelKey, b.labelsUnmatched(), b.opts.Top)
 		r.Settings.LabelKey = b.opts.LabelKey
 	}
 	r.Shift = b.shift.report()

@@ -57,6 +57,8 @@ func aggregationOptions(o Options) [][2]string {
 		{"ByAlso", "[" + strings.Join(quote(o.ByAlso), " ") + "]"},
 		{"PositiveClass", strconv.Quote(o.PositiveClass)},
 		{"MinGroup", strconv.Itoa(o.MinGroup)},
+		{"Labels", strconv.FormatBool(o.Labels != nil)},
+		{"LabelKey", strconv.Quote(o.LabelKey)},
 	}
 }
 
@@ -87,6 +89,9 @@ func checkSameOptions(a, b Options) *OptionMismatchError {
 func (b *Builder) Merge(o *Builder) error {
 	if e := checkSameOptions(b.opts, o.opts); e != nil {
 		return e
+	}
+	if err := b.checkLabels(o); err != nil {
+		return err
 	}
 	b.mergeParts(o)
 	b.files = append(b.files, o.files...)

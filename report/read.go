@@ -49,7 +49,7 @@ func Aggregate(ctx context.Context, opts Options, args []string) (*Builder, erro
 	if err != nil {
 		return nil, err
 	}
-	b, err := newMergingBuilder(opts, states)
+	b, err := newMergingBuilder(opts, states, len(files) > 0)
 	if err != nil {
 		return nil, err
 	}

@@ -73,6 +73,9 @@ type stateParts struct {
 	Timeline *timelinePart `json:"timeline"`
 	// Shift: how the predictions moved, recorded → candidate (shift.go).
 	Shift *shiftPart `json:"shift"`
+	// Truth: accuracy against labels, and which labels were asked for
+	// (state_labels.go); nulls without labels.
+	Truth *truthPart `json:"truth"`
 }
 
 // parts points at the aggregators of b: marshalling the result writes them,
@@ -89,6 +92,7 @@ func (b *Builder) parts() stateParts {
 		RecordedTokens: &b.recTokens,
 		Timeline:       &timelinePart{&b.time},
 		Shift:          &shiftPart{&b.shift},
+		Truth:          &truthPart{b},
 	}
 }
 
@@ -104,6 +108,7 @@ func (b *Builder) mergeParts(o *Builder) {
 	b.recTokens.merge(&o.recTokens)
 	b.time.merge(&o.time)
 	b.shift.merge(&o.shift)
+	b.mergeLabels(o)
 }
 
 // stateFile is the whole file: one JSON object on one line.
@@ -135,21 +140,23 @@ type stateOptions struct {
 	ByAlso        []string `json:"by_also"`
 	PositiveClass string   `json:"positive_class"`
 	MinGroup      int      `json:"min_group"`
+	// Labels tells whether the rows were judged against labels, found with
+	// LabelKey.
+	Labels   bool   `json:"labels"`
+	LabelKey string `json:"label_key"`
 }
 
 // WriteState writes the aggregation of b as a report state: one line of
 // JSON, documented in the README ("Report state"). ReadState reads it back;
 // merged states give the report of all their rows.
 func (b *Builder) WriteState(w io.Writer) error {
-	if b.truth != nil {
-		return ErrStateLabels
-	}
 	o := b.opts
 	f := stateFile{
 		Format: StateFormat, HistogramRelErr: relErr,
 		Options: stateOptions{Field: o.Field, Ignore: append([]string{}, o.Ignore...), AbsTol: o.AbsTol,
 			RelTol: o.RelTol, Top: o.Top, By: o.By, MaxGroups: o.MaxGroups, Text: o.Text.String(),
-			ByAlso: append([]string{}, o.ByAlso...), PositiveClass: o.PositiveClass, MinGroup: o.MinGroup},
+			ByAlso: append([]string{}, o.ByAlso...), PositiveClass: o.PositiveClass, MinGroup: o.MinGroup,
+			Labels: o.Labels != nil, LabelKey: o.LabelKey},
 		Files: append([]string{}, b.files...), PartialFiles: append([]string{}, b.partial...),
 		Parts: b.parts(),
 	}
@@ -227,7 +234,7 @@ func ReadState(r io.Reader) (*Builder, error) {
 	}
 	b, err := NewBuilder(Options{Field: o.Field, Ignore: o.Ignore, AbsTol: o.AbsTol, RelTol: o.RelTol,
 		Top: o.Top, By: o.By, MaxGroups: o.MaxGroups, Text: text, ByAlso: o.ByAlso, PositiveClass: o.PositiveClass,
-		MinGroup: o.MinGroup})
+		MinGroup: o.MinGroup, Labels: stateLabels(o.Labels), LabelKey: o.LabelKey})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStateFormat, err)
 	}
@@ -279,4 +286,13 @@ func strictJSON(data []byte, v any) error {
 		return errors.New("data after the state")
 	}
 	return nil
+}
+
+// stateLabels stands for the labels of a state's rows: an empty set, whose
+// use the state's truth part brings.
+func stateLabels(had bool) *Labels {
+	if !had {
+		return nil
+	}
+	return &Labels{}
 }

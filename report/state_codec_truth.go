@@ -7,12 +7,7 @@ import (
 )
 
 // The state's forms of the prediction shift (shift.go) and of the groups'
-// predictions (slices.go). Accuracy against labels is not in a state yet:
-// which labels no exchange asked for is known only where the label file
-// was read, so WriteState refuses a Builder with labels (ErrStateLabels).
-
-// ErrStateLabels is why a Builder with labels writes no state.
-var ErrStateLabels = errors.New("a report state cannot hold accuracy against labels yet: report over the results with --labels instead")
+// predictions (slices.go). Accuracy against labels: state_labels.go.
 
 // shiftPart wraps shiftState for its JSON form: the small-integer counts
 // are folded into Classes first.

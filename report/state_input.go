@@ -81,12 +81,20 @@ func readStateFile(path string) (*Builder, error) {
 // newMergingBuilder returns the Builder that states merge into: with opts,
 // or with the options of the first state when opts.FromStates, after
 // checking that every state was made with the same options.
-func newMergingBuilder(opts Options, states []inputState) (*Builder, error) {
+func newMergingBuilder(opts Options, states []inputState, rows bool) (*Builder, error) {
 	from := ""
 	if opts.FromStates && len(states) > 0 {
 		s := states[0].b.opts
 		opts.Field, opts.Ignore, opts.AbsTol, opts.RelTol = s.Field, s.Ignore, s.AbsTol, s.RelTol
 		opts.Top, opts.By, opts.MaxGroups = s.Top, s.By, s.MaxGroups
+		opts.Text, opts.ByAlso, opts.PositiveClass, opts.MinGroup = s.Text, s.ByAlso, s.PositiveClass, s.MinGroup
+		opts.LabelKey = s.LabelKey
+		if s.Labels != nil {
+			if rows {
+				return nil, ErrStateLabels
+			}
+			opts.Labels = &Labels{} // the states bring which were asked for
+		}
 		from = states[0].path
 	}
 	b, err := NewBuilder(opts)
@@ -97,6 +105,9 @@ func newMergingBuilder(opts Options, states []inputState) (*Builder, error) {
 		if e := checkSameOptions(b.opts, s.b.opts); e != nil {
 			e.File, e.From = s.path, from
 			return nil, e
+		}
+		if err := b.checkLabels(s.b); err != nil {
+			return nil, fmt.Errorf("state %s: %w", s.path, err)
 		}
 	}
 	return b, nil

@@ -38,7 +38,8 @@ type reportOptions struct {
 // states record.
 var shapingFlags = map[string]string{"Field": "--field", "Ignore": "--ignore", "AbsTol": "--abs-tol",
 	"RelTol": "--rel-tol", "Top": "--top", "By": "--by", "MaxGroups": "--max-groups", "Text": "--text-similarity",
-	"ByAlso": "--by", "PositiveClass": "--positive-class", "MinGroup": "--min-group"}
+	"ByAlso": "--by", "PositiveClass": "--positive-class", "MinGroup": "--min-group", "Labels": "--labels",
+	"LabelKey": "--label-key"}
 
 func (o *reportOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Format, "format", "table", "output format: "+strings.Join(report.Formats, ", ")+
@@ -134,9 +135,6 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 	}
 	if !known {
 		return usageErrorf("--format %q: want %s, %s", o.Format, strings.Join(report.Formats, ", "), stateFormat)
-	}
-	if o.Format == stateFormat && len(o.Labels) > 0 {
-		return usageErrorf("--format %s takes no --labels yet: a state cannot tell which labels another shard matched; report over the results with --labels instead", stateFormat)
 	}
 	if o.Format == stateFormat && len(o.FailOn) > 0 {
 		return usageErrorf("--fail-on gates a report, not --format state: gate the report that merges the states")
@@ -275,8 +273,10 @@ func reportInputError(err error) error {
 		}
 		return usageErrorf("state %s was made with %s %s, but %s with %s %s: states made with other options do not merge",
 			me.File, flag, me.Got, me.From, flag, me.Want)
+	case errors.Is(err, report.ErrStateLabels):
+		return usageErrorf("%v: give --labels (and the --label-key the states were made with), or report the states alone", err)
 	case errors.Is(err, report.ErrEmpty), errors.Is(err, report.ErrLabels), errors.Is(err, report.ErrStateFormat),
-		errors.Is(err, report.ErrStateVersion):
+		errors.Is(err, report.ErrStateVersion), errors.Is(err, report.ErrLabelSet):
 		return badInput(err)
 	}
 	return inputError(err)

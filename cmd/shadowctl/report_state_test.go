@@ -198,8 +198,6 @@ func TestReportStatesMergeOnTheBinary(t *testing.T) {
 			"shadowctl: state " + tol + " was made with --abs-tol 0.25, but " + states[0] + " with --abs-tol 0: states made with other options do not merge"},
 		{"a state is not gated", []string{"--format", "state", "--fail-on", "exchanges < 1", shards[0]},
 			"shadowctl: --fail-on gates a report, not --format state: gate the report that merges the states"},
-		{"a state holds no labels", []string{"--format", "state", "--labels", tol, shards[0]},
-			"shadowctl: --format state takes no --labels yet: a state cannot tell which labels another shard matched; report over the results with --labels instead"},
 		{"a positive class differs", []string{"--by", "path", "--top", "5", "--positive-class", "cat", states[0]},
 			"shadowctl: state " + states[0] + ` was made with --positive-class "", this report has --positive-class "cat": give the same options, or none to use the state's`},
 	} {
@@ -209,5 +207,73 @@ func TestReportStatesMergeOnTheBinary(t *testing.T) {
 				t.Errorf("exit %d, stderr %q, stdout %.100q; want exit 2 and the one line %q", code, stderr, stdout, c.stderr)
 			}
 		})
+	}
+}
+
+// Each shard's state judged against the label file gives, merged, the
+// accuracy of the report over all rows with the labels; rows mixed with
+// such states need the labels again.
+func TestReportStatesCarryAccuracy(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	var shards []string
+	labels := "key,label\n"
+	for s := range 3 {
+		var rows []replay.Result
+		for j := range 100 {
+			i := s*100 + j
+			id := fmt.Sprintf("id-%04d", i)
+			rows = append(rows, replay.Result{ID: id, Method: "POST", Path: "/v1/models/m:predict",
+				RequestBody: fmt.Appendf(nil, `{"clinic":"c%d"}`, i%2), RecordedStatus: 200,
+				RecordedBody: fmt.Appendf(nil, `{"predictions":[%d]}`, i%3), RecordedLatencyNs: 5e6, CandidateStatus: 200,
+				CandidateBody: fmt.Appendf(nil, `{"predictions":[%d]}`, (i/2)%3), CandidateLatencyNs: 6e6})
+			if i%7 != 0 {
+				labels += fmt.Sprintf("%s,%d\n", id, (i/3)%3)
+			}
+		}
+		path := filepath.Join(dir, fmt.Sprintf("shard-%d.parquet", s))
+		fixture.Results(t, path, rows)
+		shards = append(shards, path)
+	}
+	labels += "nobody-asked,1\n"
+	lpath := filepath.Join(dir, "labels.csv")
+	os.WriteFile(lpath, []byte(labels), 0o600)
+	flags := []string{"--labels", lpath, "--by", "request:$.clinic", "--positive-class", "1"}
+	var states []string
+	for i, shard := range shards {
+		out, stderr, code := runBinary(t, bin, append(append([]string{"report", "--format", "state"}, flags...), shard)...)
+		if code != 0 {
+			t.Fatalf("state of %s: exit %d: %s", shard, code, stderr)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("s%d.state", i))
+		os.WriteFile(path, []byte(out), 0o600)
+		states = append(states, path)
+	}
+	want, stderr, code := runBinary(t, bin, append(append([]string{"report", "--format", "json"}, flags...), shards...)...)
+	if code != 0 {
+		t.Fatalf("report over rows: exit %d: %s", code, stderr)
+	}
+	got, stderr, code := runBinary(t, bin, append([]string{"report", "--format", "json"}, states...)...)
+	if code != 0 {
+		t.Fatalf("report over states: exit %d: %s", code, stderr)
+	}
+	if d := sameReport(t, got, want); len(d) > 0 {
+		t.Errorf("report over the states differs from the report over the rows: %v", d)
+	}
+	if !strings.Contains(got, `"labels_unmatched": 1`) {
+		t.Errorf("the merged report does not say the one label nobody asked for is unmatched")
+	}
+	// The labels given again, rows and states mix.
+	mixed, stderr, code := runBinary(t, bin, append(append([]string{"report", "--format", "json"}, flags...), shards[0], states[1], states[2])...)
+	if code != 0 {
+		t.Fatalf("mixed with labels: exit %d: %s", code, stderr)
+	}
+	if d := sameReport(t, mixed, want); len(d) > 0 {
+		t.Errorf("rows and states with the labels differ from the rows: %v", d)
+	}
+	stdout, stderr, code := runBinary(t, bin, "report", shards[0], states[1])
+	if code != 2 || stdout != "" || !strings.HasPrefix(stderr, "shadowctl: results files reported with states made with labels need the same labels") ||
+		strings.Count(stderr, "\n") != 1 {
+		t.Errorf("rows with labeled states but no labels: exit %d, %q", code, stderr)
 	}
 }
