@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob://
@@ -157,21 +158,28 @@ func List(ctx context.Context, loc Location) ([]Entry, error) {
 		return nil, err
 	}
 	if loc.IsObject() {
-		a, err := b.Attributes(ctx, loc.Key)
+		actx, cancel := context.WithTimeout(ctx, RequestTimeout)
+		defer cancel()
+		a, err := b.Attributes(actx, loc.Key)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", loc, cleanErr(err))
+			return nil, fmt.Errorf("%s: %w", loc, timeoutErr(actx, cleanErr(err)))
 		}
 		return []Entry{{Key: loc.Key, Size: a.Size}}, nil
 	}
 	var out []Entry
 	it := b.List(&blob.ListOptions{Prefix: loc.Key})
 	for {
-		o, err := it.Next(ctx)
+		nctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+		o, err := it.Next(nctx)
+		if err != nil && !errors.Is(err, io.EOF) {
+			err = timeoutErr(nctx, cleanErr(err))
+		}
+		cancel()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", loc, cleanErr(err))
+			return nil, fmt.Errorf("list %s: %w", loc, err)
 		}
 		if !o.IsDir {
 			out = append(out, Entry{Key: o.Key, Size: o.Size})
@@ -179,6 +187,23 @@ func List(ctx context.Context, loc Location) ([]Entry, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil
+}
+
+// RequestTimeout bounds each request to a bucket (a page of a listing, an
+// object's attributes, a ranged read): a server that accepts and never
+// answers fails the read instead of hanging it.
+var RequestTimeout = 2 * time.Minute
+
+// ErrTimeout is wrapped by the error of a request that got no answer
+// within RequestTimeout.
+var ErrTimeout = errors.New("no answer from the bucket in time")
+
+// timeoutErr names the request's deadline when it is why err came.
+func timeoutErr(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w (%v): %v", ErrTimeout, RequestTimeout, err)
+	}
+	return err
 }
 
 // cleanErr keeps gocloud's error code and the provider's message, and maps

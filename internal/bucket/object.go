@@ -25,9 +25,11 @@ func OpenObject(ctx context.Context, loc Location) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := b.Attributes(ctx, loc.Key)
+	actx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
+	a, err := b.Attributes(actx, loc.Key)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", loc, cleanErr(err))
+		return nil, fmt.Errorf("open %s: %w", loc, timeoutErr(actx, cleanErr(err)))
 	}
 	return &Object{ctx: ctx, b: b, loc: loc, size: a.Size}, nil
 }
@@ -48,14 +50,16 @@ func (o *Object) ReadAt(p []byte, off int64) (int, error) {
 	if off+n > o.size {
 		n, short = o.size-off, true
 	}
-	r, err := o.b.NewRangeReader(o.ctx, o.loc.Key, off, n, nil)
+	ctx, cancel := context.WithTimeout(o.ctx, RequestTimeout)
+	defer cancel()
+	r, err := o.b.NewRangeReader(ctx, o.loc.Key, off, n, nil)
 	if err != nil {
-		return 0, fmt.Errorf("read %s at %d: %w", o.loc, off, cleanErr(err))
+		return 0, fmt.Errorf("read %s at %d: %w", o.loc, off, timeoutErr(ctx, cleanErr(err)))
 	}
 	defer r.Close()
 	got, err := io.ReadFull(r, p[:n])
 	if err != nil {
-		return got, fmt.Errorf("read %s at %d: %w", o.loc, off, err)
+		return got, fmt.Errorf("read %s at %d: %w", o.loc, off, timeoutErr(ctx, err))
 	}
 	if short {
 		return got, io.EOF

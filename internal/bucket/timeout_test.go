@@ -1,0 +1,80 @@
+package bucket
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+)
+
+// An S3 endpoint that accepts connections and never answers fails a
+// listing and an open with ErrTimeout, instead of hanging them.
+func TestSilentEndpointTimesOut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	held := make(chan net.Conn, 64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held <- c // read nothing, answer nothing
+		}
+	}()
+	defer func() {
+		for {
+			select {
+			case c := <-held:
+				c.Close()
+			default:
+				return
+			}
+		}
+	}()
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	old := RequestTimeout
+	RequestTimeout = 300 * time.Millisecond
+	defer func() { RequestTimeout = old }()
+	base := "s3://silent-bucket/rec?endpoint=http://" + ln.Addr().String() + "&region=us-east-1&use_path_style=true"
+	for _, c := range []struct {
+		name string
+		do   func() error
+	}{
+		{"list", func() error {
+			loc, err := Parse(base, ".parquet")
+			if err != nil {
+				return err
+			}
+			_, err = List(context.Background(), loc)
+			return err
+		}},
+		{"open", func() error {
+			loc, err := Parse("s3://silent-bucket/rec/a.parquet?endpoint=http://"+ln.Addr().String()+"&region=us-east-1&use_path_style=true", ".parquet")
+			if err != nil {
+				return err
+			}
+			_, err = OpenObject(context.Background(), loc)
+			return err
+		}},
+	} {
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- c.do() }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrTimeout) {
+				t.Errorf("%s: %v, want ErrTimeout", c.name, err)
+			}
+			t.Logf("%s: %v after %v", c.name, err, time.Since(start))
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: still waiting after 30 s", c.name)
+		}
+	}
+}
