@@ -32,19 +32,10 @@ func labelsOf(t *testing.T, kv ...string) *Labels {
 	return l
 }
 
+// build is buildRows (build_test.go), which also fails on a label error.
 func build(t *testing.T, opts Options, rows []replay.Result) *Report {
 	t.Helper()
-	b, err := NewBuilder(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range rows {
-		b.Add(&rows[i])
-	}
-	if err := b.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Report()
+	return buildRows(t, opts, rows)
 }
 
 func nearP(t *testing.T, what string, got *float64, want float64) {

@@ -81,6 +81,9 @@ func buildRows(t *testing.T, opts Options, rows []replay.Result) *Report {
 	for i := range rows {
 		b.Add(&rows[i])
 	}
+	if err := b.Err(); err != nil {
+		t.Fatal(err)
+	}
 	return b.Report()
 }
 
