@@ -3,6 +3,7 @@ package demo
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 )
 
 // ReportJSON holds the keys of `shadowctl report --format json` that the
@@ -93,6 +94,15 @@ type LatencyJSON struct {
 }
 
 // ParseReport decodes a JSON report.
+// ReadReport reads and decodes the JSON report at path.
+func ReadReport(path string) (*ReportJSON, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReport(b)
+}
+
 func ParseReport(b []byte) (*ReportJSON, error) {
 	var r ReportJSON
 	if err := json.Unmarshal(b, &r); err != nil {

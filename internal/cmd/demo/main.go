@@ -209,11 +209,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	say("7. Check against the models themselves")
-	ok, err := check(stdout, v1, v2, plan, f.Results(), jsonPath)
+	obs, err := demo.ObservedFromResults(f.Results())
 	if err != nil {
 		return err
 	}
-	accOK, err := checkAccuracy(stdout, data, v1, v2, plan, f.Results(), jsonPath)
+	rep, err := demo.ReadReport(jsonPath)
+	if err != nil {
+		return err
+	}
+	ok, err := check(stdout, v1, v2, plan, obs, rep)
+	if err != nil {
+		return err
+	}
+	accOK, err := checkAccuracy(stdout, data, v1, v2, plan, obs, rep)
 	if err != nil {
 		return err
 	}
@@ -248,8 +256,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // check prints the ground truth computed from the two models on the
-// instances sent, and compares the JSON report with it.
-func check(w io.Writer, v1, v2 *demomodel.Model, plan []demo.Request, results, jsonPath string) (bool, error) {
+// instances sent, and compares the JSON report rep (over the results obs
+// were read from) with it.
+func check(w io.Writer, v1, v2 *demomodel.Model, plan []demo.Request, obs []demo.Observed, rep *demo.ReportJSON) (bool, error) {
 	sent, err := demo.Compare(v1, v2, demo.Sent(plan))
 	if err != nil {
 		return false, err
@@ -257,19 +266,7 @@ func check(w io.Writer, v1, v2 *demomodel.Model, plan []demo.Request, results, j
 	fmt.Fprintf(w, "ground truth: v1 and v2 agree on %d of %d instances sent (%.2f%%)\n",
 		sent.Agreed, sent.Instances, 100*float64(sent.Agreed)/float64(sent.Instances))
 
-	obs, err := demo.ObservedFromResults(results)
-	if err != nil {
-		return false, err
-	}
 	replayed, err := demo.Compare(v1, v2, obs)
-	if err != nil {
-		return false, err
-	}
-	b, err := os.ReadFile(jsonPath)
-	if err != nil {
-		return false, err
-	}
-	rep, err := demo.ParseReport(b)
 	if err != nil {
 		return false, err
 	}
@@ -288,24 +285,13 @@ func check(w io.Writer, v1, v2 *demomodel.Model, plan []demo.Request, results, j
 // checkAccuracy scores both models on the dataset's labels of the
 // instances sent and compares the JSON report's accuracy, overall and by
 // clinic, with it.
-func checkAccuracy(w io.Writer, data *demomodel.Dataset, v1, v2 *demomodel.Model, plan []demo.Request, results, jsonPath string) (bool, error) {
-	obs, err := demo.ObservedFromResults(results)
-	if err != nil {
-		return false, err
-	}
+func checkAccuracy(w io.Writer, data *demomodel.Dataset, v1, v2 *demomodel.Model, plan []demo.Request, obs []demo.Observed,
+	rep *demo.ReportJSON) (bool, error) {
 	s1, err := demo.ScoreModel(v1, data, plan, nil)
 	if err != nil {
 		return false, err
 	}
 	s2, err := demo.ScoreModel(v2, data, plan, demo.FailedIDs(obs))
-	if err != nil {
-		return false, err
-	}
-	b, err := os.ReadFile(jsonPath)
-	if err != nil {
-		return false, err
-	}
-	rep, err := demo.ParseReport(b)
 	if err != nil {
 		return false, err
 	}
@@ -360,11 +346,7 @@ func live(ctx context.Context, stdout, stderr io.Writer, f *demo.Flow, v1, v2 *d
 	if err := f.ReportLive(ctx, jsonPath, stdout, stderr, "--format", "json"); err != nil {
 		return false, err
 	}
-	b, err := os.ReadFile(jsonPath)
-	if err != nil {
-		return false, err
-	}
-	rep, err := demo.ParseReport(b)
+	rep, err := demo.ReadReport(jsonPath)
 	if err != nil {
 		return false, err
 	}
