@@ -84,18 +84,17 @@ func readStateFile(path string) (*Builder, error) {
 func newMergingBuilder(opts Options, states []inputState, rows bool) (*Builder, error) {
 	from := ""
 	if opts.FromStates && len(states) > 0 {
+		// Every option that shapes the aggregation is the state's: the
+		// whole Options, but what is this run's own.
 		s := states[0].b.opts
-		opts.Field, opts.Ignore, opts.AbsTol, opts.RelTol = s.Field, s.Ignore, s.AbsTol, s.RelTol
-		opts.Top, opts.By, opts.MaxGroups = s.Top, s.By, s.MaxGroups
-		opts.Text, opts.ByAlso, opts.PositiveClass, opts.MinGroup = s.Text, s.ByAlso, s.PositiveClass, s.MinGroup
-		opts.LabelKey = s.LabelKey
+		s.Progress, s.FromStates = opts.Progress, opts.FromStates
 		if s.Labels != nil {
 			if rows {
 				return nil, ErrStateLabels
 			}
-			opts.Labels = &Labels{} // the states bring which were asked for
+			s.Labels = &Labels{} // the states bring which were asked for
 		}
-		from = states[0].path
+		opts, from = s, states[0].path
 	}
 	b, err := NewBuilder(opts)
 	if err != nil {

@@ -499,3 +499,23 @@ func TestBuildMergesStateFiles(t *testing.T) {
 		t.Errorf("empty state: %v, want ErrEmpty", err)
 	}
 }
+
+// Every Options field but the run's own (Progress, FromStates) shapes the
+// aggregation, so states must agree on it: a field added to Options and not
+// to aggregationOptions would let states of other settings merge silently.
+func TestAggregationOptionsNameEveryOption(t *testing.T) {
+	listed := map[string]bool{}
+	for _, kv := range aggregationOptions(Options{}) {
+		listed[kv[0]] = true
+	}
+	ot := reflect.TypeFor[Options]()
+	for i := range ot.NumField() {
+		name := ot.Field(i).Name
+		if own := name == "Progress" || name == "FromStates"; own == listed[name] {
+			t.Errorf("Options.%s: listed %v in aggregationOptions", name, listed[name])
+		}
+	}
+	if len(listed) != ot.NumField()-2 {
+		t.Errorf("aggregationOptions lists %d options, Options has %d that shape", len(listed), ot.NumField()-2)
+	}
+}
