@@ -312,16 +312,14 @@ func (b *Builder) Add(r *replay.Result) {
 	}
 	b.cores = cores
 	labels := b.rowLabels(&q)
-	recBody, recSt := unstream(r.RecordedBody)
-	candBody, candSt := unstream(r.CandidateBody)
-	recKind, candKind := streamKind(recordedKind(r), recSt), streamKind(candidateKind(r), candSt)
+	recBody, recSt, recKind := asCompared(r.RecordedBody, recordedKind(r))
+	candBody, candSt, candKind := asCompared(r.CandidateBody, candidateKind(r))
 	hasBase := r.HasBaseline()
 	baseKind := ""
 	var baseBody []byte
 	var baseSt *stream
 	if hasBase {
-		baseBody, baseSt = unstream(r.BaselineBody)
-		baseKind = streamKind(baselineKind(r), baseSt)
+		baseBody, baseSt, baseKind = asCompared(r.BaselineBody, baselineKind(r))
 	}
 	for _, c := range cores {
 		c.exchanges++

@@ -19,6 +19,15 @@ func unstream(body []byte) ([]byte, *stream) {
 	return body, &s
 }
 
+// asCompared is one side's answer as it is compared: body with an event
+// stream reassembled (st, nil for another body), and kind, the side's
+// error kind, or KindStreamIncomplete for a stream that was cut. The
+// Builder and the Comparator both take a row's sides through it.
+func asCompared(body []byte, kind string) ([]byte, *stream, string) {
+	b, st := unstream(body)
+	return b, st, streamKind(kind, st)
+}
+
 // streamKind is kind, or KindStreamIncomplete for a side that answered
 // without error a stream that was cut.
 func streamKind(kind string, st *stream) string {

@@ -35,21 +35,27 @@ func (c *Comparator) Compare(r *replay.Result) (compared, agreed bool) {
 	if r.RecordedError != "" || r.RecordedStatus < 200 || r.RecordedStatus > 299 || r.RecordedBodyTruncated {
 		return false, false
 	}
-	kind := candidateKind(r)
+	// As Builder.Add: event streams as the messages they reassemble into,
+	// and a cut recorded stream is not compared.
+	recBody, _, recKind := asCompared(r.RecordedBody, recordedKind(r))
+	if recKind != "" {
+		return false, false
+	}
+	candBody, _, kind := asCompared(r.CandidateBody, candidateKind(r))
 	if kind != "" || r.CandidateStatus < 200 || r.CandidateStatus > 299 {
 		return true, false
 	}
-	if bytes.Equal(r.RecordedBody, r.CandidateBody) {
+	if bytes.Equal(recBody, candBody) {
 		// The same bytes decode to the same tree, and the comparator is
 		// reflexive (Tolerance.Equal(x, x) for every number, NaN and
 		// infinities included): compare would agree, so the bodies need
 		// not be decoded.
 		return true, true
 	}
-	rec := c.b.prepareRecorded(r.RecordedBody)
+	rec := c.b.prepareRecorded(recBody)
 	// b.fields (the field use a Report lists) takes one entry per
 	// distinct path and source: bounded like a Report's.
-	agreed = c.b.compare(&rec, r.CandidateStatus, kind, r.CandidateBody, &c.side).agreed
+	agreed = c.b.compare(&rec, r.CandidateStatus, kind, candBody, &c.side).agreed
 	if len(c.side.labels.pairs) > maxScratchPairs {
 		c.side = newSideMetrics() // never read: keep it small
 	}

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/shadowctl/shadowctl/replay"
@@ -40,6 +42,11 @@ func TestComparatorVerdictIsTheReportsAgreement(t *testing.T) {
 		{"production 503", Options{}, with(ok(`{}`, `{}`), func(r *replay.Result) { r.RecordedStatus = 503 }), false, false},
 		{"production failed", Options{}, with(ok(``, `{}`), func(r *replay.Result) { r.RecordedStatus, r.RecordedError = 0, "reset" }), false, false},
 		{"production body truncated", Options{}, with(ok(`{"a"`, `{"a"`), func(r *replay.Result) { r.RecordedBodyTruncated = true }), false, false},
+		// Event streams are compared as the message they reassemble into.
+		{"streams, same text, other created times", Options{}, ok(chunks(1, "Hi", " there"), chunks(2, "Hi", " there")), true, true},
+		{"streams, other text", Options{}, ok(chunks(1, "Hi", " there"), chunks(1, "Hi", " you")), true, false},
+		{"candidate stream cut", Options{}, ok(chunks(1, "Hi"), cut(chunks(1, "Hi"))), true, false},
+		{"production stream cut, same bytes", Options{}, ok(cut(chunks(1, "Hi")), cut(chunks(1, "Hi"))), false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,4 +93,21 @@ func TestComparatorReuse(t *testing.T) {
 			t.Errorf("row %d: Compare = %v, %v; want true, %v", i, compared, agreed, r.agreed)
 		}
 	}
+}
+
+// chunks is an OpenAI chat stream of the texts, each chunk stamped with
+// created (which differs between any two real streams).
+func chunks(created int, texts ...string) string {
+	var b strings.Builder
+	for _, t := range texts {
+		fmt.Fprintf(&b, "data: {\"object\":\"chat.completion.chunk\",\"created\":%d,\"choices\":[{\"index\":0,\"delta\":{\"content\":%q}}]}\n\n", created, t)
+	}
+	fmt.Fprintf(&b, "data: {\"object\":\"chat.completion.chunk\",\"created\":%d,\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n", created)
+	return b.String() + "data: [DONE]\n\n"
+}
+
+// cut is a stream cut before its end.
+func cut(stream string) string {
+	i := strings.LastIndex(stream, "data: {")
+	return stream[:i]
 }
