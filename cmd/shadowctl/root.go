@@ -14,8 +14,9 @@ import (
 // globalOptions are the flags every command has, and what commands share:
 // the streams, whether stderr is a terminal, and the logger.
 type globalOptions struct {
-	LogFormat string
-	LogLevel  string
+	LogFormat  string
+	LogLevel   string
+	CPUProfile string
 
 	Stdin  io.Reader
 	Stdout io.Writer
@@ -32,11 +33,13 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	}
 	root := &cobra.Command{
 		Use:   "shadowctl",
-		Short: "Shadow-test a machine-learning model offline: record, replay, report",
-		Long: `shadowctl shadow-tests a new model against the one in production, offline.
+		Short: "Shadow-test a machine-learning model: record, replay, report",
+		Long: `shadowctl shadow-tests a new model against the one in production.
 
   1. shadowctl record   a reverse proxy in front of model-v1 that serves traffic
-                        unchanged and records every exchange to Parquet files
+                        unchanged and records every exchange to Parquet files;
+                        with --shadow it also sends each request to model-v2
+                        live and keeps both answers (the live shadow)
   2. shadowctl replay   sends the recorded requests to model-v2 (and optionally
                         to model-v1 again as a baseline) and writes a results file
   3. shadowctl report   compares the answers: agreement, latency, errors, and
@@ -50,7 +53,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 				return badInput(err)
 			}
 			g.Logger = logger
-			return nil
+			return startCPUProfile(g.CPUProfile)
 		},
 	}
 	root.SetIn(stdin)
@@ -61,6 +64,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	})
 	root.PersistentFlags().StringVar(&g.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	root.PersistentFlags().StringVar(&g.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&g.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file, for 'go tool pprof' (to see where shadowctl spends its time)")
 	root.AddCommand(
 		newRecordCmd(g),
 		newInspectCmd(g),

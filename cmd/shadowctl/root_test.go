@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -52,5 +54,27 @@ func TestUnknownCommandIsAUsageError(t *testing.T) {
 	}
 	if out, _, code := runCLI(t); code != exitOK || !strings.Contains(out, "Usage:") {
 		t.Errorf("no arguments: exit %d, want 0 and the help", code)
+	}
+}
+
+// --cpuprofile writes a profile pprof reads (gzipped protobuf) whatever
+// the command; a path it cannot create is a usage error.
+func TestCPUProfileFlag(t *testing.T) {
+	dir := t.TempDir()
+	writeInspectFixture(t, dir)
+	prof := filepath.Join(dir, "cpu.prof")
+	_, stderr, code := runCLI(t, "--cpuprofile", prof, "inspect", dir)
+	stopCPUProfile()
+	if code != exitOK {
+		t.Fatalf("inspect --cpuprofile: exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(prof)
+	if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("profile %q: %d bytes (%v), want a gzipped profile", prof, len(b), err)
+	}
+	_, stderr, code = runCLI(t, "--cpuprofile", filepath.Join(dir, "missing", "cpu.prof"), "inspect", dir)
+	stopCPUProfile()
+	if code != exitUsage || !strings.Contains(stderr, "--cpuprofile") {
+		t.Errorf("unwritable --cpuprofile: exit %d, %q; want exit 2 naming the flag", code, stderr)
 	}
 }
