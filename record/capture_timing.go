@@ -3,10 +3,10 @@ package record
 // The recorder's hooks into StreamTiming: each kept to one call on the
 // proxy's path, so the proxy can change around them.
 
-// timeAnswer starts the timing of a recorded answer: its first byte, and
-// each event of an event stream.
+// timeAnswer starts the timing of a recorded or mirrored answer: its first
+// byte, and each event of an event stream.
 func (st *exchange) timeAnswer(eventStream bool) {
-	if st.sampled {
+	if st.sampled || st.mirrored != nil {
 		st.resp.tm.Start(eventStream)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeMirror takes every request whose body is held and keeps what it saw.
@@ -18,6 +19,7 @@ type fakeMirror struct {
 	mu      sync.Mutex
 	offers  []*MirrorRequest
 	answers map[string]*MirrorAnswer
+	keys    []string // X-User-Id of each request taken, read before Take
 	take    bool
 }
 
@@ -28,6 +30,11 @@ func (m *fakeMirror) Offer(r *MirrorRequest) Mirrored {
 	if !m.take || r.Unheld {
 		return nil
 	}
+	if r.Get("X-Hop") != "" || r.Get("Connection") != "" {
+		panic("Get gave a hop-by-hop header")
+	}
+	m.keys = append(m.keys, r.Get("X-User-Id"))
+	r.Take()
 	return mirrored{m, r.ID}
 }
 
@@ -64,6 +71,7 @@ func TestProxyOffersRequestsToTheMirror(t *testing.T) {
 	req.Header.Set("X-User-Id", "u1")
 	req.Header.Set("Connection", "keep-alive, X-Hop")
 	req.Header.Set("X-Hop", "per-hop")
+	req.Header.Set("Authorization", "Bearer secret")
 	got := do(t, http.DefaultClient, req)
 	if got.status != 200 {
 		t.Fatalf("status %d", got.status)
@@ -83,13 +91,66 @@ func TestProxyOffersRequestsToTheMirror(t *testing.T) {
 	if o.Header.Get("X-User-Id") != "u1" || o.Header["Connection"] != nil || o.Header["X-Hop"] != nil {
 		t.Errorf("offered headers %v: want the end-to-end ones only", o.Header)
 	}
+	if o.Header.Get("Authorization") != "Bearer secret" {
+		t.Errorf("offered Authorization %q: the copy goes out with the real value", o.Header.Get("Authorization"))
+	}
+	var stored []string
+	for _, h := range o.StoredHeaders {
+		stored = append(stored, h.Name+"="+h.Value)
+	}
+	// Sorted, end-to-end, redacted as a recording stores them.
+	if got, want := strings.Join(stored, " "), "Accept-Encoding=gzip Authorization=REDACTED Content-Length=17 User-Agent=Go-http-client/1.1 X-User-Id=u1"; got != want {
+		t.Errorf("stored headers %q, want %q", got, want)
+	}
+	if len(m.keys) != 1 || m.keys[0] != "u1" {
+		t.Errorf("Get before Take gave %q, want [u1]", m.keys)
+	}
 	a := m.answers[o.ID]
 	if a == nil || a.Status != 200 || string(a.Body) != string(got.body) || a.BodySize != int64(len(got.body)) ||
 		a.Header.Get("X-Upstream") != "v1" || a.Error != "" || a.Latency <= 0 {
 		t.Errorf("answer %+v, want the client's 200 %q", a, got.body)
 	}
+	if a != nil && (a.FirstByteNs <= 0 || a.FirstByteNs > int64(a.Latency) || a.Events != 0 || a.EventNs != nil) {
+		t.Errorf("answer timing first byte %d ns, %d events %v; want a first byte within the latency %d, no events",
+			a.FirstByteNs, a.Events, a.EventNs, a.Latency)
+	}
 	if s := m.offers[1]; !s.Unheld || s.Body != nil || m.answers[s.ID] != nil {
 		t.Errorf("streamed upload offered as %+v, want unheld and not taken", s)
+	}
+}
+
+// The mirror hears an event stream's timing as a recording keeps it, even
+// when the exchange is not recorded.
+func TestProxyTimesTheMirroredAnswer(t *testing.T) {
+	m := &fakeMirror{take: true, answers: map[string]*MirrorAnswer{}}
+	events := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 3 {
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	rg := newRig(t, events, ProxyOptions{Mirror: m, Sample: 1e-9}, SinkOptions{})
+	req, _ := http.NewRequest("POST", rg.front.URL+"/v1/chat/completions", strings.NewReader(`{"stream":true}`))
+	got := do(t, http.DefaultClient, req)
+	if got.status != 200 || string(got.body) != "data: 0\n\ndata: 1\n\ndata: 2\n\n" {
+		t.Fatalf("client got %d %q", got.status, got.body)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.answers[m.offers[0].ID]
+	if a == nil || a.Events != 3 || len(a.EventNs) != 3 {
+		t.Fatalf("answer %+v, want 3 events timed", a)
+	}
+	prev := a.FirstByteNs
+	for i, ns := range a.EventNs {
+		// Each event ends after the one before, the first no sooner than
+		// the first byte; the 5 ms pauses are between them.
+		if ns < prev || (i > 0 && ns-a.EventNs[i-1] < int64(4*time.Millisecond)) || ns > int64(a.Latency) {
+			t.Errorf("event %d ended at %d ns (first byte %d, events %v, latency %d)", i, ns, a.FirstByteNs, a.EventNs, a.Latency)
+		}
+		prev = ns
 	}
 }
 

@@ -347,7 +347,7 @@ func (p *Proxy) forward(st *exchange, w http.ResponseWriter, r *http.Request) {
 		max = p.opts.MaxBody
 	}
 	st.resp.init(res.Body, st, max, res.ContentLength)
-	st.timeAnswer(st.sampled && isEventStream(res.Header))
+	st.timeAnswer(isEventStream(res.Header))
 	flushEach := res.ContentLength < 0 || isEventStream(res.Header)
 	st.resp.flush = !flushEach
 	readErr, writeErr := copyBody(w, &st.resp, flushEach)
@@ -600,6 +600,7 @@ func (st *exchange) finish(errMsg string) {
 	if !st.sampled {
 		st.req.snapshot()
 		st.resp.k.release()
+		st.resp.tm.Reset()
 		return
 	}
 	x := &st.x

@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -155,4 +156,49 @@ func nilTiming(x *Exchange) {
 	if len(x.ResponseEventNs) == 0 {
 		x.ResponseEventNs = nil
 	}
+}
+
+// AnswerTiming is what a results row keeps of an answer's StreamTiming.
+type AnswerTiming struct {
+	FirstByteNs, Events int64
+	EventNs             []int64
+}
+
+// TimedBody is an answer's body that notes when its bytes arrive, as the
+// recorder times the answers it records: replay and the live shadow time
+// their targets' answers with it.
+type TimedBody struct {
+	rc    io.ReadCloser
+	start time.Time
+	tm    StreamTiming
+}
+
+// TimeBody makes res's body note when its bytes arrive, from start (when
+// the request was sent); its events too when it is an event stream. An
+// answer without a body (http.NoBody) is left as it is.
+func TimeBody(res *http.Response, start time.Time) *TimedBody {
+	b := &TimedBody{rc: res.Body, start: start}
+	if res.Body == http.NoBody {
+		return b
+	}
+	b.tm.Start(isEventStream(res.Header))
+	res.Body = b
+	return b
+}
+
+func (b *TimedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 && b.tm.WantsClock() {
+		b.tm.Observe(p[:n], time.Since(b.start))
+	}
+	return n, err
+}
+
+func (b *TimedBody) Close() error { return b.rc.Close() }
+
+// Done returns the timing and gives back what it held.
+func (b *TimedBody) Done() AnswerTiming {
+	t := AnswerTiming{FirstByteNs: b.tm.FirstByteNs(), Events: b.tm.Events(), EventNs: b.tm.EventNs()}
+	b.tm.Reset()
+	return t
 }

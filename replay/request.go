@@ -188,7 +188,7 @@ type side struct {
 	latency time.Duration
 	err     string
 	kind    string
-	timing  answerTiming // timing.go
+	timing  record.AnswerTiming
 }
 
 // send sends one request to u and reads the whole answer, up to maxBody
@@ -199,10 +199,10 @@ func send(ctx context.Context, c *http.Client, method string, u *url.URL, h http
 	if err != nil {
 		return side{err: err.Error(), kind: Classify(err, 0), latency: time.Since(start)}
 	}
-	tb := timeBody(resp, start)
+	tb := record.TimeBody(resp, start)
 	b, err := readBody(resp, maxBody)
 	resp.Body.Close()
-	s := side{status: int32(resp.StatusCode), body: b, latency: time.Since(start), timing: tb.done()}
+	s := side{status: int32(resp.StatusCode), body: b, latency: time.Since(start), timing: tb.Done()}
 	if err != nil {
 		s.err = fmt.Sprintf("read body: %v", err)
 		s.kind = Classify(err, 0)

@@ -348,7 +348,7 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, cs, bs sender, j
 	}
 	r.CandidateStatus, r.CandidateBody, r.CandidateLatencyNs = cand.status, cand.body, int64(cand.latency)
 	r.CandidateError, r.CandidateErrorKind = cand.err, cand.kind
-	r.CandidateFirstByteNs, r.CandidateEvents, r.CandidateEventNs = cand.timing.firstByte, cand.timing.events, cand.timing.eventNs
+	r.CandidateFirstByteNs, r.CandidateEvents, r.CandidateEventNs = cand.timing.FirstByteNs, cand.timing.Events, cand.timing.EventNs
 	r.cand = cand.kind
 	if o.Baseline != nil {
 		b := &struct {
@@ -356,10 +356,10 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, cs, bs sender, j
 			lat               int64
 			err, kind         string
 			firstByte, events int64
-		}{base.status, int64(base.latency), base.err, base.kind, base.timing.firstByte, base.timing.events}
+		}{base.status, int64(base.latency), base.err, base.kind, base.timing.FirstByteNs, base.timing.Events}
 		r.BaselineStatus, r.BaselineBody, r.BaselineLatencyNs = &b.status, base.body, &b.lat
 		r.BaselineError, r.BaselineErrorKind = &b.err, &b.kind
-		r.BaselineFirstByteNs, r.BaselineEvents, r.BaselineEventNs = &b.firstByte, &b.events, base.timing.eventNs
+		r.BaselineFirstByteNs, r.BaselineEvents, r.BaselineEventNs = &b.firstByte, &b.events, base.timing.EventNs
 		if r.BaselineBody == nil {
 			r.BaselineBody = []byte{} // present, empty: not null
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shadowctl/shadowctl/internal/h1"
+	"github.com/shadowctl/shadowctl/record"
 )
 
 // sender sends one request to u and reads the whole answer, up to maxBody
@@ -99,10 +100,10 @@ func (s h1Sender) send(ctx context.Context, deadline time.Time, method string, u
 			}
 			return fail(err, timedOut)
 		}
-		tb := timeBody(res, start)
+		tb := record.TimeBody(res, start)
 		b, err := readBody(res, maxBody)
 		_ = res.Body.Close()
-		sd := side{status: int32(res.StatusCode), body: b, latency: time.Since(start), timing: tb.done()}
+		sd := side{status: int32(res.StatusCode), body: b, latency: time.Since(start), timing: tb.Done()}
 		if err != nil {
 			if drop() {
 				err = fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)

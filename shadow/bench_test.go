@@ -73,7 +73,7 @@ func BenchmarkCopy(b *testing.B) {
 			var sp *spool.Sink[replay.Result]
 			if bc.spool {
 				var err error
-				sp, err = spool.New(spool.Options{Dir: b.TempDir(), Instance: "bench"}, ResultsCodec(nil))
+				sp, err = spool.New(spool.Options{Dir: b.TempDir(), Instance: "bench"}, ResultsCodec())
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -45,7 +45,7 @@ func ParseKey(s string) (*Key, error) {
 // what the path selects ("" when absent: those requests share one key).
 func (k *Key) value(r *record.MirrorRequest) string {
 	if k.header != "" {
-		return r.Header.Get(k.header)
+		return r.Get(k.header)
 	}
 	var v any
 	d := json.NewDecoder(bytes.NewReader(r.Body))

@@ -21,20 +21,16 @@ func FileName(t time.Time, instance string, seq int) string {
 		fmt.Sprintf("%06d", seq) + parquetfile.Ext
 }
 
-// ResultsCodec is how a spool writes, logs and recovers results rows;
-// redact, when set, masks JSON fields of the bodies before they are stored.
-func ResultsCodec(redact *record.JSONRedactor) spool.Codec[replay.Result] {
+// ResultsCodec is how a spool writes, logs and recovers results rows (the
+// Shadow has masked their bodies, see Options.RedactJSON).
+func ResultsCodec() spool.Codec[replay.Result] {
 	return spool.Codec[replay.Result]{
 		Size: func(r *replay.Result) int64 {
-			return int64(cap(r.RequestBody)+cap(r.RecordedBody)+cap(r.CandidateBody)+len(r.Path)+len(r.RecordedError)+len(r.CandidateError)) + 256
-		},
-		Prepare: func(r *replay.Result) {
-			if redact == nil {
-				return
+			n := cap(r.RequestBody) + cap(r.RecordedBody) + cap(r.CandidateBody) + len(r.Path) + len(r.RecordedError) + len(r.CandidateError)
+			for _, h := range r.RequestHeaders {
+				n += len(h.Name) + len(h.Value) + 32
 			}
-			r.RequestBody, _ = redact.Body(r.RequestBody, false, nil)
-			r.RecordedBody, r.RecordedBodyTruncated = redact.Body(r.RecordedBody, r.RecordedBodyTruncated, nil)
-			r.CandidateBody, _ = redact.Body(r.CandidateBody, false, nil)
+			return int64(n+8*(len(r.RecordedEventNs)+len(r.CandidateEventNs))) + 256
 		},
 		Create:        func(path string) (spool.File[replay.Result], error) { return replay.CreateResults(path) },
 		Append:        appendResult,

@@ -17,15 +17,16 @@ import (
 // each copy http.Transport's hand-offs between its connection goroutines
 // (a third of the recorder's CPU with a fast shadow went there). A
 // connection is reused only when known clean, as the proxy's are.
-func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) replay.Answer {
+// It returns the answer, its timing and its header.
+func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) (replay.Answer, record.AnswerTiming, http.Header) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.Timeout)
 	defer cancel()
-	fail := func(err error) replay.Answer {
+	fail := func(err error) (replay.Answer, record.AnswerTiming, http.Header) {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
-		return replay.Answer{Err: err.Error(), Kind: replay.Classify(err, 0), Latency: time.Since(start)}
+		return replay.Answer{Err: err.Error(), Kind: replay.Classify(err, 0), Latency: time.Since(start)}, record.AnswerTiming{}, nil
 	}
 	method := r.Method
 	if method == "" {
@@ -53,7 +54,9 @@ func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) replay.Answer {
 		return fail(err)
 	}
 	a := replay.Answer{Status: int32(res.StatusCode)}
+	tb := record.TimeBody(res, start)
 	body, err := readBody(res, s.opts.MaxBody)
+	tm := tb.Done()
 	switch {
 	case err != nil:
 		drop()
@@ -71,7 +74,7 @@ func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) replay.Answer {
 		}
 	}
 	a.Latency = time.Since(start)
-	return a
+	return a, tm, res.Header
 }
 
 // readBody reads res's body, up to max+1 bytes (one more tells it is too

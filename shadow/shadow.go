@@ -82,6 +82,11 @@ type Options struct {
 	TLS *tls.Config
 	// Rows receives each finished row; nil keeps none (metrics only).
 	Rows RowSink
+	// RedactJSON, when set, masks JSON fields of a row's bodies once it is
+	// compared, before Rows gets it, by the recorder's rules: each body is
+	// read with its own headers, and one that cannot be read as JSON
+	// (encoded, say) is not kept.
+	RedactJSON *record.JSONRedactor
 	// Compare configures the live comparison (the report's options).
 	Compare report.Options
 	Logger  *slog.Logger
@@ -235,6 +240,7 @@ func (s *Shadow) Offer(r *record.MirrorRequest) record.Mirrored {
 		s.drop(DropQueueFull)
 		return nil
 	}
+	r.Take()
 	p := &pending{s: s, req: r, primary: make(chan *record.MirrorAnswer, 1), held: n}
 	select {
 	case s.queue <- p:
@@ -280,7 +286,7 @@ func (s *Shadow) work(c *report.Comparator) {
 func (s *Shadow) mirror(p *pending, c *report.Comparator) {
 	s.mirrored.Add(1)
 	s.m.inFlight.Inc()
-	cand := s.send(p.req)
+	cand, tm, candHeader := s.send(p.req)
 	s.m.inFlight.Dec()
 	s.m.observe(cand)
 	var prim *record.MirrorAnswer
@@ -294,22 +300,31 @@ func (s *Shadow) mirror(p *pending, c *report.Comparator) {
 	// rows it queues).
 	defer s.held.Add(-p.held - p.kept.Load())
 	row := Row(p.req, prim, cand)
+	row.CandidateFirstByteNs, row.CandidateEvents, row.CandidateEventNs = tm.FirstByteNs, tm.Events, tm.EventNs
 	if compared, agreed := c.Compare(row); compared {
 		s.compared.Add(1)
 		if agreed {
 			s.agreed.Add(1)
 		}
 	}
-	if s.opts.Rows != nil && s.opts.Rows.Offer(row) {
+	if s.opts.Rows == nil {
+		return
+	}
+	if r := s.opts.RedactJSON; r != nil {
+		row.RequestBody, _ = r.Body(row.RequestBody, false, row.RequestHeaders)
+		row.RecordedBody, row.RecordedBodyTruncated = r.Body(row.RecordedBody, row.RecordedBodyTruncated, record.HeadersFrom(prim.Header, nil))
+		row.CandidateBody, _ = r.Body(row.CandidateBody, false, record.HeadersFrom(candHeader, nil))
+	}
+	if s.opts.Rows.Offer(row) {
 		s.written.Add(1)
 	}
 }
 
 // send sends the copy to the candidate, with the client's headers and
 // --shadow-header.
-func (s *Shadow) send(r *record.MirrorRequest) replay.Answer {
+func (s *Shadow) send(r *record.MirrorRequest) (replay.Answer, record.AnswerTiming, http.Header) {
 	if len(s.opts.Header) == 0 {
-		return s.sendH1(r, r.Header) // read only: no copy needed
+		return s.sendH1(r, r.Header) // Take's copy, read only
 	}
 	h := make(http.Header, len(r.Header)+len(s.opts.Header))
 	for k, vs := range r.Header {
@@ -328,6 +343,8 @@ func Row(r *record.MirrorRequest, prim *record.MirrorAnswer, cand replay.Answer)
 		ID: r.ID, Method: r.Method, Path: r.Target, RequestBody: r.Body, SentAt: r.StartedAt,
 		RecordedStartedAt: r.StartedAt, RecordedStatus: int32(prim.Status), RecordedBody: prim.Body,
 		RecordedBodyTruncated: prim.Truncated, RecordedLatencyNs: int64(prim.Latency), RecordedError: prim.Error,
+		RequestHeaders:      r.StoredHeaders,
+		RecordedFirstByteNs: prim.FirstByteNs, RecordedEvents: prim.Events, RecordedEventNs: prim.EventNs,
 		CandidateStatus: cand.Status, CandidateBody: cand.Body, CandidateLatencyNs: int64(cand.Latency),
 		CandidateError: cand.Err, CandidateErrorKind: cand.Kind,
 	}

@@ -77,7 +77,8 @@ func newRig(t *testing.T, primary, candidate http.Handler, opts Options) *rig {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(up.URL)
-	p, err := record.NewProxy(record.ProxyOptions{Upstream: u, MaxBody: 1 << 20, Sample: 1, Mirror: s})
+	p, err := record.NewProxy(record.ProxyOptions{Upstream: u, MaxBody: 1 << 20, Sample: 1, Mirror: s,
+		Redact: record.RedactSet(record.DefaultRedact)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +111,118 @@ func (rg *rig) close(t *testing.T) Stats {
 		t.Fatal(err)
 	}
 	return rg.shadow.Stats()
+}
+
+// A live row keeps what a replayed one does: the request's headers as a
+// recording stores them (redacted), and each side's timing, so that a
+// report slices, keys labels and times streams on live results as on
+// replayed ones.
+func TestShadowRowsKeepHeadersAndTiming(t *testing.T) {
+	stream := func(pause time.Duration) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "text/event-stream")
+			for i := range 3 {
+				fmt.Fprintf(w, "data: {\"n\":%d}\n\n", i)
+				w.(http.Flusher).Flush()
+				time.Sleep(pause)
+			}
+		})
+	}
+	rg := newRig(t, stream(2*time.Millisecond), stream(6*time.Millisecond), Options{})
+	if code, _ := rg.post(t, "/v1/chat/completions", `{"stream":true}`, "X-User-Id", "u7", "Authorization", "Bearer s3cret"); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	rg.close(t)
+	rows := rg.rows.byID()
+	if len(rows) != 1 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	for _, r := range rows {
+		if v, _ := r.Header("X-User-Id"); v != "u7" {
+			t.Errorf("row's X-User-Id %q, want u7 (headers %v)", v, r.RequestHeaders)
+		}
+		if v, _ := r.Header("Authorization"); v != record.Redacted {
+			t.Errorf("row's Authorization %q, want it redacted", v)
+		}
+		for _, side := range []struct {
+			name             string
+			first, events    int64
+			eventNs          []int64
+			latency, minStep int64
+		}{
+			{"recorded", r.RecordedFirstByteNs, r.RecordedEvents, r.RecordedEventNs, r.RecordedLatencyNs, int64(time.Millisecond)},
+			{"candidate", r.CandidateFirstByteNs, r.CandidateEvents, r.CandidateEventNs, r.CandidateLatencyNs, int64(5 * time.Millisecond)},
+		} {
+			if side.first <= 0 || side.events != 3 || len(side.eventNs) != 3 {
+				t.Errorf("%s: first byte %d ns, %d events %v; want 3 events timed", side.name, side.first, side.events, side.eventNs)
+				continue
+			}
+			for i := 1; i < 3; i++ {
+				if d := side.eventNs[i] - side.eventNs[i-1]; d < side.minStep {
+					t.Errorf("%s: events %v ended %d ns apart, want at least the model's pause %d", side.name, side.eventNs, d, side.minStep)
+				}
+			}
+			if last := side.eventNs[2]; last > side.latency || side.first > side.eventNs[0] {
+				t.Errorf("%s: first byte %d, events %v, latency %d: out of order", side.name, side.first, side.eventNs, side.latency)
+			}
+		}
+	}
+}
+
+// --redact-json masks each body of a live row by the recorder's rules,
+// each read with its own side's headers: a candidate answer in a
+// Content-Encoding it cannot read as JSON is not kept.
+func TestShadowRedactsWhatItStores(t *testing.T) {
+	red, err := record.NewJSONRedactor([]string{"$.user.email"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"predictions":["cat"],"user":{"email":"v1@example.com"}}`)
+	})
+	v2 := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/encoded" {
+			// zstd's magic, then bytes that hold the field in clear for
+			// whoever decodes them: no NUL, not JSON, not text.
+			w.Header().Set("Content-Encoding", "zstd")
+			w.Write([]byte("\x28\xb5\x2f\xfd\x80\x81 v2@example.com \xfe"))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"predictions":["cat"],"user":{"email":"v2@example.com"}}`)
+	})
+	rg := newRig(t, v1, v2, Options{RedactJSON: red})
+	for _, path := range []string{"/plain", "/encoded"} {
+		if code, _ := rg.post(t, path, `{"instances":[1],"user":{"email":"client@example.com"}}`, "Content-Type", "application/json"); code != 200 {
+			t.Fatalf("%s: status %d", path, code)
+		}
+	}
+	st := rg.close(t)
+	if st.Compared != 2 || st.Agreed != 1 {
+		t.Errorf("compared %d, agreed %d: want both compared before masking, the plain one agreeing", st.Compared, st.Agreed)
+	}
+	byPath := map[string]*replay.Result{}
+	for _, r := range rg.rows.byID() {
+		byPath[r.Path] = r
+		for _, b := range [][]byte{r.RequestBody, r.RecordedBody, r.CandidateBody} {
+			if strings.Contains(string(b), "@example.com") {
+				t.Errorf("%s: a stored body keeps the masked field: %q", r.Path, b)
+			}
+		}
+	}
+	p := byPath["/plain"]
+	if p == nil || string(p.RequestBody) != `{"instances":[1],"user":{"email":"REDACTED"}}` ||
+		string(p.RecordedBody) != `{"predictions":["cat"],"user":{"email":"REDACTED"}}` ||
+		string(p.CandidateBody) != `{"predictions":["cat"],"user":{"email":"REDACTED"}}` {
+		t.Errorf("plain row %+v: want each body masked", p)
+	}
+	if e := byPath["/encoded"]; e == nil || len(e.CandidateBody) != 0 || string(e.RecordedBody) != string(p.RecordedBody) {
+		t.Errorf("encoded row %+v: want the candidate's body not kept", e)
+	}
 }
 
 // Every request is mirrored; the rows pair the primary's answer (recorded)

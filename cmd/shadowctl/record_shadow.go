@@ -108,14 +108,14 @@ func startShadow(o *shadowOptions, c *shadowConfig, rc *recordConfig, ro *record
 	rows, err := spool.New(spool.Options{
 		Dir: rc.shadowDir(o.Out), Instance: rc.instance, Queue: ro.Queue, QueueBytes: max(spool.DefaultQueueBytes, 4*rc.maxBody),
 		RotateSize: rc.rotateSize, RotateInterval: ro.RotateInterval, Logger: logger,
-	}, shadow.ResultsCodec(rc.redactJSON))
+	}, shadow.ResultsCodec())
 	if err != nil {
 		return nil, err
 	}
 	sh, err := shadow.New(shadow.Options{
 		Target: c.target, Sample: o.Sample, Key: c.key, Concurrency: o.Concurrency, Queue: o.Queue,
-		Timeout: o.Timeout, Header: c.header, MaxBody: rc.maxBody, Rows: rows, Logger: logger,
-		TLS: rc.tls,
+		Timeout: o.Timeout, Header: c.header, MaxBody: rc.maxBody, Rows: rows, RedactJSON: rc.redactJSON,
+		Logger: logger, TLS: rc.tls,
 	})
 	if err != nil {
 		_ = rows.Close(context.Background())

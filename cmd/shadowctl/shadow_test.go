@@ -45,6 +45,15 @@ func demoModels(t *testing.T) (v1, v2 *demomodel.Model, v1URL, v2URL string) {
 // returns how many requests the two models answer alike (the ground truth).
 func sendInstances(t *testing.T, front string, v1, v2 *demomodel.Model, n int) (agree int) {
 	t.Helper()
+	return sendTenants(t, front, v1, v2, n, nil)["all"]
+}
+
+// sendTenants is sendInstances with request i from tenant i%len(tenants)
+// (in an X-Tenant header, none when tenants is nil); it returns how many
+// requests the models answer alike per tenant, and in all under "all".
+func sendTenants(t *testing.T, front string, v1, v2 *demomodel.Model, n int, tenants []string) map[string]int {
+	t.Helper()
+	agree := map[string]int{}
 	d, err := demomodel.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +61,14 @@ func sendInstances(t *testing.T, front string, v1, v2 *demomodel.Model, n int) (
 	for i := range n {
 		x := d.Features[i%len(d.Features)]
 		body, _ := json.Marshal(map[string]any{"instances": [][]float64{x}})
-		res, err := http.Post(front+"/v1/models/bc:predict", "application/json", bytes.NewReader(body))
+		req, _ := http.NewRequest("POST", front+"/v1/models/bc:predict", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		tenant := ""
+		if tenants != nil {
+			tenant = tenants[i%len(tenants)]
+			req.Header.Set("X-Tenant", tenant)
+		}
+		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +80,10 @@ func sendInstances(t *testing.T, front string, v1, v2 *demomodel.Model, n int) (
 			t.Fatalf("request %d: client got %d %s, want v1's %s", i, res.StatusCode, b, want)
 		}
 		if l1 == l2 {
-			agree++
+			agree["all"]++
+			if tenant != "" {
+				agree[tenant]++
+			}
 		}
 	}
 	return agree
@@ -81,7 +100,9 @@ func TestRecordLiveShadowAgreesWithGroundTruth(t *testing.T) {
 	p := startRecorder(t, bin, "--listen", "127.0.0.1:0", "--admin", "", "--upstream", v1URL, "--shadow", v2URL,
 		"--out", filepath.Join(dir, "rec"), "--shadow-out", sh, "--instance", "live")
 	const n = 120
-	agree := sendInstances(t, p.addr, v1, v2, n)
+	tenants := []string{"acme", "globex", "initech"}
+	byTenant := sendTenants(t, p.addr, v1, v2, n, tenants)
+	agree := byTenant["all"]
 	if agree == n || agree == 0 {
 		t.Fatalf("the models agree on %d of %d instances: pick instances where they differ", agree, n)
 	}
@@ -106,6 +127,33 @@ func TestRecordLiveShadowAgreesWithGroundTruth(t *testing.T) {
 	if rep.Exchanges != n || rep.Agreement.Requests.Compared != n || rep.Agreement.Requests.Agreed != int64(agree) {
 		t.Errorf("report over the live results: %d rows, %d of %d agreeing; ground truth %d of %d", rep.Exchanges,
 			rep.Agreement.Requests.Agreed, rep.Agreement.Requests.Compared, agree, n)
+	}
+	// The live rows keep the request headers: a report slices by one as it
+	// does replayed results.
+	out, err = exec.Command(bin, "report", "--format", "json", "--by", "header:X-Tenant", sh).Output()
+	if err != nil {
+		t.Fatalf("report --by header:X-Tenant: %v", err)
+	}
+	var groups struct {
+		Groups []struct {
+			Key       string `json:"key"`
+			Exchanges int64  `json:"exchanges"`
+			Agreement struct {
+				Requests struct{ Compared, Agreed int64 } `json:"requests"`
+			} `json:"agreement"`
+		} `json:"groups"`
+	}
+	if err := json.Unmarshal(out, &groups); err != nil {
+		t.Fatal(err)
+	}
+	if len(groups.Groups) != len(tenants) {
+		t.Fatalf("%d groups by X-Tenant, want %d: %s", len(groups.Groups), len(tenants), out)
+	}
+	for _, g := range groups.Groups {
+		if g.Exchanges != n/int64(len(tenants)) || g.Agreement.Requests.Agreed != int64(byTenant[g.Key]) {
+			t.Errorf("group %q: %d rows, %d agreeing; ground truth %d rows, %d agreeing", g.Key, g.Exchanges,
+				g.Agreement.Requests.Agreed, n/len(tenants), byTenant[g.Key])
+		}
 	}
 }
 
