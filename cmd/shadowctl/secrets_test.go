@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/shadowctl/shadowctl/internal/poll"
+	"github.com/shadowctl/shadowctl/internal/wal"
 	"github.com/shadowctl/shadowctl/record"
 )
 
@@ -99,11 +100,12 @@ func TestSecretsNeverReachDiskOrLog(t *testing.T) {
 			return nil
 		})
 	}
-	// While recording: the write-ahead log is plain bytes.
+	// While recording: the write-ahead log's records (compressed on disk,
+	// so searched as the log reads them back).
 	waitForFile(t, dir, "*"+record.WALSuffix, "VISIBLE-HEADER-MARKER")
 	logs, _ := filepath.Glob(filepath.Join(dir, "*"+record.WALSuffix))
 	for _, l := range logs {
-		b, err := os.ReadFile(l)
+		b, err := logRecords(l)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,13 +175,25 @@ func TestSecretsNeverReachDiskOrLog(t *testing.T) {
 	}
 }
 
-// waitForFile polls until a file matching pattern in dir holds marker.
+// logRecords is every record of the write-ahead log at path, one after
+// another, as wal.Read gives them (the file itself is compressed).
+func logRecords(path string) ([]byte, error) {
+	var all []byte
+	_, err := wal.Read(path, func(rec []byte) error {
+		all = append(all, rec...)
+		return nil
+	})
+	return all, err
+}
+
+// waitForFile polls until a write-ahead log matching pattern in dir holds
+// marker in one of its records.
 func waitForFile(t *testing.T, dir, pattern, marker string) {
 	t.Helper()
 	poll.Until(t, func() bool {
 		files, _ := filepath.Glob(filepath.Join(dir, pattern))
 		for _, f := range files {
-			if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte(marker)) {
+			if b, err := logRecords(f); err == nil && bytes.Contains(b, []byte(marker)) {
 				return true
 			}
 		}
