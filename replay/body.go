@@ -69,7 +69,7 @@ func putBody(b []byte) {
 // ErrBodyTooLarge is an answer longer than Options.MaxBody: it is not kept
 // (its row has kind KindTooLarge), so that one runaway answer cannot take
 // the replayer's memory.
-var ErrBodyTooLarge = errors.New("answer body over --max-body")
+var ErrBodyTooLarge = errors.New("answer body too large")
 
 // readBody reads a whole answer body, at most max bytes, into a buffer of
 // its size, the one the row keeps: a body of unknown length (chunked) goes

@@ -34,7 +34,7 @@ const (
 	KindHTTP4xx    = "http_4xx"           // the target answered 4xx
 	KindHTTP5xx    = "http_5xx"           // the target answered 5xx
 	KindCanceled   = "canceled"           // the run was interrupted
-	KindTooLarge   = "body_too_large"     // the answer was longer than --max-body (not kept)
+	KindTooLarge   = "body_too_large"     // the answer was longer than the limit (not kept)
 	KindOther      = "other"              // anything else
 	KindNoResponse = "no_response"        // recorded side only: production had no answer
 	// KindStreamIncomplete is given by report, not replay: an event
