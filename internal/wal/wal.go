@@ -51,6 +51,9 @@ const headerSize = 8
 // written without waiting for Flush.
 const blockSize = 256 << 10
 
+// keptBuffer bounds the buffers a Writer keeps between blocks.
+const keptBuffer = 64 << 20
+
 // bufSize is the read buffer of Read.
 const bufSize = 256 << 10
 
@@ -133,11 +136,15 @@ func (w *Writer) writeBlock() error {
 	out := w.out[:headerSize+len(enc)]
 	binary.LittleEndian.PutUint32(out[0:], uint32(len(enc)))
 	binary.LittleEndian.PutUint32(out[4:], crc32.Checksum(enc, castagnoli))
+	// The buffers are kept for the next block, grown to the largest
+	// records seen (bodies are capped by --max-body): reallocating them for
+	// each large record made garbage faster than the GC took it back
+	// (TestRecorderMemoryUnderLargeUploads). Only a huge one is let go.
 	w.raw = w.raw[:0]
-	if cap(w.raw) > 4*blockSize {
-		w.raw = nil // one huge record: do not keep its buffer
+	if cap(w.raw) > keptBuffer {
+		w.raw = nil
 	}
-	if cap(w.out) > 4*blockSize {
+	if cap(w.out) > keptBuffer {
 		w.out = nil
 	}
 	if _, err := w.f.Write(out); err != nil {
