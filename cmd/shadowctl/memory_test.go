@@ -25,9 +25,10 @@ import (
 
 // Bounds of TestRecorderMemoryUnderLargeUploads, for the default
 // --body-memory of 128MiB and --max-body of 4MiB: at most 128MiB of bodies
-// in flight, the rows they become written a few MiB at a time, and twice
-// that live heap for the garbage collector (GOGC=100) plus the runtime leave
-// the peak well under 512MiB, with headroom under the 768Mi limit of the
+// in flight and 128MiB of rows queued, written a few MiB at a time, under
+// the soft memory limit the recorder sets from them (384MiB: without it the
+// collector let garbage reach twice the live heap, and the peak went past
+// 512MiB in two runs of three), leave the peak under 512MiB, with headroom under the 768Mi limit of the
 // README's Pod spec. With nothing in flight and the queue drained, what the
 // recorder still holds (an open file's buffers, idle connections) is a few
 // tens of MiB.
@@ -149,6 +150,11 @@ func TestRecorderMemoryUnderLargeUploads(t *testing.T) {
 		}
 	}
 	afterRSS, peak := procMemory(t, pid)
+	// The recorder set Go's soft memory limit from its own bounds:
+	// --body-memory, the sink's queue, and the headroom.
+	if got, want := metricValues(t, admin+"/metrics")["go_gc_gomemlimit_bytes"], float64(128<<20+record.DefaultQueueBytes+memoryHeadroom); got != want {
+		t.Errorf("go_gc_gomemlimit_bytes %v, want %v", got, want)
+	}
 	heapBefore := metricValues(t, admin+"/metrics")["go_memstats_heap_alloc_bytes"]
 	forceGC(t, admin)
 	forceGC(t, admin)

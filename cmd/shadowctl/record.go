@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -21,7 +22,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/shadowctl/shadowctl/internal/bucket"
+	"github.com/shadowctl/shadowctl/internal/spool"
 	"github.com/shadowctl/shadowctl/record"
+	"github.com/shadowctl/shadowctl/shadow"
 )
 
 // recordOptions are the flags of `shadowctl record`.
@@ -320,6 +323,14 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 	if opts.Pprof {
 		ro.WrapAdmin = withPprof
 	}
+	queueBytes := ro.Sink.QueueBytes
+	if cfg.shadow != nil {
+		// The copies' bodies (shadow.DefaultMaxHeld) and the results queue.
+		queueBytes += shadow.DefaultMaxHeld + max(spool.DefaultQueueBytes, 4*cfg.maxBody)
+	}
+	if limit, set := setMemoryLimit(cfg.bodyMemory, queueBytes); set {
+		logger.Debug("Go memory limit set from the recorder's bounds (GOMEMLIMIT overrides it)", "bytes", limit)
+	}
 	var live *liveShadow
 	if cfg.shadow != nil {
 		if live, err = startShadow(&opts.Shadow, cfg.shadow, cfg, opts, logger); err != nil {
@@ -389,4 +400,24 @@ func withPprof(h http.Handler) http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// memoryHeadroom is what the soft memory limit allows beyond the bodies
+// the recorder may hold: the open files' buffers, connections, the runtime.
+const memoryHeadroom = 128 << 20
+
+// setMemoryLimit gives Go's collector a soft limit of the bytes the
+// recorder may hold by its own bounds (bodies in flight, rows and copies
+// queued) plus memoryHeadroom, unless GOMEMLIMIT sets one. Without it the
+// collector lets garbage grow to twice the live heap, and a burst of large
+// bodies (bounded while live) could take the pod past its memory limit;
+// with it the collector works harder near the limit instead. It returns
+// the limit and whether it set it.
+func setMemoryLimit(bodyMemory, queueBytes int64) (int64, bool) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return 0, false
+	}
+	limit := bodyMemory + queueBytes + memoryHeadroom
+	debug.SetMemoryLimit(limit)
+	return limit, true
 }

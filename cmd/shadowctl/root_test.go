@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -76,5 +77,21 @@ func TestCPUProfileFlag(t *testing.T) {
 	stopCPUProfile()
 	if code != exitUsage || !strings.Contains(stderr, "--cpuprofile") {
 		t.Errorf("unwritable --cpuprofile: exit %d, %q; want exit 2 naming the flag", code, stderr)
+	}
+}
+
+// The recorder sets Go's soft memory limit from its bounds, unless
+// GOMEMLIMIT is set.
+func TestSetMemoryLimit(t *testing.T) {
+	old := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(old)
+	t.Setenv("GOMEMLIMIT", "")
+	if limit, set := setMemoryLimit(128<<20, 256<<20); !set || limit != 512<<20 || debug.SetMemoryLimit(-1) != 512<<20 {
+		t.Errorf("setMemoryLimit = %d, %v; limit now %d; want 512 MiB set", limit, set, debug.SetMemoryLimit(-1))
+	}
+	debug.SetMemoryLimit(old)
+	t.Setenv("GOMEMLIMIT", "600MiB")
+	if _, set := setMemoryLimit(128<<20, 256<<20); set || debug.SetMemoryLimit(-1) != old {
+		t.Errorf("with GOMEMLIMIT set, the limit changed to %d", debug.SetMemoryLimit(-1))
 	}
 }
