@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -85,15 +84,6 @@ func processTreeCPU(pid int) time.Duration {
 		ticks += u + s
 	}
 	return time.Duration(ticks) * time.Second / 100 // USER_HZ is 100 on Linux
-}
-
-// selfCPU is the CPU time (user and system) this process has used so far.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 var (

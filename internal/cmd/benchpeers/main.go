@@ -25,8 +25,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -41,6 +41,13 @@ import (
 )
 
 func main() {
+	if spec := os.Getenv(modelEnv); spec != "" {
+		if err := runModel(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "benchpeers model:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -55,7 +62,7 @@ func main() {
 type options struct {
 	shadowctl, nginx, wrk, vegeta string
 	rounds                        int
-	duration                      time.Duration
+	duration, settle              time.Duration
 	connections, threads          int
 	body, reply                   int
 	recordArgs                    string
@@ -76,6 +83,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.wrk, "wrk", "wrk", "wrk binary (the whole run is skipped if not found)")
 	fs.StringVar(&o.vegeta, "vegeta", "vegeta", "vegeta binary (skipped if not found; also looked for in ~/go/bin)")
 	fs.IntVar(&o.rounds, "rounds", 5, "interleaved rounds; figures are medians over them")
+	fs.DurationVar(&o.settle, "settle", 2*time.Second, "pause before each load run, so the target before has finished its own work")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of each load run")
 	fs.IntVar(&o.connections, "connections", 32, "concurrent connections")
 	fs.IntVar(&o.threads, "threads", 2, "wrk threads")
@@ -291,9 +299,18 @@ func (b *bench) measure(ctx context.Context, targets []target, profiled map[*rec
 	}
 	res := make(map[string][]wrkResult)
 	for r := range o.rounds {
-		// Rotate the order, so a drift in the machine's load hits all alike.
-		for i := range targets {
-			t := targets[(i+r)%len(targets)]
+		// A new order each round (the same each run), so a drift in the
+		// machine's load hits all alike and no target always follows the
+		// same one; a pause before each lets the one before finish what it
+		// does after its load (a recorder's writes, the kernel's writeback).
+		order := rand.New(rand.NewPCG(uint64(r), 7)).Perm(len(targets))
+		for _, i := range order {
+			t := targets[i]
+			select {
+			case <-time.After(o.settle):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 			var prof chan error
 			if path := profiled[t.rec]; o.cpuProfile != "" && r == o.rounds-1 && t.rec != nil && path != "" {
 				prof = make(chan error, 1)
@@ -319,10 +336,10 @@ func (b *bench) measure(ctx context.Context, targets []target, profiled map[*rec
 // load runs wrk once against t. For a recorder with a shadow it then waits
 // for the shadow's queue to drain, so the round's CPU includes the copies'
 // and the next round starts with an empty queue, and it reads the round's
-// copies and the process's peak RSS. The CPU this process spends meanwhile
-// is the models' (the upstream and the shadows run here).
+// copies and the process's peak RSS. The models' CPU is their processes'
+// (models.go).
 func (b *bench) load(ctx context.Context, t target) (wrkResult, error) {
-	cpu0, self0 := processTreeCPU(t.pid), selfCPU()
+	cpu0, models0 := processTreeCPU(t.pid), modelsCPU()
 	var before shadowCounts
 	if t.rec != nil && t.rec.shadowed {
 		var err error
@@ -345,37 +362,12 @@ func (b *bench) load(ctx context.Context, t target) (wrkResult, error) {
 		w.cpuPerReq = float64((processTreeCPU(t.pid) - cpu0).Microseconds()) / float64(w.requests)
 	}
 	if w.requests > 0 {
-		w.modelCPUPerReq = float64((selfCPU() - self0).Microseconds()) / float64(w.requests)
+		w.modelCPUPerReq = float64((modelsCPU() - models0).Microseconds()) / float64(w.requests)
 	}
 	if t.rec != nil {
 		w.peakRSS = peakRSS(t.pid)
 	}
 	return w, nil
-}
-
-// serveModel starts a model stand-in on loopback that reads the request,
-// waits delay, and answers reply; it returns its URL and its stop.
-func serveModel(reply []byte, delay time.Duration) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		if delay > 0 {
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(reply)
-	})}
-	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
 // jsonBody is a model request of about n bytes: an instances array of

@@ -98,7 +98,7 @@ func (b *bench) runShadow(ctx context.Context) error {
 	fmt.Fprintf(b.stdout, "# load %s after\n", loadavg())
 
 	fmt.Fprintln(b.stdout, "# of unmirrored: req/s over nginx's or record's (no mirror) in the same round; proxy CPU: the proxy's processes;"+
-		" models CPU: benchpeers' own (the upstream and the shadows run in it)")
+		" models CPU: the model processes' (the upstream and the shadows, one process each)")
 	fmt.Fprintln(b.stdout, "# copies dropped: of each round's copies, from /metrics once the queue drained; peak RSS: VmHWM after the first round → after the last")
 	tw := tabwriter.NewWriter(b.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\treq/s\tof direct\tof unmirrored\tp50 ms\tp99 ms\tproxy CPU µs/req\tmodels CPU µs/req\tcopies dropped\tpeak RSS MiB r1→last\t")

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The model stand-ins (the upstream and the shadows) each run in a process
+// of their own, this binary started again with modelEnv set: a model-v2
+// next to production is another service, and in this process they would
+// share one Go runtime with each other and with the measuring (a 50 ms
+// shadow's timers and goroutines slowed the upstream sharing it).
+const modelEnv = "BENCHPEERS_MODEL" // "REPLY_BYTES DELAY"
+
+var (
+	modelsMu  sync.Mutex
+	modelPIDs []int
+)
+
+// modelsCPU is the CPU time the model processes have used so far.
+func modelsCPU() time.Duration {
+	modelsMu.Lock()
+	defer modelsMu.Unlock()
+	var d time.Duration
+	for _, pid := range modelPIDs {
+		d += processTreeCPU(pid)
+	}
+	return d
+}
+
+// serveModel starts a model stand-in on loopback, in its own process, that
+// reads the request, waits delay, and answers reply (a JSON body of that
+// length, as jsonBody makes it); it returns its URL and how to stop it.
+func serveModel(reply []byte, delay time.Duration) (string, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d %s", modelEnv, len(reply), delay))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	stdin, err := cmd.StdinPipe() // closed when this process ends: the model then exits
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("start a model process: %w", err)
+	}
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return "", nil, fmt.Errorf("model process: no address: %w", err)
+	}
+	modelsMu.Lock()
+	modelPIDs = append(modelPIDs, cmd.Process.Pid)
+	modelsMu.Unlock()
+	stop := func() {
+		_ = stdin.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+	return "http://" + strings.TrimSpace(addr), stop, nil
+}
+
+// runModel is the model process: it serves until its stdin closes.
+func runModel(spec string) error {
+	n, d, _ := strings.Cut(spec, " ")
+	replyBytes, err := strconv.Atoi(n)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", modelEnv, spec, err)
+	}
+	delay, err := time.ParseDuration(d)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", modelEnv, spec, err)
+	}
+	reply := jsonBody(replyBytes, 7)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if delay > 0 {
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(reply)
+	})}
+	fmt.Println(ln.Addr().String())
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}
