@@ -218,30 +218,50 @@ func Read(path string, fn func(rec []byte) error) (cut int64, err error) {
 	return readRecords(r, size, fn)
 }
 
+// frame is what readFrame found at the reader's position.
+type frame int
+
+const (
+	frameGood frame = iota
+	frameEnd        // the log ends here, cleanly
+	frameBad        // torn or damaged: cut from here
+)
+
+// readFrame reads the [uint32 length][uint32 CRC-32C][payload] frame at
+// off into buf (grown as needed), refusing a length over max or past the
+// file's size.
+func readFrame(r *bufio.Reader, size, off, max int64, buf []byte) ([]byte, frame) {
+	var hdr [headerSize]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			return buf, frameEnd
+		}
+		return buf, frameBad // torn header
+	}
+	n := int64(binary.LittleEndian.Uint32(hdr[0:]))
+	sum := binary.LittleEndian.Uint32(hdr[4:])
+	if n > max || n > size-off-headerSize {
+		return buf, frameBad
+	}
+	if int64(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(r, buf); err != nil || crc32.Checksum(buf, castagnoli) != sum {
+		return buf, frameBad
+	}
+	return buf, frameGood
+}
+
 // readBlocks reads a version-2 log from off, just past its file header.
 func readBlocks(r *bufio.Reader, size, off int64, fn func(rec []byte) error) (cut int64, err error) {
 	var block, raw []byte
 	for {
-		var hdr [headerSize]byte
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			if errors.Is(err, io.EOF) {
-				return 0, nil
-			}
-			return size - off, nil // torn header
-		}
-		n := binary.LittleEndian.Uint32(hdr[0:])
-		sum := binary.LittleEndian.Uint32(hdr[4:])
-		if int64(n) > maxBlock || int64(n) > size-off-headerSize {
-			return size - off, nil
-		}
-		if cap(block) < int(n) {
-			block = make([]byte, n)
-		}
-		block = block[:n]
-		if _, err := io.ReadFull(r, block); err != nil {
-			return size - off, nil
-		}
-		if crc32.Checksum(block, castagnoli) != sum {
+		var f frame
+		switch block, f = readFrame(r, size, off, maxBlock, block); f {
+		case frameEnd:
+			return 0, nil
+		case frameBad:
 			return size - off, nil
 		}
 		dn, err := s2.DecodedLen(block)
@@ -268,7 +288,7 @@ func readBlocks(r *bufio.Reader, size, off int64, fn func(rec []byte) error) (cu
 				return 0, err
 			}
 		}
-		off += headerSize + int64(n)
+		off += headerSize + int64(len(block))
 	}
 }
 
@@ -277,26 +297,11 @@ func readRecords(r *bufio.Reader, size int64, fn func(rec []byte) error) (cut in
 	var off int64
 	var payload []byte
 	for {
-		var hdr [headerSize]byte
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			if errors.Is(err, io.EOF) {
-				return 0, nil
-			}
-			return size - off, nil // torn header
-		}
-		n := binary.LittleEndian.Uint32(hdr[0:])
-		sum := binary.LittleEndian.Uint32(hdr[4:])
-		if n > maxRecord || int64(n) > size-off-headerSize {
-			return size - off, nil
-		}
-		if cap(payload) < int(n) {
-			payload = make([]byte, n)
-		}
-		payload = payload[:n]
-		if _, err := io.ReadFull(r, payload); err != nil {
-			return size - off, nil
-		}
-		if crc32.Checksum(payload, castagnoli) != sum {
+		var f frame
+		switch payload, f = readFrame(r, size, off, maxRecord, payload); f {
+		case frameEnd:
+			return 0, nil
+		case frameBad:
 			return size - off, nil
 		}
 		if err := fn(payload); err != nil {
@@ -305,6 +310,6 @@ func readRecords(r *bufio.Reader, size int64, fn func(rec []byte) error) (cut in
 			}
 			return 0, err
 		}
-		off += headerSize + int64(n)
+		off += headerSize + int64(len(payload))
 	}
 }
