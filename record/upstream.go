@@ -86,7 +86,7 @@ func (p *Proxy) send(st *exchange, w http.ResponseWriter, r *http.Request) *call
 			// may mean a connection the upstream had closed.
 			br := pc.Reader()
 			if _, err = br.Peek(1); err == nil {
-				c.res, err = h1.ReadResponse(br, r, interim)
+				c.res, err = pc.ReadResponse(r, interim)
 				stale = false
 			}
 			pc.EndHead()

@@ -86,7 +86,7 @@ func (s h1Sender) send(ctx context.Context, deadline time.Time, method string, u
 			// kept-alive connection may be the target's close.
 			if _, err = pc.Reader().Peek(1); err == nil {
 				stale = false
-				res, err = h1.ReadResponse(pc.Reader(), req, nil)
+				res, err = pc.ReadResponse(req, nil)
 			}
 		}
 		pc.EndHead()

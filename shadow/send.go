@@ -47,7 +47,7 @@ func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) (replay.Answer, 
 		return fail(err)
 	}
 	pc.ArmHeaderTimeout()
-	res, err := h1.ReadResponse(pc.Reader(), req, nil)
+	res, err := pc.ReadResponse(req, nil)
 	pc.EndHead()
 	if err != nil {
 		drop()

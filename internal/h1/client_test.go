@@ -105,6 +105,7 @@ func TestReadResponseCapsTheHead(t *testing.T) {
 	}{
 		{"well under", 512, nil},
 		{"at the cap", 1 << 10, nil},
+		{"one byte over, cut between CR and LF", 1<<10 + 1, ErrHeadTooLarge},
 		{"its blank line over", 1<<10 + 2, ErrHeadTooLarge},
 		{"twice the cap", 2 << 10, ErrHeadTooLarge},
 	}
@@ -130,7 +131,7 @@ func TestReadResponseCapsTheHead(t *testing.T) {
 				t.Fatal(err)
 			}
 			pc.ArmHeaderTimeout()
-			res, err := ReadResponse(pc.Reader(), req, nil)
+			res, err := pc.ReadResponse(req, nil)
 			pc.EndHead()
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -150,4 +151,16 @@ func (pc *Conn) clean() bool {
 	_ = tc.SetReadDeadline(time.Time{})
 	var ne net.Error
 	return n == 0 && errors.As(err, &ne) && ne.Timeout()
+}
+
+// ReadResponse reads the response head from the connection (see the
+// package's ReadResponse). A head that used up MaxHeaderBytes and did not
+// end there is ErrHeadTooLarge wherever the cap cut it: cut between a
+// line's CR and LF, the parser would call it malformed instead.
+func (pc *Conn) ReadResponse(req *http.Request, interim func(*http.Response)) (*http.Response, error) {
+	res, err := ReadResponse(pc.br, req, interim)
+	if err != nil && pc.headLeft == 0 {
+		return nil, ErrHeadTooLarge
+	}
+	return res, err
 }
