@@ -22,7 +22,7 @@ func (b *respBody) observe(p []byte) {
 // storeTiming puts the answer's timing in the row and gives back what the
 // timing held.
 func (st *exchange) storeTiming(x *Exchange) {
-	t := &st.resp.tm
-	x.ResponseFirstByteNs, x.ResponseEvents, x.ResponseEventNs = t.FirstByteNs(), t.Events(), t.EventNs()
-	t.Reset()
+	t := st.resp.tm.Answer()
+	x.ResponseFirstByteNs, x.ResponseEvents, x.ResponseEventNs = t.FirstByteNs, t.Events, t.EventNs
+	st.resp.tm.Reset()
 }

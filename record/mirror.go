@@ -96,9 +96,7 @@ type MirrorAnswer struct {
 	// The answer's timing as the recorder measures a recorded one
 	// (StreamTiming): the first body byte and, for an event stream, the
 	// events, in nanoseconds after the request went upstream.
-	FirstByteNs int64
-	Events      int64
-	EventNs     []int64
+	AnswerTiming
 }
 
 // offerMirror hands the request to the mirror, if there is one; body is the
@@ -128,8 +126,7 @@ func (st *exchange) answerMirror(latency time.Duration, errMsg string) {
 		return
 	}
 	a := &MirrorAnswer{Status: st.status, Header: st.respHead, Body: st.resp.k.buf, BodySize: st.resp.n,
-		Truncated: st.resp.n > int64(len(st.resp.k.buf)), Latency: latency, Error: errMsg,
-		FirstByteNs: st.resp.tm.FirstByteNs(), Events: st.resp.tm.Events(), EventNs: st.resp.tm.EventNs()}
+		Truncated: st.resp.n > int64(len(st.resp.k.buf)), Latency: latency, Error: errMsg, AnswerTiming: st.resp.tm.Answer()}
 	if !st.answered {
 		a.Status = 0
 	}

@@ -158,10 +158,15 @@ func nilTiming(x *Exchange) {
 	}
 }
 
-// AnswerTiming is what a results row keeps of an answer's StreamTiming.
+// AnswerTiming is what a row keeps of an answer's StreamTiming.
 type AnswerTiming struct {
 	FirstByteNs, Events int64
 	EventNs             []int64
+}
+
+// Answer is what a row keeps of t (the event times copied).
+func (t *StreamTiming) Answer() AnswerTiming {
+	return AnswerTiming{FirstByteNs: t.FirstByteNs(), Events: t.Events(), EventNs: t.EventNs()}
 }
 
 // TimedBody is an answer's body that notes when its bytes arrive, as the
@@ -198,7 +203,7 @@ func (b *TimedBody) Close() error { return b.rc.Close() }
 
 // Done returns the timing and gives back what it held.
 func (b *TimedBody) Done() AnswerTiming {
-	t := AnswerTiming{FirstByteNs: b.tm.FirstByteNs(), Events: b.tm.Events(), EventNs: b.tm.EventNs()}
+	t := b.tm.Answer()
 	b.tm.Reset()
 	return t
 }
