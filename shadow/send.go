@@ -17,16 +17,15 @@ import (
 // each copy http.Transport's hand-offs between its connection goroutines
 // (a third of the recorder's CPU with a fast shadow went there). A
 // connection is reused only when known clean, as the proxy's are.
-// It returns the answer, its timing and its header.
-func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) (replay.Answer, record.AnswerTiming, http.Header) {
+func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) answer {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.Timeout)
 	defer cancel()
-	fail := func(err error) (replay.Answer, record.AnswerTiming, http.Header) {
+	fail := func(err error) answer {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
-		return replay.Answer{Err: err.Error(), Kind: replay.Classify(err, 0), Latency: time.Since(start)}, record.AnswerTiming{}, nil
+		return answer{Answer: replay.Answer{Err: err.Error(), Kind: replay.Classify(err, 0), Latency: time.Since(start)}}
 	}
 	method := r.Method
 	if method == "" {
@@ -53,10 +52,10 @@ func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) (replay.Answer, 
 		drop()
 		return fail(err)
 	}
-	a := replay.Answer{Status: int32(res.StatusCode)}
+	a := answer{Answer: replay.Answer{Status: int32(res.StatusCode)}, header: res.Header}
 	tb := record.TimeBody(res, start)
 	body, err := readBody(res, s.opts.MaxBody)
-	tm := tb.Done()
+	a.timing = tb.Done()
 	switch {
 	case err != nil:
 		drop()
@@ -74,7 +73,15 @@ func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) (replay.Answer, 
 		}
 	}
 	a.Latency = time.Since(start)
-	return a, tm, res.Header
+	return a
+}
+
+// answer is the shadow's answer to a copy: what a results row keeps of it,
+// its timing, and its header (which says how to read its body).
+type answer struct {
+	replay.Answer
+	timing record.AnswerTiming
+	header http.Header
 }
 
 // readBody reads res's body, up to max+1 bytes (one more tells it is too

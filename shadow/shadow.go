@@ -286,9 +286,9 @@ func (s *Shadow) work(c *report.Comparator) {
 func (s *Shadow) mirror(p *pending, c *report.Comparator) {
 	s.mirrored.Add(1)
 	s.m.inFlight.Inc()
-	cand, tm, candHeader := s.send(p.req)
+	cand := s.send(p.req)
 	s.m.inFlight.Dec()
-	s.m.observe(cand)
+	s.m.observe(cand.Answer)
 	var prim *record.MirrorAnswer
 	select {
 	case prim = <-p.primary:
@@ -299,8 +299,7 @@ func (s *Shadow) mirror(p *pending, c *report.Comparator) {
 	// The bodies now belong to the row (the results spool bounds the
 	// rows it queues).
 	defer s.held.Add(-p.held - p.kept.Load())
-	row := Row(p.req, prim, cand)
-	row.CandidateFirstByteNs, row.CandidateEvents, row.CandidateEventNs = tm.FirstByteNs, tm.Events, tm.EventNs
+	row := newRow(p.req, prim, cand)
 	if compared, agreed := c.Compare(row); compared {
 		s.compared.Add(1)
 		if agreed {
@@ -313,7 +312,7 @@ func (s *Shadow) mirror(p *pending, c *report.Comparator) {
 	if r := s.opts.RedactJSON; r != nil {
 		row.RequestBody, _ = r.Body(row.RequestBody, false, row.RequestHeaders)
 		row.RecordedBody, row.RecordedBodyTruncated = r.Body(row.RecordedBody, row.RecordedBodyTruncated, record.HeadersFrom(prim.Header, nil))
-		row.CandidateBody, _ = r.Body(row.CandidateBody, false, record.HeadersFrom(candHeader, nil))
+		row.CandidateBody, _ = r.Body(row.CandidateBody, false, record.HeadersFrom(cand.header, nil))
 	}
 	if s.opts.Rows.Offer(row) {
 		s.written.Add(1)
@@ -322,7 +321,7 @@ func (s *Shadow) mirror(p *pending, c *report.Comparator) {
 
 // send sends the copy to the candidate, with the client's headers and
 // --shadow-header.
-func (s *Shadow) send(r *record.MirrorRequest) (replay.Answer, record.AnswerTiming, http.Header) {
+func (s *Shadow) send(r *record.MirrorRequest) answer {
 	if len(s.opts.Header) == 0 {
 		return s.sendH1(r, r.Header) // Take's copy, read only
 	}
@@ -336,19 +335,20 @@ func (s *Shadow) send(r *record.MirrorRequest) (replay.Answer, record.AnswerTimi
 	return s.sendH1(r, h)
 }
 
-// Row is the results row of a mirrored request: the recorded side is the
-// primary's answer as the client got it, the candidate side the shadow's.
-func Row(r *record.MirrorRequest, prim *record.MirrorAnswer, cand replay.Answer) *replay.Result {
-	row := &replay.Result{
-		ID: r.ID, Method: r.Method, Path: r.Target, RequestBody: r.Body, SentAt: r.StartedAt,
-		RecordedStartedAt: r.StartedAt, RecordedStatus: int32(prim.Status), RecordedBody: prim.Body,
-		RecordedBodyTruncated: prim.Truncated, RecordedLatencyNs: int64(prim.Latency), RecordedError: prim.Error,
-		RequestHeaders:      r.StoredHeaders,
+// newRow is the results row of a mirrored request: the recorded side is
+// the primary's answer as the client got it, the candidate side the
+// shadow's.
+func newRow(r *record.MirrorRequest, prim *record.MirrorAnswer, cand answer) *replay.Result {
+	return &replay.Result{
+		ID: r.ID, Method: r.Method, Path: r.Target, RequestBody: r.Body, RequestHeaders: r.StoredHeaders,
+		SentAt: r.StartedAt, RecordedStartedAt: r.StartedAt,
+		RecordedStatus: int32(prim.Status), RecordedBody: prim.Body, RecordedBodyTruncated: prim.Truncated,
+		RecordedLatencyNs: int64(prim.Latency), RecordedError: prim.Error,
 		RecordedFirstByteNs: prim.FirstByteNs, RecordedEvents: prim.Events, RecordedEventNs: prim.EventNs,
 		CandidateStatus: cand.Status, CandidateBody: cand.Body, CandidateLatencyNs: int64(cand.Latency),
 		CandidateError: cand.Err, CandidateErrorKind: cand.Kind,
+		CandidateFirstByteNs: cand.timing.FirstByteNs, CandidateEvents: cand.timing.Events, CandidateEventNs: cand.timing.EventNs,
 	}
-	return row
 }
 
 // Stats reads the counters, and the live comparison so far.
