@@ -301,7 +301,7 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 			Dir:            cfg.dir(opts.Out),
 			Instance:       cfg.instance,
 			Queue:          opts.Queue,
-			QueueBytes:     max(record.DefaultQueueBytes, 4*cfg.maxBody),
+			QueueBytes:     cfg.queueBytes(),
 			RotateSize:     cfg.rotateSize,
 			RotateInterval: opts.RotateInterval,
 			RedactJSON:     cfg.redactJSON,
@@ -323,10 +323,10 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 	if opts.Pprof {
 		ro.WrapAdmin = withPprof
 	}
-	queueBytes := ro.Sink.QueueBytes
+	queueBytes := cfg.queueBytes()
 	if cfg.shadow != nil {
 		// The copies' bodies (shadow.DefaultMaxHeld) and the results queue.
-		queueBytes += shadow.DefaultMaxHeld + max(spool.DefaultQueueBytes, 4*cfg.maxBody)
+		queueBytes += shadow.DefaultMaxHeld + cfg.queueBytes()
 	}
 	if limit, set := setMemoryLimit(cfg.bodyMemory, queueBytes); set {
 		logger.Debug("Go memory limit set from the recorder's bounds (GOMEMLIMIT overrides it)", "bytes", limit)
@@ -400,6 +400,13 @@ func withPprof(h http.Handler) http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// queueBytes bounds the bytes of the rows waiting for the disk, in the
+// recording's sink and in the live shadow's: 128 MiB, or room for 4 rows
+// of the largest bodies stored.
+func (c *recordConfig) queueBytes() int64 {
+	return max(spool.DefaultQueueBytes, 4*c.maxBody)
 }
 
 // memoryHeadroom is what the soft memory limit allows beyond the bodies

@@ -106,7 +106,7 @@ type liveShadow struct {
 // starts the shadow.
 func startShadow(o *shadowOptions, c *shadowConfig, rc *recordConfig, ro *recordOptions, logger *slog.Logger) (*liveShadow, error) {
 	rows, err := spool.New(spool.Options{
-		Dir: rc.shadowDir(o.Out), Instance: rc.instance, Queue: ro.Queue, QueueBytes: max(spool.DefaultQueueBytes, 4*rc.maxBody),
+		Dir: rc.shadowDir(o.Out), Instance: rc.instance, Queue: ro.Queue, QueueBytes: rc.queueBytes(),
 		RotateSize: rc.rotateSize, RotateInterval: ro.RotateInterval, Logger: logger,
 	}, shadow.ResultsCodec())
 	if err != nil {
