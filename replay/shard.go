@@ -6,10 +6,11 @@ package replay
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/shadowctl/shadowctl/internal/keyhash"
 )
 
 // Shard is one of Count shards, numbered from 0 (Kubernetes numbers the Pods
@@ -72,15 +73,7 @@ func (s Shard) Has(id string) bool {
 
 // ShardOf is the shard, among count, of the exchange id.
 func ShardOf(id string, count int) int {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(id))
-	x := h.Sum64()
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return int(x % uint64(count))
+	return int(keyhash.Sum64(id) % uint64(count))
 }
 
 // String is "K/N", or "" for the whole recording.

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net/http"
 	"strings"
 
 	"github.com/theory/jsonpath"
 
+	"github.com/shadowctl/shadowctl/internal/keyhash"
 	"github.com/shadowctl/shadowctl/record"
 )
 
@@ -64,16 +64,7 @@ func (k *Key) value(r *record.MirrorRequest) string {
 // fraction maps r's key to [0, 1): the same key, the same place, so a
 // request is mirrored when its key's place is below the sample fraction.
 func (k *Key) fraction(r *record.MirrorRequest) float64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(k.value(r)))
-	// FNV's high bits barely move between similar keys (user-1, user-2):
-	// splitmix64's finalizer spreads them. Deterministic, so every replica
-	// of the recorder makes the same choice for a key.
-	x := h.Sum64()
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return float64(x>>11) / (1 << 53)
+	// Deterministic, so every replica of the recorder makes the same
+	// choice for a key.
+	return float64(keyhash.Sum64(k.value(r))>>11) / (1 << 53)
 }
