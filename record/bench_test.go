@@ -3,11 +3,13 @@ package record
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -159,4 +161,62 @@ func BenchmarkProxy(b *testing.B) {
 	b.ReportMetric(pct(proxiedLat, .5)-pct(directLat, .5), "added-p50-ms")
 	b.ReportMetric(pct(proxiedLat, .99)-pct(directLat, .99), "added-p99-ms")
 	b.ReportMetric(float64(st.DroppedTotal()), "dropped")
+}
+
+// BenchmarkReader reads a recording of 20,000 exchanges as replay reads it
+// (1 KiB JSON requests and answers, a few headers, rows slightly out of
+// start order as the sink writes them): exchanges/s and CPU per exchange.
+func BenchmarkReader(b *testing.B) {
+	const n = 20000
+	path := filepath.Join(b.TempDir(), "rec.parquet")
+	w, err := CreateFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		// Every 7th exchange completes after the next few that started later.
+		at := base.Add(time.Duration(i) * 50 * time.Microsecond)
+		if i%7 == 0 {
+			at = at.Add(-200 * time.Microsecond)
+		}
+		x := Exchange{ID: NewID(at), StartedAt: at, Method: "POST", Host: "model", Path: "/v1/models/m:predict",
+			RequestHeaders: []Header{{"Accept", "*/*"}, {"Content-Length", "1024"}, {"Content-Type", "application/json"},
+				{"User-Agent", "bench/1.0"}},
+			RequestBody: jsonBody(1024, i), RequestBodySize: 1024, Status: 200,
+			ResponseHeaders: []Header{{"Content-Length", "1024"}, {"Content-Type", "application/json"}},
+			ResponseBody:    jsonBody(1024, i+1), ResponseBodySize: 1024, LatencyNs: 300_000, Instance: "bench",
+			ResponseFirstByteNs: 290_000}
+		if err := w.Write([]Exchange{x}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		r, err := Open([]string{path})
+		if err != nil {
+			b.Fatal(err)
+		}
+		got := 0
+		for {
+			_, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			got++
+		}
+		r.Close()
+		if got != n {
+			b.Fatalf("read %d of %d exchanges", got, n)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*n), "cpu-ns/exchange")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/exchange")
 }
