@@ -38,6 +38,83 @@ func (e *UnknownNameError) Error() string {
 
 func (e *UnknownNameError) Unwrap() error { return ErrGate }
 
+// UnknownKeyError is the error of a gate on a key the report does not
+// have. Suggest holds the nearest keys (those below Key, or a few edits
+// away), best first; Keys is how many keys there are in all (GateKeys).
+type UnknownKeyError struct {
+	Expr, Key string
+	Suggest   []string
+	Keys      int
+}
+
+func (e *UnknownKeyError) Error() string {
+	msg := fmt.Sprintf("%q: %v: unknown key %q", e.Expr, ErrGate, e.Key)
+	if len(e.Suggest) > 0 {
+		msg += "; did you mean " + strings.Join(e.Suggest, ", ") + "?"
+	}
+	return msg
+}
+
+func (e *UnknownKeyError) Unwrap() error { return ErrGate }
+
+// suggestKeys returns up to n of keys near key: first those below it
+// ("agreement" → agreement.rate), shortest first, then those within a few
+// edits of it ("latency_ms.ratio.p98" → latency_ms.ratio.p99), nearest first.
+func suggestKeys(key string, keys []string, n int) []string {
+	type cand struct {
+		k    string
+		rank int
+	}
+	var cs []cand
+	maxEdits := max(2, len(key)/4)
+	for _, k := range keys {
+		switch {
+		case strings.HasPrefix(k, key+"."):
+			cs = append(cs, cand{k, -1000 + strings.Count(k, ".")*100 + len(k)})
+		default:
+			if d := editDistance(key, k, maxEdits); d <= maxEdits {
+				cs = append(cs, cand{k, d})
+			}
+		}
+	}
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].rank < cs[j].rank })
+	out := make([]string, 0, min(n, len(cs)))
+	for _, c := range cs[:min(n, len(cs))] {
+		out = append(out, c.k)
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance of a and b, or limit+1 once it
+// is sure to exceed limit.
+func editDistance(a, b string, limit int) int {
+	if d := len(a) - len(b); d > limit || -d > limit {
+		return limit + 1
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		best := cur[0]
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			best = min(best, cur[j])
+		}
+		if best > limit {
+			return limit + 1
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
 // countNames says what the map of counts at key counts and the names it may
 // hold; ok is false for a map whose names are open.
 func countNames(key string) (what string, names []string, ok bool) {
@@ -78,7 +155,8 @@ func ParseGate(expr string) (Gate, error) {
 	}
 	key := m[1]
 	if !validKey(reportKeys, key) {
-		return Gate{}, fmt.Errorf("%q: %w: unknown key %q; valid keys: %s", expr, ErrGate, key, strings.Join(GateKeys(), ", "))
+		keys := GateKeys()
+		return Gate{}, &UnknownKeyError{Expr: expr, Key: key, Suggest: suggestKeys(key, keys, 6), Keys: len(keys)}
 	}
 	if reportKeys[key] {
 		what, names, ok := countNames(key)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -24,7 +25,7 @@ func TestParseGate(t *testing.T) {
 		{expr: "agreement.rate =< 0.9", errPart: "want KEY OP NUMBER"},
 		{expr: "agreement.rate < abc", errPart: `"abc" is not a number`},
 		{expr: "agreement.rate < NaN", errPart: "not a number"},
-		{expr: "agreement.rat < 0.9", errPart: `unknown key "agreement.rat"; valid keys: accuracy.baseline.ci95_high,`},
+		{expr: "agreement.rat < 0.9", errPart: `unknown key "agreement.rat"; did you mean agreement.rate?`},
 		{expr: "agreement.field < 1", errPart: "unknown key"}, // a string, not a number
 		{expr: "groups < 1", errPart: "unknown key"},
 	}
@@ -168,5 +169,47 @@ func TestParseGateRefusesUnknownNames(t *testing.T) {
 		if !errors.As(err, &un) || un.Map != c.mapKey || un.Name != c.name || strings.Join(un.Known, ", ") != c.known {
 			t.Errorf("%q: err = %#v, want an UnknownNameError for %q in %s knowing %s", c.expr, err, c.name, c.mapKey, c.known)
 		}
+	}
+}
+
+// A key a few edits off names its neighbours, nearest first; a key that is
+// a prefix names the keys below it; one far from every key names none.
+func TestUnknownGateKeySuggestions(t *testing.T) {
+	keys := []string{"agreement.rate", "agreement.requests.rate", "agreement.ci95_low", "latency_ms.ratio.p50",
+		"latency_ms.ratio.p99", "latency_ms.ratio.p999", "errors.candidate.rate"}
+	for _, c := range []struct {
+		key  string
+		want []string
+	}{
+		// By hand: p98 is one substitution from p99; two from p50 (9→5,
+		// 8→0) and from p999 (8→9, one 9 more); ties keep the keys' order.
+		{"latency_ms.ratio.p98", []string{"latency_ms.ratio.p99", "latency_ms.ratio.p50", "latency_ms.ratio.p999"}},
+		{"agreement", []string{"agreement.rate", "agreement.ci95_low", "agreement.requests.rate"}},
+		{"agreemnt.rate", []string{"agreement.rate"}},
+		{"zzz", []string{}},
+	} {
+		if got := suggestKeys(c.key, keys, 6); !slices.Equal(got, c.want) {
+			t.Errorf("suggestKeys(%q) = %v, want %v", c.key, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		a, b  string
+		limit int
+		want  int
+	}{
+		{"kitten", "sitting", 5, 3}, // the textbook example: two substitutions, one insertion
+		{"p98", "p99", 2, 1},
+		{"p98", "p999", 2, 2},
+		{"abc", "abcdefgh", 2, 3}, // more than the limit: limit+1
+		{"", "ab", 2, 2},
+	} {
+		if got := editDistance(c.a, c.b, c.limit); got != c.want {
+			t.Errorf("editDistance(%q, %q, %d) = %d, want %d", c.a, c.b, c.limit, got, c.want)
+		}
+	}
+	_, err := ParseGate("agreemnt.rate < 1")
+	var uk *UnknownKeyError
+	if !errors.As(err, &uk) || !errors.Is(err, ErrGate) || uk.Keys != len(GateKeys()) || !slices.Equal(uk.Suggest, []string{"agreement.rate"}) {
+		t.Errorf("ParseGate error %#v", err)
 	}
 }

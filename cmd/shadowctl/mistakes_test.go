@@ -213,7 +213,7 @@ func TestReportGateOnAnUnknownNameIsAUsageError(t *testing.T) {
 		{"errors.recorded.by_kind.timeout > 0", exitUsage, "errors.recorded.by_kind.* takes one of: http_4xx, http_5xx, no_response"},
 		{"agreement.kinds.lables > 0", exitUsage, `unknown instance kind "lables"; agreement.kinds.* takes one of: embeddings, labels,`},
 		{"errors.candidate.by_kind > 0", exitUsage, "is a map of counts, not a number"},
-		{"latency_ms.ratio.p98 > 1", exitUsage, `--fail-on "latency_ms.ratio.p98 > 1": bad gate: unknown key "latency_ms.ratio.p98"; valid keys:`},
+		{"latency_ms.ratio.p98 > 1", exitUsage, `--fail-on "latency_ms.ratio.p98 > 1": bad gate: unknown key "latency_ms.ratio.p98"; did you mean latency_ms.ratio.p90, latency_ms.ratio.p95, latency_ms.ratio.p99, latency_ms.ratio.p50, latency_ms.ratio.p999? (shadowctl report --gate-keys lists all `},
 		{"errors.candidat.rate > 0", exitUsage, `unknown key "errors.candidat.rate"`},
 		{"errors.candidate.by_kind.timeout > 0", exitFailed, "FAILED: errors.candidate.by_kind.timeout = 1, which is > 0"},
 		{"errors.candidate.by_kind.dns > 0", exitOK, ""},

@@ -32,6 +32,8 @@ type reportOptions struct {
 	LabelKey      string
 	PositiveClass string
 	MinGroup      int
+	// GateKeys lists the keys --fail-on takes, instead of reporting.
+	GateKeys bool
 }
 
 // shapingFlags are the flags that shape the aggregation, which report
@@ -59,6 +61,7 @@ func (o *reportOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.PositiveClass, "positive-class", "", "the class whose rate and true-positive rate --by groups compare (bias)")
 	fs.IntVar(&o.MinGroup, "min-group", 30, "groups with fewer instances are shown but left out of the bias gaps")
 	fs.StringArrayVar(&o.FailOn, "fail-on", nil, "gate 'KEY OP NUMBER' on any numeric key of the JSON report, OP one of < <= > >= == != (repeatable); exit 1 when true")
+	fs.BoolVar(&o.GateKeys, "gate-keys", false, "list every key --fail-on takes, one per line (KEY.* takes any name below KEY), and exit")
 }
 
 func newReportCmd(g *globalOptions) *cobra.Command {
@@ -109,8 +112,17 @@ same ones.`,
       --fail-on 'errors.candidate.rate > 0.001' --format junit results/ > report.xml
   shadowctl report --format state --by path results/shard-3.parquet > shard-3.state
   shadowctl report --fail-on 'agreement.ci95_low < 0.99' shard-*.state`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if o.GateKeys {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.MinimumNArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.GateKeys {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), strings.Join(report.GateKeys(), "\n"))
+				return err
+			}
 			for _, flag := range shapingFlags {
 				o.shaped = o.shaped || cmd.Flags().Changed(strings.TrimPrefix(flag, "--"))
 			}
@@ -222,6 +234,10 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 
 // gateError words the error of a --fail-on expression: a usage error.
 func gateError(err error) error {
+	var uk *report.UnknownKeyError
+	if errors.As(err, &uk) {
+		return usageErrorf("--fail-on %v (shadowctl report --gate-keys lists all %d)", err, uk.Keys)
+	}
 	var un *report.UnknownNameError
 	if errors.As(err, &un) {
 		return usageErrorf("--fail-on %q: unknown %s %q; %s.* takes one of: %s",

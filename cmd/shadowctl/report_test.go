@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shadowctl/shadowctl/internal/fixture"
 	"github.com/shadowctl/shadowctl/replay"
+	"github.com/shadowctl/shadowctl/report"
 )
 
 // writeReportFixture writes 100 results rows: 98 where the candidate agrees,
@@ -85,8 +87,8 @@ func TestReportBinaryExitCodes(t *testing.T) {
 		{"a missing file", []string{"report", filepath.Join(dir, "nope.parquet")}, 2, nil, "shadowctl: "},
 		{"a bad gate expression", []string{"report", "--fail-on", "agreement.rate <", results}, 2, nil,
 			`shadowctl: --fail-on "agreement.rate <": bad gate: want KEY OP NUMBER`},
-		{"an unknown gate key lists the valid ones", []string{"report", "--fail-on", "agreement.rat < 1", results}, 2, nil,
-			`shadowctl: --fail-on "agreement.rat < 1": bad gate: unknown key "agreement.rat"; valid keys: accuracy.baseline.ci95_high,`},
+		{"an unknown gate key names the nearest ones", []string{"report", "--fail-on", "agreement.rat < 1", results}, 2, nil,
+			`shadowctl: --fail-on "agreement.rat < 1": bad gate: unknown key "agreement.rat"; did you mean agreement.rate? (shadowctl report --gate-keys lists all `},
 		{"a bad format", []string{"report", "--format", "xml", results}, 2, nil, `shadowctl: --format "xml": want table, json, markdown, junit, html`},
 		{"a bad field", []string{"report", "--field", "$.[", results}, 2, nil, `shadowctl: --field "$.["`},
 		{"a bad --by", []string{"report", "--by", "color", results}, 2, nil, `shadowctl: --by "color": want one of path,`},
@@ -172,5 +174,32 @@ func TestReportJSONKeys(t *testing.T) {
 	}
 	if doc["exchanges"].(float64) != 100 || doc["agreement"].(map[string]any)["rate"].(float64) != 0.98 {
 		t.Errorf("exchanges %v rate %v", doc["exchanges"], doc["agreement"].(map[string]any)["rate"])
+	}
+}
+
+// --gate-keys lists every key a gate takes, and each one listed parses.
+func TestReportGateKeys(t *testing.T) {
+	out, stderr, code := runCLI(t, "report", "--gate-keys")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	keys := strings.Fields(out)
+	if len(keys) < 100 || !slices.Contains(keys, "agreement.rate") || !slices.Contains(keys, "errors.candidate.by_kind.*") {
+		t.Fatalf("listed %d keys: %v", len(keys), keys)
+	}
+	for _, k := range keys {
+		// A map of counts takes a name of its own set.
+		var err error
+		for _, name := range []string{"timeout", "labels", "http_5xx"} {
+			if _, err = report.ParseGate(strings.Replace(k, ".*", "."+name, 1) + " > 0"); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Errorf("listed key %s does not parse: %v", k, err)
+		}
+	}
+	if _, _, code := runCLI(t, "report", "--gate-keys", "results/"); code != exitUsage {
+		t.Errorf("--gate-keys with a file: exit %d, want %d", code, exitUsage)
 	}
 }
