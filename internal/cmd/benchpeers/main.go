@@ -41,6 +41,13 @@ import (
 )
 
 func main() {
+	if up := os.Getenv(floorEnv); up != "" {
+		if err := runFloor(up); err != nil {
+			fmt.Fprintln(os.Stderr, "benchpeers floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if spec := os.Getenv(modelEnv); spec != "" {
 		if err := runModel(spec); err != nil {
 			fmt.Fprintln(os.Stderr, "benchpeers model:", err)
@@ -71,6 +78,7 @@ type options struct {
 	shadow       bool
 	replay       bool
 	proxies      bool
+	floor        bool
 	exchanges    int
 	peerDuration time.Duration
 	shadowDelay  time.Duration
@@ -94,6 +102,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.shadow, "shadow", false, "measure the live shadow: record without --shadow, with a fast and a slow shadow, and nginx mirror to the slow one")
 	fs.DurationVar(&o.shadowDelay, "shadow-delay", 50*time.Millisecond, "with --shadow: how long the slow shadow waits before it answers")
 	fs.BoolVar(&o.proxies, "proxies", true, "measure direct, nginx and shadowctl record under wrk")
+	fs.BoolVar(&o.floor, "floor", true, "with the proxies, also measure the go floor: the least a Go reverse proxy does (net/http's parsers, a goroutine per connection, nothing recorded, no limits), as a reference")
 	fs.BoolVar(&o.replay, "replay", true, "then measure shadowctl replay against vegeta and wrk on the same upstream, each timed from start to exit")
 	fs.IntVar(&o.exchanges, "exchanges", 20000, "with --replay: exchanges recorded, then replayed in each round")
 	fs.DurationVar(&o.peerDuration, "peer-duration", time.Second, "with --replay: how long vegeta and wrk run in each round")
@@ -187,6 +196,15 @@ func (b *bench) runPeers(ctx context.Context) error {
 		fmt.Fprintf(b.stderr, "benchpeers: %s not found, measuring without nginx\n", o.nginx)
 	}
 
+	if o.floor {
+		addr, pid, stopFloor, err := startSelf(floorEnv + "=" + b.upAddr)
+		if err != nil {
+			return err
+		}
+		defer stopFloor()
+		targets = append(targets, target{name: "go floor", url: "http://" + addr, pid: pid})
+	}
+
 	// Several binaries (comma-separated) compare builds in one run.
 	var recs []*recorder
 	bins := strings.Split(o.shadowctl, ",")
@@ -233,9 +251,16 @@ func (b *bench) runPeers(ctx context.Context) error {
 	if ng, ok := res["nginx"]; ok {
 		// The recorder's goals are stated against nginx: each round's
 		// ratio, then their median.
+		names := []string{}
 		for _, rec := range recs {
+			names = append(names, rec.name)
+		}
+		if _, ok := res["go floor"]; ok {
+			names = append(names, "go floor")
+		}
+		for _, name := range names {
 			var thr, p50, cpu []float64
-			for i, w := range res[rec.name] {
+			for i, w := range res[name] {
 				n, d := ng[i], direct[i]
 				if n.rps > 0 {
 					thr = append(thr, w.rps/n.rps)
@@ -248,7 +273,7 @@ func (b *bench) runPeers(ctx context.Context) error {
 				}
 			}
 			fmt.Fprintf(b.stdout, "# %s over nginx (medians of each round's ratio): throughput %.2f, added p50 %.2f, CPU per request %.2f\n",
-				rec.name, median(thr), median(p50), median(cpu))
+				name, median(thr), median(p50), median(cpu))
 		}
 	}
 

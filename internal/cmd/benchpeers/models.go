@@ -41,39 +41,53 @@ func modelsCPU() time.Duration {
 // reads the request, waits delay, and answers reply (a JSON body of that
 // length, as jsonBody makes it); it returns its URL and how to stop it.
 func serveModel(reply []byte, delay time.Duration) (string, func(), error) {
-	self, err := os.Executable()
+	addr, _, stop, err := startSelf(fmt.Sprintf("%s=%d %s", modelEnv, len(reply), delay))
 	if err != nil {
 		return "", nil, err
 	}
+	return "http://" + addr, stop, nil
+}
+
+// startSelf starts this binary again with env set (a model stand-in or the
+// floor proxy), which prints its address on its first line and serves
+// until its stdin closes; it returns that address, the process's pid (its
+// CPU counts in modelsCPU only for models) and how to stop it.
+func startSelf(env string) (addr string, pid int, stop func(), err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", 0, nil, err
+	}
 	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d %s", modelEnv, len(reply), delay))
+	cmd.Env = append(os.Environ(), env)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
-	stdin, err := cmd.StdinPipe() // closed when this process ends: the model then exits
+	stdin, err := cmd.StdinPipe() // closed when this process ends: the child then exits
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start a model process: %w", err)
+		return "", 0, nil, fmt.Errorf("start a helper process: %w", err)
 	}
-	addr, err := bufio.NewReader(out).ReadString('\n')
+	addr, err = bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return "", nil, fmt.Errorf("model process: no address: %w", err)
+		return "", 0, nil, fmt.Errorf("helper process: no address: %w", err)
 	}
-	modelsMu.Lock()
-	modelPIDs = append(modelPIDs, cmd.Process.Pid)
-	modelsMu.Unlock()
-	stop := func() {
+	if strings.HasPrefix(env, modelEnv+"=") {
+		modelsMu.Lock()
+		modelPIDs = append(modelPIDs, cmd.Process.Pid)
+		modelsMu.Unlock()
+	}
+	stop = func() {
 		_ = stdin.Close()
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	}
-	return "http://" + strings.TrimSpace(addr), stop, nil
+	return strings.TrimSpace(addr), cmd.Process.Pid, stop, nil
 }
 
 // runModel is the model process: it serves until its stdin closes.
