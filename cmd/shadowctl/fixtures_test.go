@@ -179,3 +179,25 @@ func TestReplayFrozenRecordings(t *testing.T) {
 		t.Errorf("recorded stream %q", recorded["/v1/chat/completions"])
 	}
 }
+
+// Given the other kind of file, a command says which step was missed,
+// with the usage exit code.
+func TestWrongKindOfFileSaysTheStep(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report", frozen("recording-2.parquet")},
+			"it is a recording: replay it first ('shadowctl replay --target URL " + frozen("recording-2.parquet") + "')"},
+		{[]string{"report", "--format", "state", frozen("recording-1.parquet")}, "it is a recording: replay it first"},
+		{[]string{"inspect", frozen("results-2.parquet")},
+			"it is a results file: 'shadowctl report " + frozen("results-2.parquet") + "' reads it"},
+		{[]string{"replay", "--target", "http://127.0.0.1:9", "--out", filepath.Join(t.TempDir(), "r.parquet"),
+			frozen("results-1.parquet")}, "it is a results file: 'shadowctl report"},
+	} {
+		_, stderr, code := runCLI(t, c.args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and one line with %q", c.args, code, stderr, exitUsage, c.want)
+		}
+	}
+}

@@ -9,9 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"syscall"
 
 	"github.com/shadowctl/shadowctl/record"
-	"syscall"
 )
 
 // version is set by the Makefile: -ldflags "-X main.version=...".

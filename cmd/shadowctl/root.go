@@ -74,6 +74,9 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	// Unknown commands and wrong argument counts are usage errors too.
 	for _, c := range root.Commands() {
 		c.Args = usageArgs(c.Args)
+		if run := c.RunE; run != nil {
+			c.RunE = func(cmd *cobra.Command, args []string) error { return kindHint(run(cmd, args)) }
+		}
 	}
 	// The root takes any arguments, so that an unknown command comes here
 	// (cobra's own check would return an untyped error).

@@ -101,11 +101,7 @@ func openAt[T any](f io.ReaderAt, size int64, c io.Closer, path string, accept [
 		ok = ok || schema == a
 	}
 	if !ok {
-		what := "a Parquet file without shadowctl metadata"
-		if schema != "" {
-			what = fmt.Sprintf("a %q file", schema)
-		}
-		return nil, fmt.Errorf("read %s: %w: it is %s, want %v", path, ErrFormat, what, accept)
+		return nil, &SchemaError{Path: path, Schema: schema, Want: accept}
 	}
 	return &Reader[T]{
 		path:    path,
@@ -117,6 +113,25 @@ func openAt[T any](f io.ReaderAt, size int64, c io.Closer, path string, accept [
 		numRows: pf.NumRows(),
 	}, nil
 }
+
+// SchemaError is the error of a Parquet file whose SchemaKey metadata is not
+// one a reader accepts: another shadowctl format (a recording where results
+// were wanted), or a file without it. It wraps ErrFormat.
+type SchemaError struct {
+	Path   string
+	Schema string // "" when the file has no SchemaKey metadata
+	Want   []string
+}
+
+func (e *SchemaError) Error() string {
+	what := "a Parquet file without shadowctl metadata"
+	if e.Schema != "" {
+		what = fmt.Sprintf("a %q file", e.Schema)
+	}
+	return fmt.Sprintf("read %s: %v: it is %s, want %v", e.Path, ErrFormat, what, e.Want)
+}
+
+func (e *SchemaError) Unwrap() error { return ErrFormat }
 
 // checkRegular refuses anything but a regular file (symbolic links are
 // followed by the Stat that gave info).
