@@ -1,28 +1,15 @@
 package replay
 
 import (
-	"flag"
-	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
-	"github.com/shadowctl/shadowctl/internal/parquetfile"
+	"github.com/shadowctl/shadowctl/internal/frozen"
 	"github.com/shadowctl/shadowctl/record"
 )
 
-// writeFixtures writes the frozen results files in ../testdata that do not
-// exist yet. A file there is never rewritten: it stands for what a release
-// wrote, and must read the same way for as long as its version is read
-// (cmd/shadowctl reports on them too). A new format version adds its own
-// file, and its rows below.
-var writeFixtures = flag.Bool("write-fixtures", false, "write the missing ../testdata/results-*.parquet fixtures")
-
 var fixtureAt = time.Date(2026, 2, 3, 4, 5, 6, 789000000, time.UTC)
-
-func fixtureID(at time.Time, n uint64) string { return fmt.Sprintf("%016x%016x", at.UnixNano(), n) }
 
 func ptr[T any](v T) *T { return &v }
 
@@ -30,19 +17,19 @@ func ptr[T any](v T) *T { return &v }
 // Row 1 agrees, row 2 does not (the candidate says 2 where v1 said 1), row
 // 3's candidate was refused.
 var fixtureResultsV1 = []resultV1{
-	{ID: fixtureID(fixtureAt, 1), Method: "POST", Path: "/v1/models/iris:predict",
+	{ID: frozen.ID(fixtureAt, 1), Method: "POST", Path: "/v1/models/iris:predict",
 		RequestBody: []byte(`{"instances":[[5.1,3.5,1.4,0.2]]}`), SentAt: fixtureAt.Add(time.Hour),
 		RecordedStartedAt: fixtureAt, RecordedStatus: 200, RecordedBody: []byte(`{"predictions":[0]}`), RecordedLatencyNs: 1_000_000,
 		CandidateStatus: 200, CandidateBody: []byte(`{"predictions":[0]}`), CandidateLatencyNs: 1_500_000,
 		BaselineStatus: ptr(int32(200)), BaselineBody: []byte(`{"predictions":[0]}`), BaselineLatencyNs: ptr(int64(1_100_000)),
 		BaselineError: ptr(""), BaselineErrorKind: ptr("")},
-	{ID: fixtureID(fixtureAt.Add(time.Second), 2), Method: "POST", Path: "/v1/models/iris:predict",
+	{ID: frozen.ID(fixtureAt.Add(time.Second), 2), Method: "POST", Path: "/v1/models/iris:predict",
 		RequestBody: []byte(`{"instances":[[6.0,2.2,4.0,1.0]]}`), SentAt: fixtureAt.Add(time.Hour + time.Second),
 		RecordedStartedAt: fixtureAt.Add(time.Second), RecordedStatus: 200, RecordedBody: []byte(`{"predictions":[1]}`),
 		RecordedLatencyNs: 1_000_000, CandidateStatus: 200, CandidateBody: []byte(`{"predictions":[2]}`), CandidateLatencyNs: 3_000_000,
 		BaselineStatus: ptr(int32(200)), BaselineBody: []byte(`{"predictions":[1]}`), BaselineLatencyNs: ptr(int64(1_200_000)),
 		BaselineError: ptr(""), BaselineErrorKind: ptr("")},
-	{ID: fixtureID(fixtureAt.Add(2*time.Second), 3), Method: "POST", Path: "/v1/models/iris:predict",
+	{ID: frozen.ID(fixtureAt.Add(2*time.Second), 3), Method: "POST", Path: "/v1/models/iris:predict",
 		RequestBody: []byte(`{"instances":[[5.9,3.0,5.1,1.8]]}`), SentAt: fixtureAt.Add(time.Hour + 2*time.Second),
 		RecordedStartedAt: fixtureAt.Add(2 * time.Second), RecordedStatus: 200, RecordedBody: []byte(`{"predictions":[2]}`),
 		RecordedLatencyNs: 1_000_000, CandidateBody: []byte{}, CandidateLatencyNs: 200_000,
@@ -56,21 +43,21 @@ var fixtureResultsV1 = []resultV1{
 // both of its instances, row 2 disagrees on its one, row 3 agrees on a
 // streamed chat answer.
 var fixtureResultsV2 = []Result{
-	{ID: fixtureID(fixtureAt, 4), Method: "POST", Path: "/v1/models/iris:predict",
+	{ID: frozen.ID(fixtureAt, 4), Method: "POST", Path: "/v1/models/iris:predict",
 		RequestBody:    []byte(`{"instances":[[6.3,3.3,6.0,2.5],[5.0,3.4,1.5,0.2]]}`),
 		RequestHeaders: []record.Header{{Name: "Content-Type", Value: "application/json"}, {Name: "X-Tenant", Value: "acme"}},
 		SentAt:         fixtureAt.Add(time.Hour), RecordedStartedAt: fixtureAt, RecordedStatus: 200,
 		RecordedBody: []byte(`{"predictions":[2,0]}`), RecordedLatencyNs: 2_000_000, CandidateStatus: 200,
 		CandidateBody: []byte(`{"predictions":[2,0]}`), CandidateLatencyNs: 2_500_000,
 		RecordedFirstByteNs: 1_900_000, CandidateFirstByteNs: 2_400_000},
-	{ID: fixtureID(fixtureAt.Add(time.Second), 5), Method: "POST", Path: "/v1/models/iris:predict",
+	{ID: frozen.ID(fixtureAt.Add(time.Second), 5), Method: "POST", Path: "/v1/models/iris:predict",
 		RequestBody:    []byte(`{"instances":[[6.0,2.2,4.0,1.0]]}`),
 		RequestHeaders: []record.Header{{Name: "Content-Type", Value: "application/json"}, {Name: "X-Tenant", Value: "globex"}},
 		SentAt:         fixtureAt.Add(time.Hour + time.Second), RecordedStartedAt: fixtureAt.Add(time.Second), RecordedStatus: 200,
 		RecordedBody: []byte(`{"predictions":[1]}`), RecordedLatencyNs: 1_000_000, CandidateStatus: 200,
 		CandidateBody: []byte(`{"predictions":[2]}`), CandidateLatencyNs: 4_000_000,
 		RecordedFirstByteNs: 900_000, CandidateFirstByteNs: 3_900_000},
-	{ID: fixtureID(fixtureAt.Add(2*time.Second), 6), Method: "POST", Path: "/v1/chat/completions",
+	{ID: frozen.ID(fixtureAt.Add(2*time.Second), 6), Method: "POST", Path: "/v1/chat/completions",
 		RequestBody:    []byte(`{"stream":true,"messages":[{"role":"user","content":"hi"}]}`),
 		RequestHeaders: []record.Header{{Name: "Content-Type", Value: "application/json"}, {Name: "X-Tenant", Value: "acme"}},
 		SentAt:         fixtureAt.Add(time.Hour + 2*time.Second), RecordedStartedAt: fixtureAt.Add(2 * time.Second),
@@ -83,43 +70,12 @@ var fixtureResultsV2 = []Result{
 		CandidateEventNs: []int64{15_000_000, 20_000_000}},
 }
 
-func fixturePath(name string) string { return filepath.Join("..", "testdata", name) }
-
+// TestWriteResultsFixtures writes the missing frozen results files, with
+// -write-fixtures only.
 func TestWriteResultsFixtures(t *testing.T) {
-	if !*writeFixtures {
-		t.Skip("run with -write-fixtures to write the missing fixtures")
-	}
-	if p := fixturePath("results-1.parquet"); !exists(p) {
-		w, err := parquetfile.Create[resultV1](p, SchemaV1, "request_body", "recorded_body", "candidate_body", "baseline_body")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Write(fixtureResultsV1); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %s", p)
-	}
-	if p := fixturePath("results-2.parquet"); !exists(p) {
-		w, err := CreateResults(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Write(fixtureResultsV2); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %s", p)
-	}
-}
-
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
+	blobs := []string{"request_body", "recorded_body", "candidate_body", "baseline_body"}
+	frozen.Write(t, "results-1.parquet", SchemaV1, blobs, fixtureResultsV1)
+	frozen.Write(t, "results-2.parquet", Schema, blobs, fixtureResultsV2)
 }
 
 // normalResult makes empty lists and bodies nil: Parquet does not tell
@@ -161,7 +117,7 @@ func TestFrozenResultsRead(t *testing.T) {
 		{"results-2.parquet", fixtureResultsV2},
 	} {
 		t.Run(c.file, func(t *testing.T) {
-			got := readResultRows(t, fixturePath(c.file))
+			got := readResultRows(t, frozen.Path(c.file))
 			if len(got) != len(c.want) {
 				t.Fatalf("read %d rows, want %d", len(got), len(c.want))
 			}

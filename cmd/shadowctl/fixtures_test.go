@@ -9,13 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shadowctl/shadowctl/internal/frozen"
 	"github.com/shadowctl/shadowctl/replay"
 )
 
-// The frozen files in ../../testdata stand for what earlier releases wrote
+// The frozen files in testdata/ stand for what earlier releases wrote
 // (record/fixtures_test.go and replay/fixtures_test.go describe their rows).
 // Every command that reads them must keep working on them.
-func frozen(name string) string { return filepath.Join("..", "..", "testdata", name) }
 
 // wilson is the 95% Wilson score interval of k successes in n (Wilson,
 // 1927), worked out here apart from the report's own code.
@@ -91,7 +91,7 @@ func reportJSON(t *testing.T, args ...string) frozenReport {
 // candidate was refused (a failed candidate is a disagreement); the
 // baseline agrees with production on all three.
 func TestReportOnFrozenResultsV1(t *testing.T) {
-	r := reportJSON(t, frozen("results-1.parquet"))
+	r := reportJSON(t, frozen.Path("results-1.parquet"))
 	if r.Exchanges != 3 || r.WithBaseline != 3 {
 		t.Errorf("exchanges %d, with baseline %d; want 3 and 3", r.Exchanges, r.WithBaseline)
 	}
@@ -109,7 +109,7 @@ func TestReportOnFrozenResultsV1(t *testing.T) {
 // disagrees on its one, row 3 is a streamed chat answer whose text agrees.
 // Rows 1 and 3 came from tenant acme, row 2 from globex.
 func TestReportOnFrozenResultsV2(t *testing.T) {
-	r := reportJSON(t, frozen("results-2.parquet"), "--by", "header:X-Tenant")
+	r := reportJSON(t, frozen.Path("results-2.parquet"), "--by", "header:X-Tenant")
 	if r.Exchanges != 3 || r.WithBaseline != 0 {
 		t.Errorf("exchanges %d, with baseline %d; want 3 and 0", r.Exchanges, r.WithBaseline)
 	}
@@ -130,7 +130,7 @@ func TestReportOnFrozenResultsV2(t *testing.T) {
 	groups["globex"].Requests.check(t, "globex requests", 0, 1)
 
 	// A gate on the same file fails the run with the gate's exit code.
-	_, stderr, code := runCLI(t, "report", frozen("results-2.parquet"), "--fail-on", "agreement.requests.rate < 0.9")
+	_, stderr, code := runCLI(t, "report", frozen.Path("results-2.parquet"), "--fail-on", "agreement.requests.rate < 0.9")
 	if code != exitFailed || !strings.Contains(stderr, "agreement.requests.rate") {
 		t.Errorf("gate: exit %d (%s), want %d", code, stderr, exitFailed)
 	}
@@ -148,7 +148,7 @@ func TestReplayFrozenRecordings(t *testing.T) {
 	defer target.Close()
 	out := filepath.Join(t.TempDir(), "results.parquet")
 	_, stderr, code := runCLI(t, "replay", "--target", target.URL, "--concurrency", "1", "--progress", "never", "--out", out,
-		frozen("recording-1.parquet"), frozen("recording-2.parquet"))
+		frozen.Path("recording-1.parquet"), frozen.Path("recording-2.parquet"))
 	if code != 0 {
 		t.Fatalf("replay: exit %d: %s", code, stderr)
 	}
@@ -187,13 +187,13 @@ func TestWrongKindOfFileSaysTheStep(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"report", frozen("recording-2.parquet")},
-			"it is a recording: replay it first ('shadowctl replay --target URL " + frozen("recording-2.parquet") + "')"},
-		{[]string{"report", "--format", "state", frozen("recording-1.parquet")}, "it is a recording: replay it first"},
-		{[]string{"inspect", frozen("results-2.parquet")},
-			"it is a results file: 'shadowctl report " + frozen("results-2.parquet") + "' reads it"},
+		{[]string{"report", frozen.Path("recording-2.parquet")},
+			"it is a recording: replay it first ('shadowctl replay --target URL " + frozen.Path("recording-2.parquet") + "')"},
+		{[]string{"report", "--format", "state", frozen.Path("recording-1.parquet")}, "it is a recording: replay it first"},
+		{[]string{"inspect", frozen.Path("results-2.parquet")},
+			"it is a results file: 'shadowctl report " + frozen.Path("results-2.parquet") + "' reads it"},
 		{[]string{"replay", "--target", "http://127.0.0.1:9", "--out", filepath.Join(t.TempDir(), "r.parquet"),
-			frozen("results-1.parquet")}, "it is a results file: 'shadowctl report"},
+			frozen.Path("results-1.parquet")}, "it is a results file: 'shadowctl report"},
 	} {
 		_, stderr, code := runCLI(t, c.args...)
 		if code != exitUsage || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
