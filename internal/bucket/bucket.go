@@ -133,6 +133,9 @@ func Open(ctx context.Context, loc Location) (*blob.Bucket, error) {
 	if b := opened.m[loc.Bucket]; b != nil {
 		return b, nil
 	}
+	if err := checkGCSCredentials(ctx, loc.Bucket); err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", Redact(loc.Bucket), err)
+	}
 	b, err := blob.OpenBucket(ctx, loc.Bucket)
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", Redact(loc.Bucket), cleanErr(err))
