@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -339,6 +340,13 @@ func TestBuildFromFiles(t *testing.T) {
 	fixture.Results(t, empty, nil)
 	if _, err := Build(context.Background(), Options{}, []string{empty}); !errors.Is(err, ErrEmpty) {
 		t.Errorf("empty file: %v, want ErrEmpty", err)
+	}
+	// A folder with no file at all says so, not "only in-progress files: ".
+	none := filepath.Join(dir, "none")
+	os.MkdirAll(none, 0o700)
+	if _, err := Build(context.Background(), Options{}, []string{none}); !errors.Is(err, ErrEmpty) ||
+		!strings.Contains(err.Error(), "no results files (*.parquet) or report states there") {
+		t.Errorf("empty folder: %v", err)
 	}
 	bad := filepath.Join(dir, "bad.parquet")
 	os.WriteFile(bad, []byte("not parquet"), 0o600)

@@ -43,6 +43,9 @@ func Aggregate(ctx context.Context, opts Options, args []string) (*Builder, erro
 		return nil, err
 	}
 	if len(exp.Files) == 0 {
+		if len(exp.Partial) == 0 {
+			return nil, fmt.Errorf("%s: %w (no results files (*.parquet) or report states there)", strings.Join(args, " "), ErrEmpty)
+		}
 		return nil, fmt.Errorf("%s: %w (only in-progress files: %s)", strings.Join(args, " "), ErrEmpty, strings.Join(exp.Partial, ", "))
 	}
 	files, states, err := readStates(exp.Files)
