@@ -109,6 +109,11 @@ files in --shadow-out that shadowctl report reads, compared live on /metrics.`,
   shadowctl record --upstream http://127.0.0.1:8080 --shadow http://127.0.0.1:9000 --shadow-sample 0.2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.Flags().Visit(func(f *pflag.Flag) {
+				if strings.HasPrefix(f.Name, "shadow-") {
+					opts.Shadow.given = append(opts.Shadow.given, f.Name)
+				}
+			})
 			return runRecord(cmd.Context(), g, opts)
 		},
 	}

@@ -29,6 +29,9 @@ type shadowOptions struct {
 	Queue       int
 	Timeout     time.Duration
 	Headers     []string
+	// given names the --shadow-* flags set on the command line, which mean
+	// nothing without --shadow.
+	given []string
 }
 
 func (o *shadowOptions) AddFlags(fs *pflag.FlagSet) {
@@ -51,6 +54,9 @@ type shadowConfig struct {
 
 func (o *shadowOptions) check(out string) (*shadowConfig, error) {
 	if o.Target == "" {
+		if len(o.given) > 0 {
+			return nil, usageErrorf("--%s needs --shadow URL: without it there is no live shadow", o.given[0])
+		}
 		return nil, nil
 	}
 	u, err := parseHTTPURL("shadow", o.Target, "the copies carry each client's own headers")

@@ -238,6 +238,10 @@ func TestRecordShadowFlags(t *testing.T) {
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-header", "X: a\r\nB: c"}, "--shadow-header"},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-out", "./recordings"}, "is --out"},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-concurrency", "0"}, "--shadow-concurrency 0"},
+		// Without --shadow a --shadow-* flag would be ignored: a forgotten
+		// --shadow must not look like a live shadow that mirrors nothing.
+		{[]string{"--shadow-sample", "0.5"}, "--shadow-sample needs --shadow URL"},
+		{[]string{"--shadow-out", "./sh", "--shadow-timeout", "1s"}, "--shadow-out needs --shadow URL"},
 	} {
 		args := append([]string{"record", "--upstream", "http://127.0.0.1:8080"}, tc.args...)
 		_, stderr, code := runCLI(t, args...)
