@@ -21,7 +21,7 @@ test:
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./...
-	# The recorder vs direct vs nginx under wrk, then replay vs vegeta vs wrk, in one run (skips without wrk).
+	# The recorder vs direct, nginx and the go floor under wrk, then replay vs vegeta vs wrk, in one run (skips without wrk).
 	$(GO) run ./internal/cmd/benchpeers --shadowctl $(BIN)/shadowctl --rounds 5 --duration 5s
 	# record --shadow (none, a fast shadow, a 50 ms one) vs nginx mirror, and the fast shadow's no-drop rate.
 	$(GO) run ./internal/cmd/benchpeers --shadowctl $(BIN)/shadowctl --rounds 5 --duration 5s --shadow
