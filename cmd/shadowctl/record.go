@@ -15,6 +15,7 @@ import (
 	"os"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,6 +122,23 @@ files in --shadow-out that shadowctl report reads, compared live on /metrics.`,
 	return cmd
 }
 
+// hostPort tells whether addr is host:port with a port a listener takes:
+// 0 to 65535, a service name such as http, or none (any free port, as 0).
+func hostPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if port == "" {
+		return true
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		return n >= 0 && n <= 65535
+	}
+	_, err = net.LookupPort("tcp", port)
+	return err == nil
+}
+
 // recordConfig is recordOptions checked and parsed.
 type recordConfig struct {
 	upstream    *url.URL
@@ -152,16 +170,16 @@ func (o *recordOptions) check() (*recordConfig, error) {
 		return nil, err
 	}
 	c.upstream = u
-	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
-		return nil, usageErrorf("--listen %q: want host:port or :port", o.Listen)
+	if !hostPort(o.Listen) {
+		return nil, usageErrorf("--listen %q: want host:port or :port, the port 0 to 65535", o.Listen)
 	}
 	if record.SendsToItself(o.Listen, u) {
 		return nil, usageErrorf("--upstream %s is --listen %s: the recorder would proxy to itself, every request coming back in "+
 			"until it runs out of file descriptors; point --upstream at the model server", u.Redacted(), o.Listen)
 	}
 	if o.Admin != "" {
-		if _, _, err := net.SplitHostPort(o.Admin); err != nil {
-			return nil, usageErrorf("--admin %q: want host:port, or empty to disable", o.Admin)
+		if !hostPort(o.Admin) {
+			return nil, usageErrorf("--admin %q: want host:port (the port 0 to 65535), or empty to disable", o.Admin)
 		}
 	}
 	if o.Pprof && o.Admin == "" {

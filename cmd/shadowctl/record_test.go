@@ -28,6 +28,11 @@ func TestRecordUsageErrors(t *testing.T) {
 		{[]string{"record"}, "--upstream is required"},
 		{[]string{"record", "--upstream", "127.0.0.1:8080"}, "want an http:// or https:// URL"},
 		{[]string{"record", "--upstream", "http://x", "--listen", "8081"}, "--listen \"8081\""},
+		// A port no listener takes is the user's mistake (exit 2), not a
+		// failure at run time.
+		{[]string{"record", "--upstream", "http://x", "--listen", "127.0.0.1:99999"}, "the port 0 to 65535"},
+		{[]string{"record", "--upstream", "http://x", "--listen", ":8081x"}, "--listen \":8081x\""},
+		{[]string{"record", "--upstream", "http://x", "--admin", "127.0.0.1:70000"}, "--admin \"127.0.0.1:70000\""},
 		{[]string{"record", "--upstream", "http://x", "--rotate-size", "12XB"}, "--rotate-size: size \"12XB\": unknown unit"},
 		{[]string{"record", "--upstream", "http://x", "--rotate-size", "10"}, "want at least 1KiB"},
 		{[]string{"record", "--upstream", "http://x", "--max-body", "-3"}, "--max-body"},
