@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -73,18 +72,7 @@ func TestStateLabelsMustBeTheSameSet(t *testing.T) {
 
 func TestStateLabelsRefuseDamage(t *testing.T) {
 	rows, kv := labeledRows(60)
-	b, err := NewBuilder(Options{Labels: labelsOf(t, kv...)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range rows {
-		b.Add(&rows[i])
-	}
-	var buf bytes.Buffer
-	if err := b.WriteState(&buf); err != nil {
-		t.Fatal(err)
-	}
-	good := buf.String()
+	good := stateText(t, Options{Labels: labelsOf(t, kv...)}, rows)
 	for _, c := range []struct{ name, old, new string }{
 		{"a McNemar count past its pairs", `"B":`, `"B":9999`},
 		{"fewer bytes than labels", `"count":79`, `"count":799`},

@@ -105,8 +105,9 @@ func llmRows(t *testing.T, n int) []replay.Result {
 	return rows
 }
 
-// stateOf writes the state of rows aggregated with opts and reads it back.
-func stateOf(t *testing.T, opts Options, rows []replay.Result) *Builder {
+// stateText is the state of rows aggregated with opts, as WriteState writes
+// it.
+func stateText(t *testing.T, opts Options, rows []replay.Result) string {
 	t.Helper()
 	b, err := NewBuilder(opts)
 	if err != nil {
@@ -119,7 +120,13 @@ func stateOf(t *testing.T, opts Options, rows []replay.Result) *Builder {
 	if err := b.WriteState(&buf); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadState(&buf)
+	return buf.String()
+}
+
+// stateOf writes the state of rows aggregated with opts and reads it back.
+func stateOf(t *testing.T, opts Options, rows []replay.Result) *Builder {
+	t.Helper()
+	got, err := ReadState(strings.NewReader(stateText(t, opts, rows)))
 	if err != nil {
 		t.Fatalf("read back: %v", err)
 	}
@@ -317,19 +324,7 @@ func TestStateRoundTrip(t *testing.T) {
 }
 
 func TestStateBadFiles(t *testing.T) {
-	b, err := NewBuilder(Options{By: "path"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := mixedRows(300, 3)
-	for i := range rows {
-		b.Add(&rows[i])
-	}
-	var buf bytes.Buffer
-	if err := b.WriteState(&buf); err != nil {
-		t.Fatal(err)
-	}
-	good := buf.String()
+	good := stateText(t, Options{By: "path"}, mixedRows(300, 3))
 	// Every cut of the file is refused as damaged, never read as less.
 	for n := 0; n < len(good)-1; n += 1 + n/50 {
 		if _, err := ReadState(strings.NewReader(good[:n])); !errors.Is(err, ErrStateFormat) {
@@ -374,14 +369,7 @@ func TestStateBadFiles(t *testing.T) {
 	}
 	// A histogram whose buckets would need a huge array, and one whose
 	// counts do not add up.
-	s := mixedRows(3000, 1)
-	b, _ = NewBuilder(Options{})
-	for i := range s {
-		b.Add(&s[i])
-	}
-	buf.Reset()
-	b.WriteState(&buf)
-	hist := buf.String()
+	hist := stateText(t, Options{}, mixedRows(3000, 1))
 	i := strings.Index(hist, `"pos":{"offset":`)
 	if i < 0 {
 		t.Fatal("no histogram in the state")

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -167,8 +169,11 @@ func TestReplayFrozenRecordings(t *testing.T) {
 	recorded := map[string]string{}
 	for {
 		x, err := rr.Next()
-		if err != nil {
+		if errors.Is(err, io.EOF) {
 			break
+		}
+		if err != nil {
+			t.Fatal(err)
 		}
 		recorded[x.Path] += string(x.RecordedBody) + ";"
 	}

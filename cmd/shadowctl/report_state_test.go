@@ -116,34 +116,43 @@ func sameReport(t *testing.T, got, want string) []string {
 	return differences("$", g, w)
 }
 
-func TestReportStatesMergeOnTheBinary(t *testing.T) {
-	bin := buildBinary(t)
-	dir := t.TempDir()
-	shards := writeShards(t, dir)
-	var states []string
+// mergeMatchesRows writes the report state of each shard, made with flags,
+// into dir as s0+ext, s1+ext…, and checks that the report merging them,
+// given no flags (the options come from the states), is the report over the
+// rows made with flags. It returns the states and both reports.
+func mergeMatchesRows(t *testing.T, bin, dir, ext string, flags, shards []string) (states []string, want, got string) {
+	t.Helper()
 	for i, shard := range shards {
-		out, stderr, code := runBinary(t, bin, "report", "--format", "state", "--by", "path", "--top", "5", shard)
+		out, stderr, code := runBinary(t, bin, append(append([]string{"report", "--format", "state"}, flags...), shard)...)
 		if code != 0 || stderr != "" {
 			t.Fatalf("state of %s: exit %d: %s", shard, code, stderr)
 		}
-		// Named like nothing in particular: found by content.
-		path := filepath.Join(dir, fmt.Sprintf("s%d.summary", i))
-		os.WriteFile(path, []byte(out), 0o600)
+		path := filepath.Join(dir, fmt.Sprintf("s%d%s", i, ext))
+		if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		states = append(states, path)
 	}
-	want, stderr, code := runBinary(t, bin, append([]string{"report", "--format", "json", "--by", "path", "--top", "5"}, shards...)...)
+	want, stderr, code := runBinary(t, bin, append(append([]string{"report", "--format", "json"}, flags...), shards...)...)
 	if code != 0 {
 		t.Fatalf("report over rows: exit %d: %s", code, stderr)
 	}
-	// The options come from the states; the report lists the results files
-	// the states summarised.
-	got, stderr, code := runBinary(t, bin, append([]string{"report", "--format", "json"}, states...)...)
+	got, stderr, code = runBinary(t, bin, append([]string{"report", "--format", "json"}, states...)...)
 	if code != 0 {
 		t.Fatalf("report over states: exit %d: %s", code, stderr)
 	}
 	if d := sameReport(t, got, want); len(d) > 0 {
 		t.Errorf("report over the states differs from the report over the rows: %v", d)
 	}
+	return states, want, got
+}
+
+func TestReportStatesMergeOnTheBinary(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	shards := writeShards(t, dir)
+	// Named like nothing in particular: found by content.
+	states, want, _ := mergeMatchesRows(t, bin, dir, ".summary", []string{"--by", "path", "--top", "5"}, shards)
 	// States and results mix; the same options may be given again.
 	mixed, stderr, code := runBinary(t, bin, "report", "--format", "json", "--by", "path", "--top", "5", shards[0], states[1], states[2])
 	if code != 0 {
@@ -239,27 +248,7 @@ func TestReportStatesCarryAccuracy(t *testing.T) {
 	lpath := filepath.Join(dir, "labels.csv")
 	os.WriteFile(lpath, []byte(labels), 0o600)
 	flags := []string{"--labels", lpath, "--by", "request:$.clinic", "--positive-class", "1"}
-	var states []string
-	for i, shard := range shards {
-		out, stderr, code := runBinary(t, bin, append(append([]string{"report", "--format", "state"}, flags...), shard)...)
-		if code != 0 {
-			t.Fatalf("state of %s: exit %d: %s", shard, code, stderr)
-		}
-		path := filepath.Join(dir, fmt.Sprintf("s%d.state", i))
-		os.WriteFile(path, []byte(out), 0o600)
-		states = append(states, path)
-	}
-	want, stderr, code := runBinary(t, bin, append(append([]string{"report", "--format", "json"}, flags...), shards...)...)
-	if code != 0 {
-		t.Fatalf("report over rows: exit %d: %s", code, stderr)
-	}
-	got, stderr, code := runBinary(t, bin, append([]string{"report", "--format", "json"}, states...)...)
-	if code != 0 {
-		t.Fatalf("report over states: exit %d: %s", code, stderr)
-	}
-	if d := sameReport(t, got, want); len(d) > 0 {
-		t.Errorf("report over the states differs from the report over the rows: %v", d)
-	}
+	states, want, got := mergeMatchesRows(t, bin, dir, ".state", flags, shards)
 	if !strings.Contains(got, `"labels_unmatched": 1`) {
 		t.Errorf("the merged report does not say the one label nobody asked for is unmatched")
 	}
