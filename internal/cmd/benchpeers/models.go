@@ -41,17 +41,20 @@ func modelsCPU() time.Duration {
 // reads the request, waits delay, and answers reply (a JSON body of that
 // length, as jsonBody makes it); it returns its URL and how to stop it.
 func serveModel(reply []byte, delay time.Duration) (string, func(), error) {
-	addr, _, stop, err := startSelf(fmt.Sprintf("%s=%d %s", modelEnv, len(reply), delay))
+	addr, pid, stop, err := startSelf(fmt.Sprintf("%s=%d %s", modelEnv, len(reply), delay))
 	if err != nil {
 		return "", nil, err
 	}
+	modelsMu.Lock()
+	modelPIDs = append(modelPIDs, pid)
+	modelsMu.Unlock()
 	return "http://" + addr, stop, nil
 }
 
 // startSelf starts this binary again with env set (a model stand-in or the
 // floor proxy), which prints its address on its first line and serves
-// until its stdin closes; it returns that address, the process's pid (its
-// CPU counts in modelsCPU only for models) and how to stop it.
+// until its stdin closes; it returns that address, the process's pid and
+// how to stop it.
 func startSelf(env string) (addr string, pid int, stop func(), err error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -76,11 +79,6 @@ func startSelf(env string) (addr string, pid int, stop func(), err error) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		return "", 0, nil, fmt.Errorf("helper process: no address: %w", err)
-	}
-	if strings.HasPrefix(env, modelEnv+"=") {
-		modelsMu.Lock()
-		modelPIDs = append(modelPIDs, cmd.Process.Pid)
-		modelsMu.Unlock()
 	}
 	stop = func() {
 		_ = stdin.Close()
