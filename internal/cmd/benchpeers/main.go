@@ -48,6 +48,13 @@ func main() {
 		}
 		return
 	}
+	if up := os.Getenv(fastFloorEnv); up != "" {
+		if err := runFastFloor(up); err != nil {
+			fmt.Fprintln(os.Stderr, "benchpeers fasthttp floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if spec := os.Getenv(modelEnv); spec != "" {
 		if err := runModel(spec); err != nil {
 			fmt.Fprintln(os.Stderr, "benchpeers model:", err)
@@ -79,6 +86,7 @@ type options struct {
 	replay       bool
 	proxies      bool
 	floor        bool
+	fastFloor    bool
 	exchanges    int
 	peerDuration time.Duration
 	shadowDelay  time.Duration
@@ -103,6 +111,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.shadowDelay, "shadow-delay", 50*time.Millisecond, "with --shadow: how long the slow shadow waits before it answers")
 	fs.BoolVar(&o.proxies, "proxies", true, "measure direct, nginx and shadowctl record under wrk")
 	fs.BoolVar(&o.floor, "floor", true, "with the proxies, also measure the go floor: the least a Go reverse proxy does (net/http's parsers, a goroutine per connection, nothing recorded, no limits), as a reference")
+	fs.BoolVar(&o.fastFloor, "fasthttp-floor", true, "with the proxies, also measure the fasthttp floor: the go floor on valyala/fasthttp's server and client, to show what a change of server alone could buy")
 	fs.BoolVar(&o.replay, "replay", true, "then measure shadowctl replay against vegeta and wrk on the same upstream, each timed from start to exit")
 	fs.IntVar(&o.exchanges, "exchanges", 20000, "with --replay: exchanges recorded, then replayed in each round")
 	fs.DurationVar(&o.peerDuration, "peer-duration", time.Second, "with --replay: how long vegeta and wrk run in each round")
@@ -204,6 +213,14 @@ func (b *bench) runPeers(ctx context.Context) error {
 		defer stopFloor()
 		targets = append(targets, target{name: "go floor", url: "http://" + addr, pid: pid})
 	}
+	if o.fastFloor {
+		addr, pid, stopFloor, err := startSelf(fastFloorEnv + "=" + b.upAddr)
+		if err != nil {
+			return err
+		}
+		defer stopFloor()
+		targets = append(targets, target{name: "fasthttp floor", url: "http://" + addr, pid: pid})
+	}
 
 	// Several binaries (comma-separated) compare builds in one run.
 	var recs []*recorder
@@ -255,8 +272,10 @@ func (b *bench) runPeers(ctx context.Context) error {
 		for _, rec := range recs {
 			names = append(names, rec.name)
 		}
-		if _, ok := res["go floor"]; ok {
-			names = append(names, "go floor")
+		for _, floor := range []string{"go floor", "fasthttp floor"} {
+			if _, ok := res[floor]; ok {
+				names = append(names, floor)
+			}
 		}
 		for _, name := range names {
 			var thr, p50, cpu []float64
