@@ -43,16 +43,16 @@ type SideAccuracy struct {
 	// failed answer is wrong).
 	Count    int64    `json:"count"`
 	Correct  int64    `json:"correct"`
-	Rate     *float64 `json:"rate"`
-	CI95Low  *float64 `json:"ci95_low"`
-	CI95High *float64 `json:"ci95_high"`
+	Rate     *float64 `json:"rate" gate:"unit"`
+	CI95Low  *float64 `json:"ci95_low" gate:"unit"`
+	CI95High *float64 `json:"ci95_high" gate:"unit"`
 	// MacroF1 is the unweighted mean of the per-class F1 scores.
-	MacroF1  *float64     `json:"macro_f1"`
+	MacroF1  *float64     `json:"macro_f1" gate:"unit"`
 	PerClass []ClassScore `json:"per_class"`
 	// MAE and RMSE: numeric predictions against numeric labels; null when
 	// there were none.
-	MAE  *float64 `json:"mae"`
-	RMSE *float64 `json:"rmse"`
+	MAE  *float64 `json:"mae" gate:"nonneg"`
+	RMSE *float64 `json:"rmse" gate:"nonneg"`
 }
 
 // ClassScore is precision, recall and F1 of one true class.
@@ -69,9 +69,9 @@ type ClassScore struct {
 // instances, with a 95% interval for a paired difference.
 type AccuracyDelta struct {
 	Count    int64    `json:"count"`
-	Rate     *float64 `json:"rate"`
-	CI95Low  *float64 `json:"ci95_low"`
-	CI95High *float64 `json:"ci95_high"`
+	Rate     *float64 `json:"rate" gate:"signed"`
+	CI95Low  *float64 `json:"ci95_low" gate:"signed"`
+	CI95High *float64 `json:"ci95_high" gate:"signed"`
 }
 
 // McNemar is the exact McNemar test on the discordant pairs: B instances
@@ -79,7 +79,7 @@ type AccuracyDelta struct {
 type McNemar struct {
 	B      int64    `json:"b"`
 	C      int64    `json:"c"`
-	PValue *float64 `json:"p_value"`
+	PValue *float64 `json:"p_value" gate:"unit"`
 }
 
 // truthState is what accuracy counts: plain fields, so that it round-trips

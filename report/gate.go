@@ -173,8 +173,41 @@ func ParseGate(expr string) (Gate, error) {
 			return Gate{}, &UnknownNameError{Expr: expr, Map: mapKey, What: what, Name: name, Known: known}
 		}
 	}
+	if r, ok := rangeOf(reportRanges, key); ok {
+		if how := vacuous(m[2], th, r); how != "" {
+			return Gate{}, &RangeError{Expr: expr, Key: key, Threshold: th, Lo: r.lo, Hi: r.hi, What: r.what, Never: how == "never"}
+		}
+	}
 	return Gate{Expr: strings.TrimSpace(expr), Key: key, Op: m[2], Threshold: th}, nil
 }
+
+// RangeError is the error of a gate whose number lies outside, or bounds,
+// every value its key can take, so that it could never fail the run (Never)
+// or always would: errors.candidate.rate > 1, meant as 1%, or
+// agreement.rate <= 1. It wraps ErrGate.
+type RangeError struct {
+	Expr, Key string
+	Threshold float64
+	// Lo and Hi bound the key's values (Hi may be +Inf); What says so in
+	// words ("between 0 and 1").
+	Lo, Hi float64
+	What   string
+	Never  bool
+}
+
+func (e *RangeError) Error() string {
+	how := "so this gate would fail every run"
+	if e.Never {
+		how = "so this gate could never fail"
+	}
+	msg := fmt.Sprintf("%q: %v: %s is %s, %s", e.Expr, ErrGate, e.Key, e.What, how)
+	if e.Lo == 0 && e.Hi == 1 && e.Threshold >= 1 && e.Threshold <= 100 {
+		msg += fmt.Sprintf("; for %s%% write %s", formatValue(e.Threshold), formatValue(e.Threshold/100))
+	}
+	return msg
+}
+
+func (e *RangeError) Unwrap() error { return ErrGate }
 
 // GateKeys lists the keys a gate may use; a key ending in ".*" stands for
 // any name below it (an error kind), which counts 0 when absent.
@@ -193,27 +226,54 @@ func GateKeys() []string {
 // reportKeys and groupKeys map the numeric keys of the JSON report (and of
 // one group) to whether they are a map of counts (any name below them).
 // They come from the types, so gates and the JSON can never disagree.
+// keyRanges holds the values each key can take, from the same walk.
 var (
-	reportKeys = numericKeys(reflect.TypeFor[Report]())
-	groupKeys  = numericKeys(reflect.TypeFor[Group]())
+	reportKeys, reportRanges = numericKeys(reflect.TypeFor[Report]())
+	groupKeys, _             = numericKeys(reflect.TypeFor[Group]())
 )
 
-func numericKeys(t reflect.Type) map[string]bool {
+// valueRange is the closed interval of values a key can take, from its
+// field's gate tag: "unit" (a rate, share, interval bound or p-value),
+// "signed" (a difference of two rates, a correlation, kappa, a cosine) or
+// "nonneg" (latencies, ratios, errors, statistics); a count is nonneg too.
+// A float field without a tag is unbounded (a latency difference).
+type valueRange struct {
+	lo, hi float64
+	what   string
+}
+
+var gateRanges = map[string]valueRange{
+	"unit":   {0, 1, "between 0 and 1"},
+	"signed": {-1, 1, "between -1 and 1"},
+	"nonneg": {0, math.Inf(1), "never negative"},
+}
+
+func numericKeys(t reflect.Type) (map[string]bool, map[string]valueRange) {
 	out := map[string]bool{}
+	ranges := map[string]valueRange{}
 	// A struct type may appear twice on a path: Agreement.Baseline is an
 	// Agreement, whose own Baseline is always null.
 	seen := map[reflect.Type]int{}
-	var walk func(t reflect.Type, prefix string)
-	walk = func(t reflect.Type, prefix string) {
+	var walk func(t reflect.Type, prefix, tag string)
+	walk = func(t reflect.Type, prefix, tag string) {
 		for t.Kind() == reflect.Pointer {
 			t = t.Elem()
 		}
 		switch t.Kind() {
-		case reflect.Int, reflect.Int32, reflect.Int64, reflect.Float64:
+		case reflect.Int, reflect.Int32, reflect.Int64:
 			out[prefix] = false
+			ranges[prefix] = gateRanges["nonneg"]
+		case reflect.Float64:
+			out[prefix] = false
+			if r, ok := gateRanges[tag]; ok {
+				ranges[prefix] = r
+			} else if tag != "" {
+				panic(fmt.Sprintf("report: gate tag %q of %s is none of unit, signed, nonneg", tag, prefix))
+			}
 		case reflect.Map:
 			if isNumeric(t.Elem()) {
 				out[prefix] = true
+				ranges[prefix] = gateRanges["nonneg"]
 			}
 		case reflect.Struct:
 			if seen[t] >= 2 {
@@ -228,20 +288,81 @@ func numericKeys(t reflect.Type) map[string]bool {
 					continue
 				}
 				if sf.Anonymous && name == "" {
-					walk(sf.Type, prefix)
+					walk(sf.Type, prefix, "")
 					continue
 				}
 				p := name
 				if prefix != "" {
 					p = prefix + "." + name
 				}
-				walk(sf.Type, p)
+				walk(sf.Type, p, sf.Tag.Get("gate"))
 			}
 		}
 	}
-	walk(t, "")
+	walk(t, "", "")
 	delete(out, "schema_version")
-	return out
+	delete(ranges, "schema_version")
+	return out, ranges
+}
+
+// rangeOf is the range of key's values (a name below a map of counts has
+// the map's), and whether it is bounded at all.
+func rangeOf(ranges map[string]valueRange, key string) (valueRange, bool) {
+	if r, ok := ranges[key]; ok {
+		return r, true
+	}
+	if i := strings.LastIndexByte(key, '.'); i > 0 {
+		r, ok := ranges[key[:i]]
+		return r, ok
+	}
+	return valueRange{}, false
+}
+
+// vacuous says why a gate on a value in r can never fail the run, or
+// always does: what it compares with lies outside every value the key can
+// take, or bounds all of them. It returns "" for a gate that can go either
+// way.
+func vacuous(op string, th float64, r valueRange) string {
+	lo, hi := r.lo, r.hi
+	switch op {
+	case "<":
+		if th <= lo {
+			return "never"
+		}
+		if th > hi {
+			return "always"
+		}
+	case "<=":
+		if th < lo {
+			return "never"
+		}
+		if th >= hi {
+			return "always"
+		}
+	case ">":
+		if th >= hi {
+			return "never"
+		}
+		if th < lo {
+			return "always"
+		}
+	case ">=":
+		if th > hi {
+			return "never"
+		}
+		if th <= lo {
+			return "always"
+		}
+	case "==":
+		if th < lo || th > hi {
+			return "never"
+		}
+	case "!=":
+		if th < lo || th > hi {
+			return "always"
+		}
+	}
+	return ""
 }
 
 func isNumeric(t reflect.Type) bool {

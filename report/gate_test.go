@@ -213,3 +213,50 @@ func TestUnknownGateKeySuggestions(t *testing.T) {
 		t.Errorf("ParseGate error %#v", err)
 	}
 }
+
+// A gate whose number lies outside every value its key can take, or
+// bounds them all, is refused: it would pass or fail every run whatever
+// the models did (errors.candidate.rate > 1 was meant as 1%). Gates at the
+// edge of a range that can still go either way parse.
+func TestParseGateRefusesVacuousGates(t *testing.T) {
+	cases := []struct {
+		expr  string
+		never bool   // the gate could never fail (else: always fails)
+		hint  string // a part of the message
+	}{
+		{"errors.candidate.rate > 1", true, "errors.candidate.rate is between 0 and 1, so this gate could never fail; for 1% write 0.01"},
+		{"agreement.rate < -0.1", true, "agreement.rate is between 0 and 1"},
+		{"agreement.rate < 0", true, ""},
+		{"agreement.rate > 1", true, ""},
+		{"agreement.rate < 1.5", false, "so this gate would fail every run"},
+		{"agreement.ci95_low < 99", false, "for 99% write 0.99"},
+		{"agreement.rate <= 1", false, ""},
+		{"agreement.rate >= 0", false, ""},
+		{"agreement.rate == 2", true, ""},
+		{"agreement.rate != 2", false, ""},
+		{"latency_ms.candidate.p99 < -5", true, "latency_ms.candidate.p99 is never negative"},
+		{"latency_ms.ratio.p99 < -1", true, ""},
+		{"latency_ms.ratio.p99 >= 0", false, ""},
+		{"accuracy.delta.rate < -1.5", true, "accuracy.delta.rate is between -1 and 1"},
+		{"agreement.labels.kappa > 1", true, ""},
+		{"errors.candidate.by_kind.timeout < 0", true, "errors.candidate.by_kind.timeout is never negative"},
+		{"agreement.requests.compared >= 0", false, ""},
+	}
+	for _, c := range cases {
+		_, err := ParseGate(c.expr)
+		var re *RangeError
+		if !errors.As(err, &re) || !errors.Is(err, ErrGate) || re.Never != c.never || !strings.Contains(err.Error(), c.hint) ||
+			!strings.HasPrefix(err.Error(), `"`+c.expr+`": bad gate: `) {
+			t.Errorf("%q: err = %v, want a RangeError (never fails: %v) containing %q", c.expr, err, c.never, c.hint)
+		}
+	}
+	for _, expr := range []string{"agreement.rate < 1", "agreement.rate > 0", "errors.candidate.rate > 0",
+		"errors.candidate.rate >= 1", "agreement.rate <= 0", "agreement.rate == 1", "accuracy.delta.rate < -0.5",
+		"accuracy.delta.ci95_low < -0.01", "latency_ms.delta.p99 < -5", "latency_ms.ratio.p99 > 1.5",
+		"latency_ms.candidate.p99 > 250", "errors.candidate.by_kind.timeout > 0", "agreement.labels.kappa < 0.8",
+		"agreement.numeric.pearson < -0.5", "shift.psi > 0.2"} {
+		if _, err := ParseGate(expr); err != nil {
+			t.Errorf("%q: %v", expr, err)
+		}
+	}
+}

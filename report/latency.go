@@ -196,13 +196,13 @@ func (h *logHistogram) rankValue(rank uint64) float64 {
 // are exact. Null when Count is 0.
 type LatencySummary struct {
 	Count int64    `json:"count"`
-	Mean  *float64 `json:"mean"`
-	P50   *float64 `json:"p50"`
-	P90   *float64 `json:"p90"`
-	P95   *float64 `json:"p95"`
-	P99   *float64 `json:"p99"`
-	P999  *float64 `json:"p999"`
-	Max   *float64 `json:"max"`
+	Mean  *float64 `json:"mean" gate:"nonneg"`
+	P50   *float64 `json:"p50" gate:"nonneg"`
+	P90   *float64 `json:"p90" gate:"nonneg"`
+	P95   *float64 `json:"p95" gate:"nonneg"`
+	P99   *float64 `json:"p99" gate:"nonneg"`
+	P999  *float64 `json:"p999" gate:"nonneg"`
+	Max   *float64 `json:"max" gate:"nonneg"`
 }
 
 // percentiles lists the quantiles of a LatencySummary, in order.
@@ -240,11 +240,11 @@ type LatencyRatio struct {
 	Against string `json:"against"`
 	// Note explains a ratio against the recorded side.
 	Note string   `json:"note,omitempty"`
-	P50  *float64 `json:"p50"`
-	P90  *float64 `json:"p90"`
-	P95  *float64 `json:"p95"`
-	P99  *float64 `json:"p99"`
-	P999 *float64 `json:"p999"`
+	P50  *float64 `json:"p50" gate:"nonneg"`
+	P90  *float64 `json:"p90" gate:"nonneg"`
+	P95  *float64 `json:"p95" gate:"nonneg"`
+	P99  *float64 `json:"p99" gate:"nonneg"`
+	P999 *float64 `json:"p999" gate:"nonneg"`
 }
 
 func ratio(cand, ref *LatencySummary, against string) *LatencyRatio {

@@ -17,11 +17,11 @@ type TextAgreement struct {
 	// Count is the number of text pairs compared as text; JSON contents
 	// are counted apart.
 	Count      int64    `json:"count"`
-	Exact      *float64 `json:"exact"`
-	Normalized *float64 `json:"normalized"`
+	Exact      *float64 `json:"exact" gate:"unit"`
+	Normalized *float64 `json:"normalized" gate:"unit"`
 	// Rule is the --text-similarity rule, Agreed the rate it gives.
 	Rule       string        `json:"rule"`
-	Agreed     *float64      `json:"agreed"`
+	Agreed     *float64      `json:"agreed" gate:"unit"`
 	Similarity *Distribution `json:"similarity"`
 	TokenF1    *Distribution `json:"token_f1"`
 	RougeL     *Distribution `json:"rouge_l"`
@@ -34,16 +34,16 @@ type TextAgreement struct {
 // Distribution is a similarity's distribution over the compared pairs.
 type Distribution struct {
 	Metric string   `json:"metric,omitempty"`
-	Mean   *float64 `json:"mean"`
-	P10    *float64 `json:"p10"`
-	P50    *float64 `json:"p50"`
-	Min    *float64 `json:"min"`
+	Mean   *float64 `json:"mean" gate:"unit"`
+	P10    *float64 `json:"p10" gate:"unit"`
+	P50    *float64 `json:"p50" gate:"unit"`
+	Min    *float64 `json:"min" gate:"unit"`
 }
 
 // JSONContents counts contents compared as JSON.
 type JSONContents struct {
 	Count  int64    `json:"count"`
-	Agreed *float64 `json:"agreed"`
+	Agreed *float64 `json:"agreed" gate:"unit"`
 }
 
 // ToolCallAgreement compares tool calls (JSON key agreement.tool_calls).
@@ -52,15 +52,15 @@ type ToolCallAgreement struct {
 	// choice; CountMismatch the choices whose number of calls differ.
 	Count         int64    `json:"count"`
 	CountMismatch int64    `json:"count_mismatch"`
-	Names         *float64 `json:"names"`
-	Arguments     *float64 `json:"arguments"`
+	Names         *float64 `json:"names" gate:"unit"`
+	Arguments     *float64 `json:"arguments" gate:"unit"`
 }
 
 // FinishReasons counts finish_reason changes (JSON key
 // agreement.finish_reason), "stop → length" being the one users watch.
 type FinishReasons struct {
 	Count       int64        `json:"count"`
-	Changed     *float64     `json:"changed"`
+	Changed     *float64     `json:"changed" gate:"unit"`
 	Transitions []Transition `json:"transitions"`
 }
 

@@ -102,7 +102,7 @@ type LabelMetrics struct {
 	Confusion [][]int64 `json:"confusion"`
 	// Kappa is Cohen's kappa over all labels (not only the top classes);
 	// null when chance agreement is 1 (a single class on both sides).
-	Kappa *float64 `json:"kappa"`
+	Kappa *float64 `json:"kappa" gate:"signed"`
 	// PerClass is, for each class, how often the candidate kept the
 	// recorded label.
 	PerClass []ClassAgreement `json:"per_class"`
@@ -239,11 +239,11 @@ type NumericMetrics struct {
 	Count int64 `json:"count"`
 	// NonFinite counts pairs with NaN or an infinity on either side.
 	NonFinite  int64    `json:"non_finite"`
-	MAE        *float64 `json:"mae"`
-	RMSE       *float64 `json:"rmse"`
-	MaxAbsDiff *float64 `json:"max_abs_diff"`
+	MAE        *float64 `json:"mae" gate:"nonneg"`
+	RMSE       *float64 `json:"rmse" gate:"nonneg"`
+	MaxAbsDiff *float64 `json:"max_abs_diff" gate:"nonneg"`
 	// Pearson is null when either side is constant.
-	Pearson *float64 `json:"pearson"`
+	Pearson *float64 `json:"pearson" gate:"signed"`
 	// WithinTolerance is the share of all pairs equal within the
 	// tolerance, with its Wilson interval.
 	WithinTolerance Rate `json:"within_tolerance"`
@@ -322,15 +322,15 @@ type VectorMetrics struct {
 	// Argmax is the share of vectors whose largest element is at the same
 	// index on both sides.
 	Argmax     Rate     `json:"argmax"`
-	MeanCosine *float64 `json:"mean_cosine"`
-	MinCosine  *float64 `json:"min_cosine"`
+	MeanCosine *float64 `json:"mean_cosine" gate:"signed"`
+	MinCosine  *float64 `json:"min_cosine" gate:"signed"`
 }
 
 // EmbeddingMetrics describes embedding vectors.
 type EmbeddingMetrics struct {
 	Count      int64    `json:"count"`
-	MeanCosine *float64 `json:"mean_cosine"`
-	MinCosine  *float64 `json:"min_cosine"`
+	MeanCosine *float64 `json:"mean_cosine" gate:"signed"`
+	MinCosine  *float64 `json:"min_cosine" gate:"signed"`
 }
 
 func (s *vectorStats) cos() (mean, lo *float64) {
@@ -345,9 +345,9 @@ func (s *vectorStats) cos() (mean, lo *float64) {
 type Rate struct {
 	Count   int64    `json:"count"`
 	Of      int64    `json:"of"`
-	Rate    *float64 `json:"rate"`
-	CI95Low *float64 `json:"ci95_low"`
-	CI95Hi  *float64 `json:"ci95_high"`
+	Rate    *float64 `json:"rate" gate:"unit"`
+	CI95Low *float64 `json:"ci95_low" gate:"unit"`
+	CI95Hi  *float64 `json:"ci95_high" gate:"unit"`
 }
 
 func rate(k, n int64) Rate {

@@ -49,8 +49,8 @@ type Report struct {
 type Settings struct {
 	Field  string   `json:"field"`
 	Ignore []string `json:"ignore"`
-	AbsTol float64  `json:"abs_tol"`
-	RelTol float64  `json:"rel_tol"`
+	AbsTol float64  `json:"abs_tol" gate:"nonneg"`
+	RelTol float64  `json:"rel_tol" gate:"nonneg"`
 	Top    int      `json:"top"`
 	By     string   `json:"by"`
 	// ByAlso, LabelKey, PositiveClass and MinGroup are set only when used.
@@ -74,9 +74,9 @@ type NotCompared struct {
 type Counts struct {
 	Compared int64    `json:"compared"`
 	Agreed   int64    `json:"agreed"`
-	Rate     *float64 `json:"rate"`
-	CI95Low  *float64 `json:"ci95_low"`
-	CI95High *float64 `json:"ci95_high"`
+	Rate     *float64 `json:"rate" gate:"unit"`
+	CI95Low  *float64 `json:"ci95_low" gate:"unit"`
+	CI95High *float64 `json:"ci95_high" gate:"unit"`
 }
 
 func counts(agreed, compared int64) Counts {
@@ -87,9 +87,9 @@ func counts(agreed, compared int64) Counts {
 // AgreementSummary is the headline agreement: per instance where the
 // predictions had instances, else per request.
 type AgreementSummary struct {
-	Rate     *float64 `json:"rate"`
-	CI95Low  *float64 `json:"ci95_low"`
-	CI95High *float64 `json:"ci95_high"`
+	Rate     *float64 `json:"rate" gate:"unit"`
+	CI95Low  *float64 `json:"ci95_low" gate:"unit"`
+	CI95High *float64 `json:"ci95_high" gate:"unit"`
 	// Unit is "instance" or "request": what Rate counts.
 	Unit      string `json:"unit"`
 	Requests  Counts `json:"requests"`
@@ -156,9 +156,9 @@ type Errors struct {
 type SideErrors struct {
 	Count    int64            `json:"count"`
 	Of       int64            `json:"of"`
-	Rate     *float64         `json:"rate"`
-	CI95Low  *float64         `json:"ci95_low"`
-	CI95High *float64         `json:"ci95_high"`
+	Rate     *float64         `json:"rate" gate:"unit"`
+	CI95Low  *float64         `json:"ci95_low" gate:"unit"`
+	CI95High *float64         `json:"ci95_high" gate:"unit"`
 	ByKind   map[string]int64 `json:"by_kind"`
 }
 

@@ -19,12 +19,12 @@ type Shift struct {
 	// PSI is the population stability index of the candidate against the
 	// recorded side (over the classes, or over ten quantile bins of the
 	// recorded scores).
-	PSI *float64 `json:"psi"`
+	PSI *float64 `json:"psi" gate:"nonneg"`
 	// ChiSquare and PValue: Pearson's test of homogeneity of the class
 	// counts (labels only).
-	ChiSquare *float64     `json:"chi_square"`
+	ChiSquare *float64     `json:"chi_square" gate:"nonneg"`
 	DF        int          `json:"df"`
-	PValue    *float64     `json:"p_value"`
+	PValue    *float64     `json:"p_value" gate:"unit"`
 	Classes   []ClassShift `json:"classes"`
 	Scores    *ScoreShift  `json:"scores"`
 }
@@ -42,9 +42,9 @@ type ScoreShift struct {
 	Candidate int64 `json:"candidate"`
 	// KS is the two-sample Kolmogorov–Smirnov statistic, KSPValue its
 	// asymptotic p-value; Wasserstein the first Wasserstein distance.
-	KS          *float64 `json:"ks"`
-	KSPValue    *float64 `json:"ks_p_value"`
-	Wasserstein *float64 `json:"wasserstein"`
+	KS          *float64 `json:"ks" gate:"unit"`
+	KSPValue    *float64 `json:"ks_p_value" gate:"unit"`
+	Wasserstein *float64 `json:"wasserstein" gate:"nonneg"`
 	// Bins are the upper edges of the PSI bins (recorded deciles).
 	Bins []float64 `json:"bins"`
 }

@@ -172,7 +172,7 @@ type SidePredictions struct {
 	Count int64 `json:"count"`
 	// PositiveRate is the share of the positive class (null without
 	// one).
-	PositiveRate *float64     `json:"positive_rate"`
+	PositiveRate *float64     `json:"positive_rate" gate:"unit"`
 	Classes      []ClassShare `json:"classes"`
 }
 
@@ -189,19 +189,19 @@ type GroupAccuracy struct {
 	Candidate *SliceAccuracy `json:"candidate"`
 	Baseline  *SliceAccuracy `json:"baseline"`
 	// Delta is candidate − recorded accuracy in the group.
-	Delta *float64 `json:"delta"`
+	Delta *float64 `json:"delta" gate:"signed"`
 }
 
 // SliceAccuracy is one side's accuracy in a group.
 type SliceAccuracy struct {
 	Count    int64    `json:"count"`
 	Correct  int64    `json:"correct"`
-	Rate     *float64 `json:"rate"`
-	CI95Low  *float64 `json:"ci95_low"`
-	CI95High *float64 `json:"ci95_high"`
+	Rate     *float64 `json:"rate" gate:"unit"`
+	CI95Low  *float64 `json:"ci95_low" gate:"unit"`
+	CI95High *float64 `json:"ci95_high" gate:"unit"`
 	// TruePositiveRate: of the instances labeled the positive class, the
 	// share predicted so (null without a positive class or such labels).
-	TruePositiveRate *float64 `json:"true_positive_rate"`
+	TruePositiveRate *float64 `json:"true_positive_rate" gate:"unit"`
 }
 
 func (p *slicePreds) predictions(positive string) *GroupPredictions {
@@ -284,11 +284,11 @@ type Bias struct {
 type SideBias struct {
 	// ParityGap is max − min positive rate across groups; ParityGroups
 	// the groups with the highest and the lowest.
-	ParityGap    *float64 `json:"parity_gap"`
+	ParityGap    *float64 `json:"parity_gap" gate:"unit"`
 	ParityGroups []string `json:"parity_groups"`
 	// OpportunityGap is max − min true-positive rate across the groups
 	// with positive labels; OpportunityGroups those two groups.
-	OpportunityGap    *float64 `json:"opportunity_gap"`
+	OpportunityGap    *float64 `json:"opportunity_gap" gate:"unit"`
 	OpportunityGroups []string `json:"opportunity_groups"`
 	// GroupsUsed is the number of groups compared.
 	GroupsUsed int64 `json:"groups_used"`
@@ -297,8 +297,8 @@ type SideBias struct {
 // BiasDelta is candidate − recorded: positive when the candidate widens
 // the gap.
 type BiasDelta struct {
-	ParityGap      *float64 `json:"parity_gap"`
-	OpportunityGap *float64 `json:"opportunity_gap"`
+	ParityGap      *float64 `json:"parity_gap" gate:"signed"`
+	OpportunityGap *float64 `json:"opportunity_gap" gate:"signed"`
 }
 
 // bias computes the gaps over the tracked groups (not the overflow one).

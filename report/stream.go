@@ -106,10 +106,10 @@ type SideTokens struct {
 // Summary is a distribution of plain numbers.
 type Summary struct {
 	Count int64    `json:"count"`
-	Mean  *float64 `json:"mean"`
-	P50   *float64 `json:"p50"`
-	P99   *float64 `json:"p99"`
-	Max   *float64 `json:"max"`
+	Mean  *float64 `json:"mean" gate:"nonneg"`
+	P50   *float64 `json:"p50" gate:"nonneg"`
+	P99   *float64 `json:"p99" gate:"nonneg"`
+	Max   *float64 `json:"max" gate:"nonneg"`
 }
 
 // TokenRatio compares mean completion tokens with the recorded answers':
@@ -117,8 +117,8 @@ type Summary struct {
 type TokenRatio struct {
 	// Completion is candidate / recorded, Baseline baseline / recorded
 	// (its noise floor).
-	Completion *float64 `json:"completion"`
-	Baseline   *float64 `json:"baseline_completion"`
+	Completion *float64 `json:"completion" gate:"nonneg"`
+	Baseline   *float64 `json:"baseline_completion" gate:"nonneg"`
 }
 
 func summaryOf(q quantiles) *Summary {

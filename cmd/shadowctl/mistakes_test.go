@@ -215,6 +215,9 @@ func TestReportGateOnAnUnknownNameIsAUsageError(t *testing.T) {
 		{"errors.candidate.by_kind > 0", exitUsage, "is a map of counts, not a number"},
 		{"latency_ms.ratio.p98 > 1", exitUsage, `--fail-on "latency_ms.ratio.p98 > 1": bad gate: unknown key "latency_ms.ratio.p98"; did you mean latency_ms.ratio.p90, latency_ms.ratio.p95, latency_ms.ratio.p99, latency_ms.ratio.p50, latency_ms.ratio.p999? (shadowctl report --gate-keys lists all `},
 		{"errors.candidat.rate > 0", exitUsage, `unknown key "errors.candidat.rate"`},
+		{"errors.candidate.rate > 1", exitUsage,
+			`--fail-on "errors.candidate.rate > 1": bad gate: errors.candidate.rate is between 0 and 1, so this gate could never fail; for 1% write 0.01`},
+		{"latency_ms.candidate.p99 < -5", exitUsage, "latency_ms.candidate.p99 is never negative, so this gate could never fail"},
 		{"errors.candidate.by_kind.timeout > 0", exitFailed, "FAILED: errors.candidate.by_kind.timeout = 1, which is > 0"},
 		{"errors.candidate.by_kind.dns > 0", exitOK, ""},
 	} {
