@@ -154,8 +154,8 @@ func NewBuilder(opts Options) (*Builder, error) {
 	if opts.Text.Metric == "" {
 		opts.Text.Metric = TextExact // the zero rule, spelled as ParseTextRule does
 	}
-	if opts.AbsTol < 0 || opts.RelTol < 0 || math.IsNaN(opts.AbsTol) || math.IsNaN(opts.RelTol) {
-		return nil, fmt.Errorf("tolerances must be >= 0 (abs %v, rel %v)", opts.AbsTol, opts.RelTol)
+	if !(opts.AbsTol >= 0) || !(opts.RelTol >= 0) || math.IsInf(opts.AbsTol, 0) || math.IsInf(opts.RelTol, 0) {
+		return nil, fmt.Errorf("tolerances must be finite and >= 0 (abs %v, rel %v)", opts.AbsTol, opts.RelTol)
 	}
 	b := &Builder{
 		opts:      opts,

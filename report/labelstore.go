@@ -48,6 +48,12 @@ const maxTexts = 1 << 16
 // Len is the number of keys.
 func (l *Labels) Len() int { return len(l.entries) }
 
+// Matched is the number of keys some exchange asked for, so far.
+func (l *Labels) Matched() int { return int(l.matched) }
+
+// Key is the i-th key, in the order they were set.
+func (l *Labels) Key(i int) string { return l.key(&l.entries[i]) }
+
 func (l *Labels) key(e *labelEntry) string {
 	return string(l.arena[e.keyOff : e.keyOff+uint64(e.keyLen)])
 }

@@ -5,6 +5,8 @@
 package report
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -276,6 +278,12 @@ type Bias struct {
 	Baseline  *SideBias `json:"baseline"`
 	// Delta is candidate − recorded for each gap.
 	Delta *BiasDelta `json:"delta"`
+	// PositiveSeen says whether any side predicted the positive class, or
+	// any label held it, in any group; Classes are the classes the sides
+	// predicted, sorted (at most maxGroupClasses per group). A class that
+	// was never seen is most likely a typo, which leaves every gap 0.
+	PositiveSeen bool     `json:"-"`
+	Classes      []string `json:"-"`
 }
 
 // SideBias are one side's gaps across groups (Fairlearn's
@@ -312,6 +320,20 @@ func (b *Builder) bias() *Bias {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	classes := map[string]bool{}
+	for _, c := range b.groups {
+		if c.preds == nil {
+			continue
+		}
+		for i := range c.preds.Sides {
+			side := &c.preds.Sides[i]
+			out.PositiveSeen = out.PositiveSeen || side.Positive > 0 || side.LabelPos > 0
+			for k := range side.Classes {
+				classes[k] = true
+			}
+		}
+	}
+	out.Classes = slices.Sorted(maps.Keys(classes))
 	found := false
 	for s, dst := range []**SideBias{&out.Recorded, &out.Candidate, &out.Baseline} {
 		var parity, opp extremes

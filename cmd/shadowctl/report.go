@@ -213,6 +213,13 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 	for _, p := range rep.PartialFiles {
 		g.Logger.Warn("skipping in-progress results file", "path", p)
 	}
+	if err := checkLabelsUsed(opts.Labels, o.LabelKey, o.Labels); err != nil {
+		return err
+	}
+	if b := rep.Bias; b != nil && !b.PositiveSeen && len(b.Classes) > 0 {
+		return usageErrorf("--positive-class %q: no side predicted it and no label holds it, so every bias gap would be 0; the classes predicted are: %s",
+			b.PositiveClass, strings.Join(b.Classes, ", "))
+	}
 	passed, err := rep.Evaluate(gates)
 	if err != nil {
 		return err
@@ -230,6 +237,24 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 		return fmt.Errorf("%w: %s", errGatesFailed, strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+// checkLabelsUsed refuses labels that no exchange asked for: with a
+// --label-key that names something the requests do not carry, every
+// accuracy figure would be null and the report would say so only in a
+// count.
+func checkLabelsUsed(labels *report.Labels, key string, files []string) error {
+	if labels == nil {
+		return nil
+	}
+	if labels.Len() == 0 {
+		return usageErrorf("--labels %s: the files hold no labels", strings.Join(files, ", "))
+	}
+	if labels.Matched() > 0 {
+		return nil
+	}
+	return usageErrorf("--labels: none of the %d keys (such as %q) matched an exchange's --label-key %s; give the --label-key that holds them, e.g. 'request:$.id' or 'header:X-Request-Id'",
+		labels.Len(), labels.Key(0), key)
 }
 
 // gateError words the error of a --fail-on expression: a usage error.

@@ -60,6 +60,10 @@ func TestReportBinaryExitCodes(t *testing.T) {
 	os.WriteFile(labels, []byte(csv.String()), 0o600)
 	badCols := filepath.Join(dir, "cols.csv")
 	os.WriteFile(badCols, []byte("id,truth\nid-Aa,1\n"), 0o600)
+	headerOnly := filepath.Join(dir, "header.csv")
+	os.WriteFile(headerOnly, []byte("key,label\n"), 0o600)
+	otherKeys := filepath.Join(dir, "other.csv")
+	os.WriteFile(otherKeys, []byte("key,label\nreq-1,1\nreq-2,0\n"), 0o600)
 	badLen := filepath.Join(dir, "len.jsonl")
 	os.WriteFile(badLen, []byte(`{"key":"id-Ab","label":[1,1]}`+"\n"), 0o600)
 
@@ -103,6 +107,18 @@ func TestReportBinaryExitCodes(t *testing.T) {
 			`shadowctl: bad labels: exchange id-Ab: the label of key "id-Ab" has 2 value(s), the answer 1 instance(s)`},
 		{"labels: not a file", []string{"report", "--labels", dir, results}, 2, nil, "shadowctl: --labels: labels " + dir + ": not a regular file"},
 		{"labels: a bad key", []string{"report", "--labels", labels, "--label-key", "request:$[", results}, 2, nil, `shadowctl: --label-key "request:$["`},
+		{"labels: none in the files", []string{"report", "--labels", headerOnly, results}, 2, nil,
+			"shadowctl: --labels " + headerOnly + ": the files hold no labels"},
+		{"labels: no key matches", []string{"report", "--labels", otherKeys, results}, 2, nil,
+			`shadowctl: --labels: none of the 2 keys (such as "req-1") matched an exchange's --label-key id; give the --label-key that holds them`},
+		{"labels: a key the requests do not carry", []string{"report", "--labels", labels, "--label-key", "header:X-Nope", results}, 2, nil,
+			`shadowctl: --labels: none of the 100 keys (such as "id-Aa") matched an exchange's --label-key header:X-Nope`},
+		{"a positive class no side predicts", []string{"report", "--by", "path", "--positive-class", "yes", results}, 2, nil,
+			`shadowctl: --positive-class "yes": no side predicted it and no label holds it, so every bias gap would be 0; the classes predicted are: 0, 1`},
+		{"a positive class that is predicted", []string{"report", "--format", "json", "--by", "path", "--positive-class", "1", "--labels", labels, results},
+			0, []string{`"positive_class": "1"`}, ""},
+		{"an infinite tolerance", []string{"report", "--abs-tol", "inf", results}, 2, nil, "shadowctl: tolerances must be finite and >= 0 (abs +Inf, rel 0)"},
+		{"a tolerance that is not a number", []string{"report", "--rel-tol", "NaN", results}, 2, nil, "shadowctl: tolerances must be finite and >= 0 (abs 0, rel NaN)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
