@@ -157,6 +157,16 @@ type recordConfig struct {
 	out, shadowOut *bucketOut
 }
 
+// maxQueue bounds --queue and --shadow-queue, and maxShadowConcurrency
+// --shadow-concurrency: each is sized up front (a channel, a worker and its
+// comparator each), so a typo of a few digits would take the memory at
+// start, or panic. Past these the bound is the bytes held (--max-body) or
+// the shadow's own capacity, not the count.
+const (
+	maxQueue             = 1 << 20
+	maxShadowConcurrency = 10000
+)
+
 var instanceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 func (o *recordOptions) check() (*recordConfig, error) {
@@ -233,8 +243,8 @@ func (o *recordOptions) check() (*recordConfig, error) {
 	if !(o.Sample >= 0 && o.Sample <= 1) {
 		return nil, usageErrorf("--sample %v: want a fraction between 0 and 1", o.Sample)
 	}
-	if o.Queue < 1 {
-		return nil, usageErrorf("--queue %d: want at least 1", o.Queue)
+	if o.Queue < 1 || o.Queue > maxQueue {
+		return nil, usageErrorf("--queue %d: want 1 to %d", o.Queue, maxQueue)
 	}
 	if o.UpstreamTimeout < 0 {
 		return nil, usageErrorf("--upstream-timeout %v: want 0 (no limit) or a positive duration", o.UpstreamTimeout)
@@ -264,7 +274,7 @@ func (o *recordOptions) check() (*recordConfig, error) {
 	if !instanceName.MatchString(c.instance) {
 		return nil, usageErrorf("--instance %q: want letters, digits, '.', '_' or '-' (it goes into file names)", c.instance)
 	}
-	if c.shadow, err = o.Shadow.check(o.Out); err != nil {
+	if c.shadow, err = o.Shadow.check(o.Out, o.Listen); err != nil {
 		return nil, err
 	}
 	if c.shadow != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shadowctl/shadowctl/internal/bucket"
 	"github.com/shadowctl/shadowctl/internal/spool"
+	"github.com/shadowctl/shadowctl/record"
 	"github.com/shadowctl/shadowctl/replay"
 	"github.com/shadowctl/shadowctl/shadow"
 )
@@ -52,7 +53,7 @@ type shadowConfig struct {
 	header http.Header
 }
 
-func (o *shadowOptions) check(out string) (*shadowConfig, error) {
+func (o *shadowOptions) check(out, listen string) (*shadowConfig, error) {
 	if o.Target == "" {
 		if len(o.given) > 0 {
 			return nil, usageErrorf("--%s needs --shadow URL: without it there is no live shadow", o.given[0])
@@ -66,14 +67,18 @@ func (o *shadowOptions) check(out string) (*shadowConfig, error) {
 	if err := replay.CheckBase(u); err != nil {
 		return nil, usageErrorf("--shadow %q: %v", u.Redacted(), err)
 	}
+	if record.SendsToItself(listen, u) {
+		return nil, usageErrorf("--shadow %s is --listen %s: each copy would come back in as a new request, mirrored again, "+
+			"without end; point --shadow at model-v2", u.Redacted(), listen)
+	}
 	c := &shadowConfig{target: u, header: http.Header{}}
 	switch {
 	case !(o.Sample >= 0 && o.Sample <= 1):
 		return nil, usageErrorf("--shadow-sample %v: want a fraction between 0 and 1", o.Sample)
-	case o.Concurrency < 1:
-		return nil, usageErrorf("--shadow-concurrency %d: want 1 or more", o.Concurrency)
-	case o.Queue < 1:
-		return nil, usageErrorf("--shadow-queue %d: want 1 or more", o.Queue)
+	case o.Concurrency < 1 || o.Concurrency > maxShadowConcurrency:
+		return nil, usageErrorf("--shadow-concurrency %d: want 1 to %d", o.Concurrency, maxShadowConcurrency)
+	case o.Queue < 1 || o.Queue > maxQueue:
+		return nil, usageErrorf("--shadow-queue %d: want 1 to %d", o.Queue, maxQueue)
 	case o.Timeout <= 0:
 		return nil, usageErrorf("--shadow-timeout %v: want a positive duration", o.Timeout)
 	case o.Out == "":

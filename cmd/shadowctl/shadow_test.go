@@ -238,6 +238,16 @@ func TestRecordShadowFlags(t *testing.T) {
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-header", "X: a\r\nB: c"}, "--shadow-header"},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-out", "./recordings"}, "is --out"},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-concurrency", "0"}, "--shadow-concurrency 0"},
+		// Sized up front: a typo of a few digits took the memory, or
+		// panicked in makechan.
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-concurrency", "100000000"}, "--shadow-concurrency 100000000: want 1 to 10000"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-queue", "2000000000"}, "--shadow-queue 2000000000: want 1 to 1048576"},
+		{[]string{"--queue", "9223372036854775807"}, "--queue 9223372036854775807: want 1 to 1048576"},
+		// The recorder itself as the shadow: one request mirrored back in,
+		// without end.
+		{[]string{"--listen", "127.0.0.1:18099", "--shadow", "http://localhost:18099/"},
+			"--shadow http://localhost:18099/ is --listen 127.0.0.1:18099: each copy would come back in as a new request"},
+		{[]string{"--listen", ":18099", "--shadow", "http://127.0.0.1:18099"}, "each copy would come back in"},
 		// Without --shadow a --shadow-* flag would be ignored: a forgotten
 		// --shadow must not look like a live shadow that mirrors nothing.
 		{[]string{"--shadow-sample", "0.5"}, "--shadow-sample needs --shadow URL"},
