@@ -16,12 +16,17 @@ type Recovered struct {
 	File     string // the file written from it
 	Rows     int64  // rows saved
 	CutBytes int64  // bytes of damaged tail dropped
+	// Err is why the log could not be turned into a file (a full disk):
+	// it is kept, for a later Recover.
+	Err error
 }
 
 // Recover turns every log left in dir by a writer that did not stop
 // cleanly into a finished file, and removes the log and any half-written
-// file beside it. Logs a live Sink holds are left alone. Run it before
-// writing into dir.
+// file beside it. Logs a live Sink holds are left alone. A log that fails
+// is kept, its Recovered has Err, and the others are still tried; the
+// error joins those of every log that failed. Run it before writing into
+// dir.
 func Recover[T any](dir string, codec Codec[T]) ([]Recovered, error) {
 	if err := codec.check(); err != nil {
 		return nil, err
@@ -31,17 +36,20 @@ func Recover[T any](dir string, codec Codec[T]) ([]Recovered, error) {
 		return nil, err
 	}
 	var out []Recovered
+	var errs []error
 	for _, log := range logs {
 		if live, err := wal.InUse(log); err != nil || live {
 			continue // another writer is writing it, or it is already gone
 		}
 		rec, err := recoverLog(log, codec)
 		if err != nil {
-			return out, err
+			// The log is kept; the next logs may still recover.
+			rec.Err = err
+			errs = append(errs, err)
 		}
 		out = append(out, rec)
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // listLogs names the logs in dir. It lists the folder and matches names

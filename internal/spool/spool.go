@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -218,13 +219,21 @@ func New[T any](opts Options, codec Codec[T]) (*Sink[T], error) {
 	if err := probeWritable(opts.Dir, names.Files); err != nil {
 		return nil, err
 	}
+	// A log that cannot be recovered now (a full disk) is kept for the
+	// next start, and the sink starts anyway: what it guards is on the
+	// disk already, and refusing to start would take the service down.
 	recovered, err := Recover(opts.Dir, codec)
+	if err != nil && !slices.ContainsFunc(recovered, func(r Recovered) bool { return r.Err != nil }) {
+		return nil, fmt.Errorf("recover %s in %s: %w", names.Files, opts.Dir, err) // the folder could not be listed
+	}
 	for _, r := range recovered {
+		if r.Err != nil {
+			opts.Logger.Error("could not recover a "+names.File+" left by a "+names.Writer+" that did not stop cleanly; "+
+				"its log is kept and the next start tries again (free space if the disk is full)", "log", r.WAL, "err", r.Err)
+			continue
+		}
 		opts.Logger.Warn("recovered "+names.File+" left by a "+names.Writer+" that did not stop cleanly",
 			"log", r.WAL, "file", r.File, "rows", r.Rows, "damaged_tail_bytes", r.CutBytes)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("recover %s in %s: %w", names.Files, opts.Dir, err)
 	}
 	s := &Sink[T]{
 		opts:  opts,

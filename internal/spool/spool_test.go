@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -349,4 +350,170 @@ func TestNewRefusesAnIncompleteCodec(t *testing.T) {
 	if _, err := spool.Recover(t.TempDir(), codec); err == nil {
 		t.Error("Recover ran with no log suffix")
 	}
+}
+
+// closeFails is a file whose Close fails while the disk is broken, as
+// writing the footer does on a full disk.
+type closeFails struct {
+	spool.File[note]
+	broken *atomic.Bool
+}
+
+func (f closeFails) Close() error {
+	if f.broken.Load() {
+		_ = f.File.Abort()
+		return errors.New("no space left on device")
+	}
+	return f.File.Close()
+}
+
+// A file that cannot be finished (a full disk at SIGTERM) keeps its log:
+// its rows were safe there, and the next start recovers them. Before, the
+// log was removed with the file and the rows were lost, though a SIGKILL
+// at the same moment would have kept them.
+func TestSinkKeepsTheLogOfAFileItCannotFinish(t *testing.T) {
+	dir := t.TempDir()
+	codec := noteCodec()
+	create := codec.Create
+	var broken atomic.Bool
+	codec.Create = func(path string) (spool.File[note], error) {
+		f, err := create(path)
+		if err != nil {
+			return nil, err
+		}
+		return closeFails{f, &broken}, nil
+	}
+	var logs bytes.Buffer
+	s, err := spool.New(spool.Options{Dir: dir, Instance: "k", RotateInterval: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}, codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 25
+	for i := range n {
+		s.Offer(newNote(i, 50))
+	}
+	poll.Until(t, func() bool { return s.Stats().Pending == n })
+	broken.Store(true)
+	err = s.Close(context.Background())
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("its %d rows are kept in ", n)) ||
+		!strings.Contains(err.Error(), "recovered at the next start") {
+		t.Fatalf("Close = %v, want the failure and where the rows are kept", err)
+	}
+	if !strings.Contains(logs.String(), "its rows are kept in its log") {
+		t.Errorf("the kept log is not logged:\n%s", logs.String())
+	}
+	walFiles, _ := filepath.Glob(filepath.Join(dir, "*.wal"))
+	if len(walFiles) != 1 {
+		t.Fatalf("folder holds %v, want the log kept", names(t, dir))
+	}
+	recs, err := spool.Recover(dir, noteCodec())
+	if err != nil || len(recs) != 1 || recs[0].Rows != n {
+		t.Fatalf("Recover = %+v, %v; want the %d rows back", recs, err, n)
+	}
+	if got := readNotes(t, dir); len(got) != n {
+		t.Errorf("recovered %d rows, want %d", len(got), n)
+	}
+}
+
+// A log that cannot be recovered at start (a full disk) does not stop the
+// sink from starting: refusing would take the service down with it. The
+// log is kept for the next start, and the failure logged.
+func TestNewStartsWhenALogCannotBeRecovered(t *testing.T) {
+	dir := t.TempDir()
+	codec := noteCodec()
+	log := filepath.Join(dir, "note-x.parquet.wal")
+	w, err := wal.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := w.Append(codec.Append(nil, newNote(i, 10))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush()
+	w.Close()
+	// What stands in the way of recovery: a folder where its file goes.
+	block := filepath.Join(dir, "note-x.parquet.partial")
+	if err := os.MkdirAll(filepath.Join(block, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	s, err := spool.New(spool.Options{Dir: dir, Instance: "r", Logger: slog.New(slog.NewTextHandler(&logs, nil))}, codec)
+	if err != nil {
+		t.Fatalf("New = %v, want a sink that starts anyway", err)
+	}
+	if !s.Offer(newNote(9, 10)) {
+		t.Error("the sink does not take rows")
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "could not recover a note") || !strings.Contains(logs.String(), "its log is kept") {
+		t.Errorf("the failed recovery is not logged:\n%s", logs.String())
+	}
+	if _, err := os.Stat(log); err != nil {
+		t.Fatalf("the log is gone: %v", err)
+	}
+	os.RemoveAll(block)
+	recs, err := spool.Recover(dir, codec)
+	if err != nil || len(recs) != 1 || recs[0].Rows != 3 {
+		t.Fatalf("Recover once the way is clear = %+v, %v; want the 3 rows", recs, err)
+	}
+}
+
+// After the disk recovers, the next failure is logged at once, not held
+// back by the once-per-30-s limit of the failure before.
+func TestSinkLogsTheFirstFailureAfterResuming(t *testing.T) {
+	dir := t.TempDir()
+	codec := noteCodec()
+	create := codec.Create
+	var broken atomic.Bool
+	codec.Create = func(path string) (spool.File[note], error) {
+		if broken.Load() {
+			return nil, errors.New("no space left on device")
+		}
+		return create(path)
+	}
+	var logs lockedBuffer
+	broken.Store(true)
+	// A file per row: each one that succeeds is finalized at once.
+	s, err := spool.New(spool.Options{Dir: dir, Instance: "l", RotateSize: 1,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}, codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Offer(newNote(0, 10))
+	poll.Until(t, func() bool { return s.Stats().Dropped[spool.DropWriteError] == 1 })
+	broken.Store(false)
+	s.Offer(newNote(1, 10))
+	poll.Until(t, func() bool { return s.Stats().Recorded == 1 })
+	broken.Store(true)
+	s.Offer(newNote(2, 10))
+	poll.Until(t, func() bool { return s.Stats().Dropped[spool.DropWriteError] == 2 })
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "note failed; rows dropped"); n != 2 {
+		t.Errorf("failures logged %d times, want 2 (before and after the resumption):\n%s", n, logs.String())
+	}
+}
+
+// lockedBuffer is a log the writer goroutine writes while the test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -203,14 +203,17 @@ func (w *writer[T]) finalize() error {
 	}
 	f, rows := w.f, w.rows
 	w.f, w.rows, w.unflush = nil, 0, 0
-	defer w.dropLog()
 	if err := f.Close(); err != nil {
 		s.pending.Add(-rows)
 		s.drop(DropWriteError, rows)
 		err = fmt.Errorf("finalize %s %s: %w", s.codec.Names.File, w.path, err)
+		if kept := w.keepLog(rows); kept != "" {
+			err = fmt.Errorf("%w; its %d rows are kept in %s, recovered at the next start", err, rows, kept)
+		}
 		w.logErr(err, rows)
 		return err
 	}
+	w.dropLog()
 	s.pending.Add(-rows)
 	s.recorded.Add(rows)
 	s.files.Add(1)
@@ -218,8 +221,30 @@ func (w *writer[T]) finalize() error {
 	if w.failing {
 		w.failing = false
 		s.opts.Logger.Info(s.codec.Names.File+" resumed", "file", w.path)
+		// The next failure is news, however soon it comes: log it.
+		w.lastErrLog = time.Time{}
 	}
 	return nil
+}
+
+// keepLog closes the log of a file that failed and keeps it, when it holds
+// rows: they were safe in it, and the next start turns it into a file
+// (Recover). It returns the log's path, or "" when there was none to keep.
+func (w *writer[T]) keepLog(rows int64) string {
+	if w.log == nil {
+		return ""
+	}
+	if rows == 0 {
+		w.dropLog()
+		return ""
+	}
+	path := w.path + w.s.codec.WALSuffix
+	_ = w.log.Sync() // best effort: what reached the disk is what recovery reads
+	_ = w.log.Close()
+	w.log, w.dirty = nil, false
+	w.s.opts.Logger.Warn(w.s.codec.Names.File+" failed; its rows are kept in its log, recovered at the next start",
+		"log", path, "rows", rows)
+	return path
 }
 
 // syncLog makes the rows written since the last sync durable.
@@ -253,7 +278,7 @@ func (w *writer[T]) fail(err error, extra int64) {
 	if w.f != nil {
 		lost += w.rows
 		_ = w.f.Abort()
-		w.dropLog()
+		w.keepLog(w.rows)
 		w.f, w.rows, w.unflush = nil, 0, 0
 		if w.timer != nil {
 			w.timer.Stop()
