@@ -64,6 +64,31 @@ func TestRecordRefusesAnUpstreamThatIsItselfOrHoldsCredentials(t *testing.T) {
 	}
 }
 
+// An --out meant as a bucket URL that is not one (a scheme we do not
+// write, upper case, one slash, no bucket) recorded into a folder named
+// like it under the working directory, lost with a Pod's filesystem, while
+// the start line said a bucket. Each is a usage error, and nothing is
+// created.
+func TestRecordRefusesAnOutThatIsNotABucketURL(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, out := range []string{"gcs://bkt/rec", "az://c/x", "S3://bkt/rec", "s3:/bkt/rec", "s3://", "bogus://x"} {
+		for _, flag := range []string{"--out", "--shadow-out"} {
+			args := []string{"record", "--listen", "127.0.0.1:0", "--admin", "", "--upstream", "http://127.0.0.1:9", flag, out}
+			if flag == "--shadow-out" {
+				args = append(args, "--shadow", "http://127.0.0.1:9")
+			}
+			_, stderr, code := runCLIWithin(t, args...)
+			want := fmt.Sprintf("%s %q: not a bucket URL shadowctl writes", flag, out)
+			if code != exitUsage || !strings.Contains(stderr, want) {
+				t.Errorf("%s %s: exit %d, stderr %q; want exit 2 and %q", flag, out, code, stderr, want)
+			}
+		}
+	}
+	if left, _ := os.ReadDir("."); len(left) != 0 {
+		t.Errorf("the working directory holds %v, want nothing created", left)
+	}
+}
+
 // An --out the process cannot write stops the recorder at start, exit 1 and
 // one line naming the folder and the OS error, before it listens: not a
 // recorder that looks ready and drops every row. Tests run as root, which
