@@ -14,7 +14,9 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shadowctl/shadowctl/internal/h1"
@@ -92,6 +94,33 @@ type Proxy struct {
 	budget *budget // bodies held by exchanges in flight
 	rp     *httputil.ReverseProxy
 	client *h1.Client // nil: every request goes through rp
+	// upErrs limits the warnings of an upstream that fails.
+	upErrs errorLog
+}
+
+// errorLog logs a kind of error at most once per errorLogEvery, with the
+// count of those not logged since: an upstream that is down fails every
+// request, and a line per request would bury the log.
+type errorLog struct {
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int64
+}
+
+const errorLogEvery = 30 * time.Second
+
+// due reports whether to log an error now, and how many were not logged
+// since the last one.
+func (l *errorLog) due(now time.Time) (bool, int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && now.Sub(l.last) < errorLogEvery {
+		l.suppressed++
+		return false, 0
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	return true, n
 }
 
 // Defaults of the proxy's limits.
@@ -563,7 +592,16 @@ func (p *Proxy) upstreamFailed(st *exchange, w http.ResponseWriter, r *http.Requ
 		w.WriteHeader(code)
 		_, _ = io.WriteString(w, http.StatusText(code)+": "+reason+"\n")
 	}
-	p.opts.Logger.Debug("upstream error", "path", r.URL.Path, "err", err)
+	if code == http.StatusBadGateway || code == http.StatusGatewayTimeout {
+		// The upstream's fault, not the client's: an operator needs to
+		// see it without --log-level debug.
+		if ok, n := p.upErrs.due(time.Now()); ok {
+			p.opts.Logger.Warn("upstream failed; the client got "+strconv.Itoa(code)+" (logged at most once per 30 s)",
+				"path", r.URL.Path, "err", err, "errors_not_logged", n)
+		}
+	} else {
+		p.opts.Logger.Debug("upstream error", "path", r.URL.Path, "err", err)
+	}
 	var oe *net.OpError
 	if st != nil && st.sampled && errors.As(err, &oe) && oe.Op == "dial" {
 		// The transport never touched the body: read what is stored of it

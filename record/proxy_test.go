@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -296,21 +297,32 @@ func TestProxyUpstreamDown(t *testing.T) {
 	}
 	down, _ := url.Parse("http://" + ln.Addr().String())
 	ln.Close()
-	rg := newRig(t, http.NotFoundHandler(), ProxyOptions{Upstream: down}, SinkOptions{})
-	res, err := http.Post(rg.front.URL+"/predict", "application/json", strings.NewReader(`{"x":1}`))
-	if err != nil {
-		t.Fatal(err)
+	logs := &lockedBuffer{}
+	rg := newRig(t, http.NotFoundHandler(), ProxyOptions{Upstream: down,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))}, SinkOptions{})
+	const n = 3
+	for range n {
+		res, err := http.Post(rg.front.URL+"/predict", "application/json", strings.NewReader(`{"x":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 502 || string(body) != "Bad Gateway: upstream unreachable\n" ||
+			res.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+			t.Errorf("got %d %q %v", res.StatusCode, body, res.Header)
+		}
 	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 502 || string(body) != "Bad Gateway: upstream unreachable\n" ||
-		res.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
-		t.Errorf("got %d %q %v", res.StatusCode, body, res.Header)
-	}
-	rows := rg.rows(1)
+	rows := rg.rows(n)
 	x := rows[0]
 	if x.Status != 0 || !strings.Contains(x.Error, "connection refused") || string(x.RequestBody) != `{"x":1}` {
 		t.Errorf("row status %d error %q body %q", x.Status, x.Error, x.RequestBody)
+	}
+	// An operator sees the upstream down at the default level, once per
+	// 30 s however many requests fail.
+	if got := logs.String(); strings.Count(got, "level=WARN msg=\"upstream failed; the client got 502") != 1 ||
+		!strings.Contains(got, "connection refused") {
+		t.Errorf("log = %q, want one warning naming the error", got)
 	}
 }
 
