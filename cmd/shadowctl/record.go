@@ -396,9 +396,11 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(g.Stderr, "recording http://%s -> %s, files in %s\n", rec.Addr(), cfg.upstream.Redacted(), bucket.Redact(opts.Out))
+	g.status(fmt.Sprintf("recording http://%s -> %s, files in %s", rec.Addr(), cfg.upstream.Redacted(), bucket.Redact(opts.Out)),
+		"addr", "http://"+rec.Addr().String(), "upstream", cfg.upstream.Redacted(), "out", bucket.Redact(opts.Out))
 	if live != nil {
-		fmt.Fprintf(g.Stderr, "shadowing to %s, results in %s\n", cfg.shadow.target.Redacted(), live.out)
+		g.status(fmt.Sprintf("shadowing to %s, results in %s", cfg.shadow.target.Redacted(), live.out),
+			"shadow", cfg.shadow.target.Redacted(), "shadow_out", live.out)
 	}
 	if a := rec.AdminAddr(); a != nil {
 		paths := "/healthz /readyz /metrics"
@@ -419,7 +421,7 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 		line += live.summary()
 	}
 	line += ship.stop(opts.DrainTimeout)
-	fmt.Fprintln(g.Stderr, line)
+	g.status(line, "recorded", st.Recorded, "dropped", st.DroppedTotal(), "files", st.FilesWritten)
 	return runErr
 }
 

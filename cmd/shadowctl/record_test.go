@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -234,5 +235,79 @@ func TestRecordPeerLimitFlags(t *testing.T) {
 				o.ClientBodyTimeout, o.UpstreamReadTimeout, c.maxUpHeader, c.bodyMemory,
 				tc.bodyTimeout, tc.readTimeout, tc.upHeader, tc.bodyMemory)
 		}
+	}
+}
+
+// With --log-format json every line on stderr is a JSON record, the start
+// and summary lines too (they were plain text in the middle of the JSON),
+// and they carry their figures as fields.
+func TestRecordJSONLogsHaveNoPlainLines(t *testing.T) {
+	bin := buildBinary(t)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, `{"ok":true}`)
+	}))
+	defer upstream.Close()
+	out := filepath.Join(t.TempDir(), "rec")
+	cmd := exec.Command(bin, "--log-format", "json", "record", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+		"--upstream", upstream.URL, "--out", out, "--shadow", upstream.URL, "--shadow-out", out+"-shadow")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	records := make(chan map[string]any, 100)
+	go func() {
+		defer close(records)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var m map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				t.Errorf("a line on stderr is not JSON: %q", sc.Text())
+				continue
+			}
+			records <- m
+		}
+	}()
+	var addr string
+	deadline := time.After(20 * time.Second)
+	for addr == "" {
+		select {
+		case m, ok := <-records:
+			if !ok {
+				t.Fatal("stderr closed before the start line")
+			}
+			if msg, _ := m["msg"].(string); strings.HasPrefix(msg, "recording http://") {
+				addr, _ = m["addr"].(string)
+			}
+		case <-deadline:
+			t.Fatal("no start line")
+		}
+	}
+	for range 3 {
+		res, err := http.Post(addr+"/predict", "application/json", strings.NewReader(`{"x":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var summary map[string]any
+	for m := range records {
+		if msg, _ := m["msg"].(string); strings.HasPrefix(msg, "recorded ") {
+			summary = m
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	if summary == nil || summary["recorded"] != 3.0 || summary["dropped"] != 0.0 || summary["level"] != "INFO" {
+		t.Errorf("summary record %v, want recorded 3, dropped 0 as fields", summary)
 	}
 }

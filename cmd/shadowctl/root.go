@@ -123,3 +123,14 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
 }
+
+// status writes a line for the operator on stderr: as it is, or with
+// --log-format json as a log record (message the line, attrs its figures),
+// so that a JSON log pipeline never meets a line of plain text.
+func (g *globalOptions) status(line string, attrs ...any) {
+	if g.LogFormat == "json" && g.Logger != nil {
+		g.Logger.Info(line, attrs...)
+		return
+	}
+	fmt.Fprintln(g.Stderr, line)
+}
