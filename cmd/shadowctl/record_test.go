@@ -240,7 +240,8 @@ func TestRecordPeerLimitFlags(t *testing.T) {
 
 // With --log-format json every line on stderr is a JSON record, the start
 // and summary lines too (they were plain text in the middle of the JSON),
-// and they carry their figures as fields.
+// and they carry their figures as fields. SIGHUP (a closed terminal) stops
+// the recorder as SIGTERM does, finalizing its files: it used to kill it.
 func TestRecordJSONLogsHaveNoPlainLines(t *testing.T) {
 	bin := buildBinary(t)
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -295,7 +296,7 @@ func TestRecordJSONLogsHaveNoPlainLines(t *testing.T) {
 		_, _ = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	var summary map[string]any
