@@ -76,7 +76,11 @@ func ratioCell(p *float64) string {
 	return strconv.FormatFloat(*p, 'f', 3, 64) + "×"
 }
 
-func sections(r *Report) []section {
+// sections are the tables of the table, Markdown and HTML reports, their
+// text made visible (render_text.go).
+func sections(r *Report) []section { return visibleSections(buildSections(r)) }
+
+func buildSections(r *Report) []section {
 	var out []section
 	a := &r.Agreement
 

@@ -107,8 +107,9 @@ func rawValue(p *float64) string {
 // value, an id): the JSON report has it whole.
 const maxShownText = 400
 
-// cleanText makes untrusted text safe to show as text: valid UTF-8, one
-// line's worth. (Escaping is html/template's.)
+// cleanText makes untrusted text safe to show as text: valid UTF-8, control
+// characters escaped (visible), one line's worth. (Escaping markup is
+// html/template's.)
 func cleanText(s string) string { return clip(s, maxShownText) }
 
 func newHTMLPage(r *Report) *htmlPage {

@@ -8,7 +8,6 @@ package report
 import (
 	"math"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -148,9 +147,10 @@ func tickLabel(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
 // dataValue formats a data value exactly, for data-* attributes.
 func dataValue(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
-// clip shortens text (a class, a group key: untrusted) for an axis label.
+// clip shortens text (a class, a group key: untrusted) for an axis label,
+// made visible first so that an escape counts as the runes it shows.
 func clip(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = visible(s)
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
@@ -161,7 +161,7 @@ func clip(s string, n int) string {
 // clipMiddle shortens text keeping both ends, where paths differ (the
 // model's name, the verb after the colon).
 func clipMiddle(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = visible(s)
 	r := []rune(s)
 	n = max(n, 5)
 	if len(r) <= n {
