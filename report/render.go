@@ -234,7 +234,7 @@ func buildSections(r *Report) []section {
 	}
 
 	if len(r.Groups) > 0 {
-		gs := section{title: "By " + r.Settings.By, header: []string{r.Settings.By, "exchanges", "agreement [95% CI]",
+		gs := section{title: "By " + r.Settings.slices(), header: []string{r.Settings.slices(), "exchanges", "agreement [95% CI]",
 			"candidate errors", "candidate p99 ms", "p99 ratio"}}
 		for _, g := range r.Groups {
 			ag := "–"

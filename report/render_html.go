@@ -228,8 +228,8 @@ func groupChart(r *Report) *chart {
 		}
 		rows = append(rows, barRow{key: g.Key, note: fmt.Sprintf(" (%d)", g.Exchanges), parts: []barPart{part}})
 	}
-	return barChart("groups", "Agreement by "+r.Settings.By, "agreement (%)",
-		"Agreement of each "+r.Settings.By+" (exchanges in brackets, largest first) with its 95% interval as a whisker: a short bar with a whisker clear of the others is a group that lost agreement.",
+	return barChart("groups", "Agreement by "+r.Settings.slices(), "agreement (%)",
+		"Agreement of each "+r.Settings.slices()+" (exchanges in brackets, largest first) with its 95% interval as a whisker: a short bar with a whisker clear of the others is a group that lost agreement.",
 		rows, 100, true, []legendItem{{Class: "candidate", Text: "candidate vs recorded"}})
 }
 

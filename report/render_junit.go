@@ -39,7 +39,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	for _, g := range r.Gates {
 		c := testcase{Name: g.Expr, Classname: "shadowctl.gates", SystemOut: g.Message}
 		if g.Group != "" {
-			c.Name = g.Expr + " [" + r.Settings.By + "=" + g.Group + "]"
+			c.Name = g.Expr + " [" + r.Settings.slices() + "=" + g.Group + "]"
 			c.Classname = "shadowctl.gates." + r.Settings.By
 		}
 		if !g.Passed {

@@ -112,11 +112,7 @@ func truthSections(r *Report) []section {
 		out = append(out, s)
 	}
 	if len(r.Groups) > 0 && r.Groups[0].Predictions != nil {
-		title := "Predictions by " + r.Settings.By
-		if len(r.Settings.ByAlso) > 0 {
-			title += groupSep + strings.Join(r.Settings.ByAlso, groupSep)
-		}
-		s := section{title: title, header: []string{"group", "instances", "top class (recorded → candidate)"}}
+		s := section{title: "Predictions by " + r.Settings.slices(), header: []string{"group", "instances", "top class (recorded → candidate)"}}
 		pos := r.Settings.PositiveClass != "" || r.Bias != nil
 		if pos {
 			s.header = append(s.header, "positive rate (recorded → candidate)")

@@ -14,6 +14,12 @@ import (
 // groupSep joins the values of several --by slices into one group key.
 const groupSep = " | "
 
+// slices names what the groups' keys are made of, the slices joined as
+// their values are ("path | method" for keys "/v1/... | POST").
+func (s Settings) slices() string {
+	return strings.Join(append([]string{s.By}, s.ByAlso...), groupSep)
+}
+
 // sliceKeys returns the group keys of a row: one for the whole row, or one
 // per instance when a slice selects several values. Several slices combine
 // value by value; slices of different lengths give (missing).

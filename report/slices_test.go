@@ -1,9 +1,11 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/shadowctl/shadowctl/replay"
@@ -206,6 +208,36 @@ func TestSlicePredsMerge(t *testing.T) {
 		got.merge(&second)
 		if !reflect.DeepEqual(got, *whole.groups[key].preds) {
 			t.Errorf("group %s merged %+v, whole %+v", key, got, *whole.groups[key].preds)
+		}
+	}
+}
+
+// TestSeveralSlicesNamed: with several slices the groups' keys combine
+// their values ("/v1/... | POST"), so the section, its key column and the
+// chart name every slice, not only the first.
+func TestSeveralSlicesNamed(t *testing.T) {
+	rep := build(t, Options{By: "path", ByAlso: []string{"method", "header:x-clinic"}, PositiveClass: "1"}, sliceRows())
+	const name = "path | method | header:x-clinic"
+	if g := rep.Groups[0]; g.Key != v1Path+" | POST | north" && g.Key != v1Path+" | POST | south" && g.Key != v1Path+" | POST | (missing)" {
+		t.Fatalf("group key %q is not the combined values", g.Key)
+	}
+	for _, c := range []struct{ format, title, header string }{
+		{"table", "\nBy " + name + "\n", "│ " + name + " "},
+		{"markdown", "\n## By " + name + "\n", `| path \| method \| header:x-clinic | exchanges`},
+		{"html", "<h3>By " + name + "</h3>", "<th>" + name + "</th><th>exchanges</th>"},
+	} {
+		var buf bytes.Buffer
+		if err := rep.Write(&buf, c.format); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		for _, want := range []string{c.title, c.header, "Predictions by " + name} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: no %q", c.format, want)
+			}
+		}
+		if c.format == "html" && !strings.Contains(out, "Agreement by "+name+"</figcaption>") {
+			t.Errorf("html: the groups chart is not titled by every slice")
 		}
 	}
 }
