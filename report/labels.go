@@ -178,7 +178,7 @@ func (l *Labels) readFile(path string) error {
 	case ".parquet":
 		err = l.readParquet(path)
 	default:
-		return &LabelError{File: path, Err: fmt.Errorf("unknown format %q: want .csv, .jsonl or .parquet", ext)}
+		return &LabelError{File: path, Err: fmt.Errorf("unknown format %q: want .csv, .jsonl, .ndjson, .json or .parquet", ext)}
 	}
 	return err
 }
@@ -233,9 +233,18 @@ func (l *Labels) readJSONL(path string) error {
 	s := bufio.NewScanner(f)
 	s.Buffer(make([]byte, 1<<16), 16<<20)
 	for line := int64(1); s.Scan(); line++ {
-		b := bytes.TrimSpace(s.Bytes())
+		b := s.Bytes()
+		if line == 1 {
+			// A byte order mark, as the CSV reader accepts it: editors
+			// and spreadsheets write one first.
+			b = bytes.TrimPrefix(b, []byte("\ufeff"))
+		}
+		b = bytes.TrimSpace(b)
 		if len(b) == 0 {
 			continue
+		}
+		if b[0] != '{' && json.Valid(b) {
+			return &LabelError{File: path, Line: line, Err: fmt.Errorf("want one JSON object per line (JSON Lines), got %s", jsonKind(b[0]))}
 		}
 		var row map[string]any
 		d := json.NewDecoder(bytes.NewReader(b))
@@ -260,6 +269,22 @@ func (l *Labels) readJSONL(path string) error {
 		return &LabelError{File: path, Err: err}
 	}
 	return nil
+}
+
+// jsonKind names the kind of a valid JSON value, not an object, that
+// starts with c: "an array" for a .json file holding one array of objects.
+func jsonKind(c byte) string {
+	switch {
+	case c == '[':
+		return "an array"
+	case c == '"':
+		return "a string"
+	case c == '-' || c >= '0' && c <= '9':
+		return "a number"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	}
+	return "null"
 }
 
 func (l *Labels) readParquet(path string) (err error) {

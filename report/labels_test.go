@@ -85,6 +85,26 @@ func TestReadLabelsThreeFormats(t *testing.T) {
 	}
 }
 
+// TestReadLabelsBOM: a UTF-8 byte order mark (what some editors and Excel
+// write first) is accepted at the start of a CSV and a JSON Lines file.
+func TestReadLabelsBOM(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{
+		writeFile(t, dir, "bom.csv", "\ufeffkey,label\nr1,cat\nr2,dog\n"),
+		writeFile(t, dir, "bom.jsonl", "\ufeff"+`{"key":"r1","label":"cat"}`+"\n"+`{"key":"r2","label":"dog"}`+"\n"),
+		writeFile(t, dir, "bom.ndjson", "\ufeff"+`{"key":"r1","label":"cat"}`+"\r\n"+`{"key":"r2","label":"dog"}`),
+	} {
+		l, err := ReadLabels([]string{p})
+		if err != nil {
+			t.Errorf("%s: %v", filepath.Base(p), err)
+			continue
+		}
+		if got, _ := l.lookup("r1"); l.Len() != 2 || len(got) != 1 || got[0] != "cat" {
+			t.Errorf("%s: %d keys, r1 = %v, want 2 keys and cat", filepath.Base(p), l.Len(), got)
+		}
+	}
+}
+
 func TestReadLabelsBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	pqWrong := filepath.Join(dir, "wrong.parquet")
@@ -108,7 +128,13 @@ func TestReadLabelsBadFiles(t *testing.T) {
 		{"not parquet", writeFile(t, dir, "junk.parquet", "PAR1 not really"), "junk.parquet: not a Parquet file"},
 		{"folder", dir, "not a regular file"},
 		{"missing", filepath.Join(dir, "none.csv"), "no such file"},
-		{"extension", writeFile(t, dir, "labels.txt", "key,label\n"), `unknown format ".txt"`},
+		{"extension", writeFile(t, dir, "labels.txt", "key,label\n"), `unknown format ".txt": want .csv, .jsonl, .ndjson, .json or .parquet`},
+		// A .json file is JSON Lines: an array of objects is the usual
+		// mistake, and says so.
+		{"json array", writeFile(t, dir, "array.json", `[{"key":"a","label":"b"}]`), "array.json:1: want one JSON object per line (JSON Lines), got an array"},
+		{"json array later", writeFile(t, dir, "array2.jsonl", `{"key":"a","label":"b"}`+"\n  [1]\n"), "array2.jsonl:2: want one JSON object per line (JSON Lines), got an array"},
+		{"json string", writeFile(t, dir, "string.ndjson", `"a"`), "string.ndjson:1: want one JSON object per line (JSON Lines), got a string"},
+		{"bom not first", writeFile(t, dir, "bom2.jsonl", `{"key":"a","label":"b"}`+"\n\ufeff{\"key\":\"c\",\"label\":\"d\"}\n"), "bom2.jsonl:2: not a JSON object"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := ReadLabels([]string{c.path})
