@@ -61,7 +61,7 @@ func (o *reportOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.PositiveClass, "positive-class", "", "the class whose rate and true-positive rate --by groups compare (bias)")
 	fs.IntVar(&o.MinGroup, "min-group", 30, "groups with fewer instances are shown but left out of the bias gaps")
 	fs.StringArrayVar(&o.FailOn, "fail-on", nil, "gate 'KEY OP NUMBER' on any numeric key of the JSON report, OP one of < <= > >= == != (repeatable); exit 1 when true")
-	fs.BoolVar(&o.GateKeys, "gate-keys", false, "list every key --fail-on takes, one per line (KEY.* takes any name below KEY), and exit")
+	fs.BoolVar(&o.GateKeys, "gate-keys", false, "list every key --fail-on takes, one per line (KEY.* takes any name below KEY), and exit; takes no files")
 }
 
 func newReportCmd(g *globalOptions) *cobra.Command {
@@ -113,8 +113,12 @@ same ones.`,
   shadowctl report --format state --by path results/shard-3.parquet > shard-3.state
   shadowctl report --fail-on 'agreement.ci95_low < 0.99' shard-*.state`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			// cobra.NoArgs would call a file an unknown command.
+			if o.GateKeys && len(args) > 0 {
+				return fmt.Errorf("--gate-keys takes no files (got %q): it only lists the keys --fail-on takes; leave it out to report on files", args[0])
+			}
 			if o.GateKeys {
-				return cobra.NoArgs(cmd, args)
+				return nil
 			}
 			return cobra.MinimumNArgs(1)(cmd, args)
 		},

@@ -215,7 +215,13 @@ func TestReportGateKeys(t *testing.T) {
 			t.Errorf("listed key %s does not parse: %v", k, err)
 		}
 	}
-	if _, _, code := runCLI(t, "report", "--gate-keys", "results/"); code != exitUsage {
-		t.Errorf("--gate-keys with a file: exit %d, want %d", code, exitUsage)
+	// Files with --gate-keys are a mistake that says which, in one line.
+	for _, args := range [][]string{{"results/"}, {"results.parquet", "more/"}} {
+		_, stderr, code := runCLI(t, append([]string{"report", "--gate-keys"}, args...)...)
+		const want = `--gate-keys takes no files (got "` // then the first
+		if code != exitUsage || !strings.Contains(stderr, want+args[0]+`"`) || strings.Contains(stderr, "unknown command") ||
+			strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("--gate-keys %v: exit %d, stderr %q; want exit %d and one line with %q", args, code, stderr, exitUsage, want)
+		}
 	}
 }
