@@ -34,6 +34,48 @@ func TestWilsonByHand(t *testing.T) {
 	}
 }
 
+// TestWilsonAtTheEnds: with every trial a success the upper bound is
+// exactly 1, with none the lower bound exactly 0, as a gate on ci95_high
+// == 1 or ci95_low == 0 expects; the other bound is the closed form the
+// score interval takes there. The interval (Wilson 1927, "Probable
+// inference, the law of succession, and statistical inference", JASA 22,
+// 209-212) is
+//
+//	(p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n),
+//
+// which at p = 1 is [n/(n+z²), 1] and at p = 0 is [0, z²/(n+z²)].
+func TestWilsonAtTheEnds(t *testing.T) {
+	const z2 = 1.959963984540054 * 1.959963984540054
+	for _, n := range []int64{1, 2, 3, 10, 30, 100, 3000, 6824, 10007, 123457, 1 << 40} {
+		nf := float64(n)
+		lo, hi := wilson(n, n)
+		if hi != 1 || !near(lo, nf/(nf+z2), 1e-12) {
+			t.Errorf("wilson(%d, %d) = [%v, %v], want [%v, exactly 1]", n, n, lo, hi, nf/(nf+z2))
+		}
+		lo, hi = wilson(0, n)
+		if lo != 0 || !near(hi, z2/(nf+z2), 1e-12) {
+			t.Errorf("wilson(0, %d) = [%v, %v], want [exactly 0, %v]", n, lo, hi, z2/(nf+z2))
+		}
+	}
+	// In between, every bound is in [0, 1] and holds the rate, and only
+	// k = n reaches 1 and only k = 0 reaches 0.
+	for n := int64(1); n <= 2000; n++ {
+		for _, k := range []int64{0, 1, n / 2, n - 1, n} {
+			if k < 0 || k > n {
+				continue
+			}
+			lo, hi := wilson(k, n)
+			p := float64(k) / float64(n)
+			if !(0 <= lo && lo <= p && p <= hi && hi <= 1) {
+				t.Fatalf("wilson(%d, %d) = [%v, %v]: not 0 <= lo <= %v <= hi <= 1", k, n, lo, hi, p)
+			}
+			if (hi == 1) != (k == n) || (lo == 0) != (k == 0) {
+				t.Fatalf("wilson(%d, %d) = [%v, %v]: a bound at 0 or 1 that is not k = 0 or k = n", k, n, lo, hi)
+			}
+		}
+	}
+}
+
 func TestLabelMetricsByHand(t *testing.T) {
 	s := newLabelStats()
 	add := func(r, c string, n int) {
