@@ -13,6 +13,29 @@ import (
 // The plain golden files (plain.txt) show that none of it appears without
 // labels, groups or a positive class.
 func TestGoldenTruth(t *testing.T) {
+	rep := truthReport(t)
+	for _, c := range []struct{ format, file string }{
+		{"json", "truth.json"}, {"table", "truth.txt"}, {"markdown", "truth.md"}, {"junit", "truth.xml"},
+	} {
+		var buf bytes.Buffer
+		if err := rep.Write(&buf, c.format); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, c.file, buf.Bytes())
+		if c.format != "json" {
+			for _, want := range []string{"ccuracy", "McNemar", "PSI", "arity gap"} {
+				if !strings.Contains(buf.String(), want) {
+					t.Errorf("%s lacks %q", c.format, want)
+				}
+			}
+		}
+	}
+}
+
+// truthReport is the golden truth fixture: labels, a request-field slice,
+// bias with a positive class, a baseline and two gates.
+func truthReport(t *testing.T) *Report {
+	t.Helper()
 	var rows []replay.Result
 	var kv []string
 	add := func(clinic string, rec, cand, label []int) {
@@ -33,20 +56,5 @@ func TestGoldenTruth(t *testing.T) {
 	if _, err := rep.Evaluate([]Gate{mustGate(t, "accuracy.delta.ci95_low < -0.01"), mustGate(t, "bias.delta.parity_gap > 0.02")}); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct{ format, file string }{
-		{"json", "truth.json"}, {"table", "truth.txt"}, {"markdown", "truth.md"}, {"junit", "truth.xml"},
-	} {
-		var buf bytes.Buffer
-		if err := rep.Write(&buf, c.format); err != nil {
-			t.Fatal(err)
-		}
-		golden(t, c.file, buf.Bytes())
-		if c.format != "json" {
-			for _, want := range []string{"ccuracy", "McNemar", "PSI", "arity gap"} {
-				if !strings.Contains(buf.String(), want) {
-					t.Errorf("%s lacks %q", c.format, want)
-				}
-			}
-		}
-	}
+	return rep
 }
