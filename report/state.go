@@ -37,7 +37,16 @@ var (
 	ErrStateFormat = errors.New("not a report state, or a damaged one")
 	// ErrStateVersion is the error of a report state of another version.
 	ErrStateVersion = errors.New("report state of an unknown version")
+	// ErrJSONReport is the error of a JSON report (WriteJSON's) read as a
+	// report state: the two are easily mixed up, and only a state merges.
+	// It is an ErrStateFormat too.
+	ErrJSONReport error = jsonReportError{}
 )
+
+type jsonReportError struct{}
+
+func (jsonReportError) Error() string        { return "a JSON report, not a report state" }
+func (jsonReportError) Is(target error) bool { return target == ErrStateFormat }
 
 // stateParts lists every aggregator of a Builder: a state is these parts,
 // each under its JSON key, plus the options and files of stateFile.
@@ -202,9 +211,14 @@ func ReadState(r io.Reader) (*Builder, error) {
 	}
 	var head struct {
 		Format string `json:"format"`
+		// A JSON report has a schema_version (report.go), a state none.
+		SchemaVersion json.RawMessage `json:"schema_version"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStateFormat, err)
+	}
+	if head.Format == "" && head.SchemaVersion != nil {
+		return nil, ErrJSONReport
 	}
 	if !strings.HasPrefix(head.Format, statePrefix) {
 		return nil, fmt.Errorf("%w: format %q", ErrStateFormat, head.Format)

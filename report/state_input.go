@@ -6,6 +6,7 @@ package report
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 )
@@ -72,6 +73,9 @@ func readStateFile(path string) (*Builder, error) {
 	}
 	defer f.Close()
 	b, err := ReadState(f)
+	if errors.Is(err, ErrJSONReport) {
+		return nil, fmt.Errorf("%s is %w", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read state %s: %w", path, err)
 	}

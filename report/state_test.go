@@ -151,6 +151,16 @@ func mergedReport(t *testing.T, opts Options, rows []replay.Result, parts int) *
 	return merged.Report()
 }
 
+// jsonReportText is the golden fixture's JSON report, as WriteJSON writes it.
+func jsonReportText(t *testing.T) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := goldenReport(t).WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
 // jsonOf is the JSON report decoded into plain values.
 func jsonOf(t *testing.T, r *Report) map[string]any {
 	t.Helper()
@@ -344,6 +354,9 @@ func TestStateBadFiles(t *testing.T) {
 	}{
 		{"garbage", "PAR1 not json", ErrStateFormat, "invalid character"},
 		{"another JSON file", `{"name":"x"}`, ErrStateFormat, `format ""`},
+		// A JSON report says what it is, and is still a format error.
+		{"a JSON report", jsonReportText(t), ErrJSONReport, "a JSON report, not a report state"},
+		{"a JSON report as a format error", jsonReportText(t), ErrStateFormat, "a JSON report"},
 		{"a newer version", edit(StateFormat, "shadowctl.report-state/2"), ErrStateVersion, `"shadowctl.report-state/2" (this shadowctl reads shadowctl.report-state/1)`},
 		{"another histogram", edit(`"histogram_rel_err":0.001`, `"histogram_rel_err":0.01`), ErrStateVersion, "relative error 0.01"},
 		{"an unknown part", edit(`"parts":{`, `"parts":{"bananas":{},`), ErrStateFormat, `unknown part "bananas"`},

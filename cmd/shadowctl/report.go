@@ -318,6 +318,8 @@ func reportInputError(err error) error {
 		}
 		return usageErrorf("state %s was made with %s %s, but %s with %s %s: states made with other options do not merge",
 			me.File, flag, me.Got, me.From, flag, me.Want)
+	case errors.Is(err, report.ErrJSONReport):
+		return usageErrorf("%v: make states with --format state", err)
 	case errors.Is(err, report.ErrStateLabels):
 		return usageErrorf("%v: give --labels (and the --label-key the states were made with), or report the states alone", err)
 	case errors.Is(err, report.ErrEmpty), errors.Is(err, report.ErrLabels), errors.Is(err, report.ErrStateFormat),

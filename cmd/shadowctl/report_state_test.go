@@ -187,6 +187,11 @@ func TestReportStatesMergeOnTheBinary(t *testing.T) {
 	truncated := bad("truncated.state", string(state[:len(state)/2]))
 	newer := bad("newer.state", strings.Replace(string(state), `"shadowctl.report-state/1"`, `"shadowctl.report-state/9"`, 1))
 	notState := bad("notes.json", `{"hello": "world"}`)
+	jsonReport, _, code := runBinary(t, bin, "report", "--format", "json", shards[0])
+	if code != 0 {
+		t.Fatal("JSON report")
+	}
+	asState := bad("report.json", jsonReport)
 	tol := filepath.Join(dir, "tol.state")
 	out, _, code := runBinary(t, bin, "report", "--format", "state", "--by", "path", "--top", "5", "--abs-tol", "0.25", shards[0])
 	if code != 0 {
@@ -201,6 +206,7 @@ func TestReportStatesMergeOnTheBinary(t *testing.T) {
 		{"truncated", []string{truncated}, "shadowctl: read state " + truncated + ": not a report state, or a damaged one: unexpected end of JSON input"},
 		{"unknown version", []string{newer}, "shadowctl: read state " + newer + `: report state of an unknown version: "shadowctl.report-state/9" (this shadowctl reads shadowctl.report-state/1)`},
 		{"not a state", []string{notState}, "shadowctl: read state " + notState + `: not a report state, or a damaged one: format ""`},
+		{"a JSON report", []string{asState, states[1]}, "shadowctl: " + asState + " is a JSON report, not a report state: make states with --format state"},
 		{"options differ from the flags", []string{"--by", "method", "--top", "5", states[0]},
 			"shadowctl: state " + states[0] + ` was made with --by "path", this report has --by "method": give the same options, or none to use the state's`},
 		{"states differ", []string{states[0], tol},
