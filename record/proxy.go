@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shadowctl/shadowctl/internal/h1"
@@ -96,6 +97,31 @@ type Proxy struct {
 	client *h1.Client // nil: every request goes through rp
 	// upErrs limits the warnings of an upstream that fails.
 	upErrs errorLog
+	// active counts the exchanges in ServeHTTP, so that a drain cut short
+	// can wait for them to end (and be recorded) before the sink closes.
+	active  sync.WaitGroup
+	activeN atomic.Int64
+}
+
+// Active is the number of exchanges being served.
+func (p *Proxy) Active() int64 { return p.activeN.Load() }
+
+// WaitIdle waits up to d for the exchanges being served to end, and
+// reports whether they all did.
+func (p *Proxy) WaitIdle(d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		p.active.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // errorLog logs a kind of error at most once per errorLogEvery, with the
@@ -278,6 +304,12 @@ type exchange struct {
 
 // ServeHTTP proxies one request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.active.Add(1)
+	p.activeN.Add(1)
+	defer func() {
+		p.activeN.Add(-1)
+		p.active.Done()
+	}()
 	start := p.opts.Now()
 	st := &exchange{p: p, ctx: r.Context(), w: w, sampled: p.sample(), start: start}
 	if st.sampled {

@@ -165,6 +165,11 @@ func (r *Recorder) Stats() SinkStats { return r.sink.Stats() }
 // Metrics are the recorder's Prometheus metrics.
 func (r *Recorder) Metrics() *Metrics { return r.metrics }
 
+// cutWait bounds the wait for exchanges cut at the drain timeout to end:
+// their connections are closed, so it is short, except for an upgraded
+// connection, which Close does not touch.
+const cutWait = 2 * time.Second
+
 // Run serves until ctx ends or serving fails, then stops accepting, lets
 // in-flight exchanges finish (up to DrainTimeout, then cuts them), and
 // flushes and finalizes the last file. Its error is serving's or the last
@@ -188,8 +193,15 @@ func (r *Recorder) Run(ctx context.Context) error {
 	drainCtx, cancel := context.WithTimeout(context.Background(), r.opts.DrainTimeout)
 	defer cancel()
 	if err := r.srv.Shutdown(drainCtx); err != nil {
-		r.opts.Logger.Warn("in-flight requests cut at the drain timeout", "timeout", r.opts.DrainTimeout)
+		cut := r.proxy.Active()
 		_ = r.srv.Close()
+		// Closing their connections ends the exchanges still in flight
+		// (each is recorded with its error): wait for that before the
+		// sink closes, or their rows would be neither recorded nor
+		// counted in the summary.
+		ended := r.proxy.WaitIdle(cutWait)
+		r.opts.Logger.Warn("in-flight requests cut at the drain timeout", "timeout", r.opts.DrainTimeout,
+			"requests", cut, "all_ended", ended)
 	}
 	var drainedErr error
 	if r.opts.Drained != nil {
