@@ -19,6 +19,13 @@ const (
 	// DefaultEarlyStop is how many first answers of a side must all have
 	// failed to connect for the run to stop early.
 	DefaultEarlyStop = 10
+	// MaxConcurrency bounds Concurrency. Each slot is a goroutine, queue
+	// room for its job and outcome, and a connection per side: 10,000 slots
+	// with a baseline are 20,000 sockets, within Linux's default ephemeral
+	// port range to one address (28,232 ports) and a raised file limit.
+	// More cannot be in flight to one target anyway, and a larger value
+	// would only reserve memory it cannot use (100,000,000 ran out of it).
+	MaxConcurrency = 10000
 )
 
 // Options configure a run. Rate and Speed select the schedule: both zero is
@@ -39,7 +46,7 @@ type Options struct {
 	TLS *tls.Config
 
 	// Concurrency is the number of requests in flight (closed loop), or the
-	// cap on them (open loop).
+	// cap on them (open loop): at most MaxConcurrency.
 	Concurrency int
 	Rate        float64
 	Speed       float64
@@ -100,6 +107,9 @@ func (o *Options) Validate() error {
 		return errors.New("no target URL")
 	case o.Concurrency < 0:
 		return bad("Concurrency", o.Concurrency, "want 1 or more")
+	case o.Concurrency > MaxConcurrency:
+		return bad("Concurrency", o.Concurrency, fmt.Sprintf("want at most %d (requests in flight to one target; "+
+			"to send more, split the recording with shards over several machines)", MaxConcurrency))
 	case o.Rate < 0:
 		return bad("Rate", o.Rate, "want 0 (closed loop) or a positive rate")
 	case o.Speed < 0:

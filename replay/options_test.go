@@ -17,6 +17,8 @@ func TestValidateRejectsConflictingOptions(t *testing.T) {
 		{"no target", Options{}, "no target"},
 		{"bad scheme", Options{Target: mustURL(t, "ftp://x")}, "want http"},
 		{"negative rate", Options{Target: u, Rate: -1}, "rate -1"},
+		{"most concurrency", Options{Target: u, Concurrency: MaxConcurrency}, ""},
+		{"huge concurrency", Options{Target: u, Concurrency: 100_000_000}, "concurrency 100000000: want at most 10000"},
 	}
 	for _, c := range cases {
 		err := c.o.Validate()

@@ -50,7 +50,7 @@ func (o *replayOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Target, "target", "", "base URL of the candidate model, e.g. http://127.0.0.1:9000 (required)")
 	fs.StringVar(&o.Baseline, "baseline", "", "base URL of a baseline that gets every request at the same moment (optional)")
 	fs.StringVar(&o.Out, "out", "results.parquet", "results file, written atomically; or a bucket object (s3://bkt/run/results.parquet?region=…), uploaded whole")
-	fs.IntVar(&o.Concurrency, "concurrency", replay.DefaultConcurrency, "requests in flight (closed loop), or their cap with --rate/--speed")
+	fs.IntVar(&o.Concurrency, "concurrency", replay.DefaultConcurrency, fmt.Sprintf("requests in flight (closed loop), or their cap with --rate/--speed; 1 to %d", replay.MaxConcurrency))
 	fs.Float64Var(&o.Rate, "rate", 0, "send this many requests per second (open loop); 0: closed loop")
 	fs.Float64Var(&o.Speed, "speed", 0, "follow the recorded inter-arrival times divided by this (1: as recorded); 0: off")
 	fs.DurationVar(&o.MaxGap, "max-gap", replay.DefaultMaxGap, "with --speed, the longest idle wait between two sends")

@@ -74,6 +74,9 @@ func TestReplayUsageErrors(t *testing.T) {
 		{[]string{"replay", "--target", "http://x"}, "requires at least 1 arg"},
 		{[]string{"replay", "--target", "http://x", "--rate", "5", "--speed", "2", rec}, "--rate and --speed exclude each other"},
 		{[]string{"replay", "--target", "http://x", "--concurrency", "0", rec}, "--concurrency 0"},
+		// Refused before a slot is made: 100M slots ran out of memory.
+		{[]string{"replay", "--target", "http://x", "--concurrency", "10001", rec}, "--concurrency 10001: want at most 10000"},
+		{[]string{"replay", "--target", "http://x", "--concurrency", "100000000", rec}, "--concurrency 100000000: want at most 10000"},
 		{[]string{"replay", "--target", "http://x", "--header", "NoColon", rec}, "--header \"NoColon\""},
 		{[]string{"replay", "--target", "http://x", "--progress", "sometimes", rec}, "--progress \"sometimes\""},
 		{[]string{"replay", "--target", "http://x", "--timeout", "0s", rec}, "--timeout 0s"},
