@@ -102,15 +102,20 @@ func (s h1Sender) send(ctx context.Context, deadline time.Time, method string, u
 		}
 		tb := record.TimeBody(res, start)
 		b, err := readBody(res, maxBody)
-		_ = res.Body.Close()
-		sd := side{status: int32(res.StatusCode), body: b, latency: time.Since(start), timing: tb.Done()}
 		if err != nil {
+			// The body was not read to its end (too large, or broken):
+			// the connection is dropped, not drained (the Close of a body
+			// of http.ReadResponse reads the rest, up to the deadline, of
+			// an answer that may never end) and never reused.
+			sd := side{status: int32(res.StatusCode), body: b, latency: time.Since(start), timing: tb.Done()}
 			if drop() {
 				err = fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
 			}
 			sd.err, sd.kind = fmt.Sprintf("read body: %v", err), Classify(err, 0)
 			return sd
 		}
+		_ = res.Body.Close()
+		sd := side{status: int32(res.StatusCode), body: b, latency: time.Since(start), timing: tb.Done()}
 		if timer.Stop() && !res.Close {
 			s.c.Put(pc)
 		} else {

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/shadowctl/shadowctl/record"
 )
@@ -172,6 +174,77 @@ func TestHTTPSTargetWithItsCA(t *testing.T) {
 	for _, r := range sink.rows {
 		if r.CandidateStatus != 200 || string(r.CandidateBody) != `{"ok":true}` {
 			t.Errorf("row %s: %d %q %q", r.ID, r.CandidateStatus, r.CandidateError, r.CandidateBody)
+		}
+	}
+}
+
+// An answer longer than MaxBody that goes on and on (streamed chunked, to
+// the close, or with a Content-Length it takes its time to honor) is read
+// no further than MaxBody: its row is body_too_large at that moment, the
+// connection is dropped rather than drained until Timeout (net/http's
+// Close of a response body reads the rest) and never carries the next
+// request.
+func TestEndlessAnswerStopsAtMaxBody(t *testing.T) {
+	const timeout = 30 * time.Second
+	heads := map[string]string{
+		"/chunked": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"/close":   "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n",
+		"/length":  "HTTP/1.1 200 OK\r\nContent-Length: 1099511627776\r\n\r\n",
+	}
+	url := rawTarget(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			head, endless := heads[req.URL.Path]
+			if !endless {
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				continue
+			}
+			c.Write([]byte(head))
+			piece := bytes.Repeat([]byte("x"), 16<<10)
+			if req.URL.Path == "/chunked" {
+				piece = append([]byte(fmt.Sprintf("%x\r\n", len(piece))), append(piece, "\r\n"...)...)
+			}
+			// Until the client goes away.
+			for {
+				if _, err := c.Write(piece); err != nil {
+					return
+				}
+			}
+		}
+	})
+	for _, client := range []string{"h1", "net/http"} {
+		for path := range heads {
+			t.Run(client+path, func(t *testing.T) {
+				opts := Options{Target: mustURL(t, url), Concurrency: 1, MaxBody: 1 << 20, Timeout: timeout, EarlyStop: -1}
+				if client == "net/http" {
+					opts.Client = NewClient(1, nil)
+					defer opts.Client.CloseIdleConnections()
+				}
+				xs := []record.Exchange{ex(0, path), ex(1, "/next")}
+				sink := &memWriter{}
+				start := time.Now()
+				if _, err := Run(context.Background(), opts, &sliceSource{xs: xs}, sink); err != nil {
+					t.Fatal(err)
+				}
+				if elapsed := time.Since(start); elapsed > timeout/2 {
+					t.Errorf("the run took %v: the answer was read past --max-body (timeout %v)", elapsed, timeout)
+				}
+				rows := sink.byID()
+				r := rows[xs[0].ID]
+				if r.CandidateErrorKind != KindTooLarge || r.CandidateStatus != 200 || len(r.CandidateBody) != 0 ||
+					time.Duration(r.CandidateLatencyNs) > timeout/2 {
+					t.Errorf("endless answer: kind %q status %d, %d bytes kept, latency %v, error %q; want %s, 200, none, at once",
+						r.CandidateErrorKind, r.CandidateStatus, len(r.CandidateBody), time.Duration(r.CandidateLatencyNs),
+						r.CandidateError, KindTooLarge)
+				}
+				if n := rows[xs[1].ID]; n.CandidateErrorKind != "" || string(n.CandidateBody) != "ok" {
+					t.Errorf("next request: kind %q error %q body %.20q; want its own answer", n.CandidateErrorKind, n.CandidateError, n.CandidateBody)
+				}
+			})
 		}
 	}
 }
