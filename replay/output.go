@@ -21,6 +21,10 @@ type Output struct {
 	*ResultsWriter
 	// Done holds the ids of the rows carried over from the file resumed.
 	Done *IDSet
+	// DoneWithBaseline counts those of them that have a baseline side: a
+	// run that resumes them must have one too (all of them) or none, or
+	// the file would mix rows with and without (see HasBaseline).
+	DoneWithBaseline int
 	// StalePartial names a leftover partial file of a run that was killed,
 	// removed to start anew; empty when there was none.
 	StalePartial string
@@ -73,6 +77,9 @@ func CreateOutput(path string, resume bool) (*Output, error) {
 				return nil, fmt.Errorf("resume %s: %w", path, err)
 			}
 			ids = append(ids, x.ID)
+			if x.HasBaseline() {
+				out.DoneWithBaseline++
+			}
 			if err := w.Write([]Result{*x}); err != nil {
 				w.Abort()
 				return nil, err

@@ -60,7 +60,7 @@ func (o *replayOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.PathPrefix, "path-prefix", "", "replay only exchanges whose path starts with this, e.g. /v1/")
 	fs.StringArrayVar(&o.Headers, "header", nil, "'Name: value' added to every request, overriding the recorded value; repeatable")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
-	fs.BoolVar(&o.Resume, "resume", false, "continue an existing --out, skipping the exchanges already in it")
+	fs.BoolVar(&o.Resume, "resume", false, "continue an existing --out, skipping the exchanges already in it (give --baseline if and only if its run had one)")
 	fs.StringVar(&o.Shard, "shard", "", "replay only shard K of N, K from 0 (auto/N: K from $JOB_COMPLETION_INDEX); --out gains -KKKKK-of-NNNNN")
 	fs.BoolVar(&o.InsecureSkipVerify, "insecure-skip-verify", false, "do not verify HTTPS certificates (logs a warning)")
 	fs.StringVar(&o.CAFile, "ca-file", "", "PEM file of CA certificates to trust for HTTPS, besides the system's")
@@ -229,6 +229,11 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	case err != nil:
 		return err
 	}
+	if err := resumeBaselineCheck(out, ro.Baseline != nil); err != nil {
+		// The previous file stays as it was.
+		_ = out.Abort()
+		return err
+	}
 	if out.StalePartial != "" {
 		logger.Warn("removed the partial results file of a run that did not finish", "file", out.StalePartial)
 	}
@@ -288,6 +293,25 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 		return badInput(runErr)
 	}
 	return runErr
+}
+
+// resumeBaselineCheck refuses to resume rows with a baseline side in a
+// run without one, or the reverse: the file would mix the two, and a
+// report reads a run's baseline columns as all there or all null.
+func resumeBaselineCheck(out *replay.Destination, baseline bool) error {
+	done, with := out.Done.Len(), out.DoneWithBaseline
+	switch {
+	case with > 0 && with < done:
+		return usageErrorf("--resume: %s already mixes rows with and without a baseline (%d of %d have one): "+
+			"write this run to another --out", out.Name, with, done)
+	case baseline && done > 0 && with == 0:
+		return usageErrorf("--resume: the %d rows of %s were replayed without --baseline, and this run has one: "+
+			"resume without --baseline, or write to another --out", done, out.Name)
+	case !baseline && with > 0:
+		return usageErrorf("--resume: the %d rows of %s were replayed with --baseline, and this run has none: "+
+			"give the same --baseline, or write to another --out", done, out.Name)
+	}
+	return nil
 }
 
 func newReplayBar(w io.Writer) *progressbar.ProgressBar {
