@@ -55,6 +55,10 @@ func CreateDestination(ctx context.Context, name, spool string, resume bool) (*D
 	}
 	sum := sha256.Sum256([]byte(loc.Bucket + "\x00" + loc.Key))
 	local := filepath.Join(spool, "shadowctl-results-"+hex.EncodeToString(sum[:6])+"-"+bucket.LocalName(loc))
+	if parquetfile.Busy(local) {
+		// Another run on this machine writes the same object.
+		return nil, fmt.Errorf("%s: %w", loc, ErrBusy)
+	}
 	exists, err := bucket.Exists(ctx, loc)
 	if err != nil {
 		return nil, err

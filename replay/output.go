@@ -14,6 +14,10 @@ import (
 // error names the file; what to do about it is the caller's to say.
 var ErrExists = errors.New("results file exists")
 
+// ErrBusy is wrapped when another live run writes the same results file
+// (it holds the lock of its partial file).
+var ErrBusy = parquetfile.ErrBusy
+
 // Output is the results file of a run. The rows go to path+".partial" and
 // Commit renames it over path: a reader, or a later run after a crash, sees
 // either the old file or the whole new one.
@@ -35,6 +39,12 @@ type Output struct {
 // Done, so the run skips them. Without resume an existing file is an error
 // wrapping ErrExists.
 func CreateOutput(path string, resume bool) (*Output, error) {
+	// Two runs on one file would each send every request and remove the
+	// other's rows: a live run's partial file (it holds its lock) is an
+	// error wrapping ErrBusy.
+	if parquetfile.Busy(path) {
+		return nil, fmt.Errorf("%s: %w", path+parquetfile.PartialSuffix, ErrBusy)
+	}
 	_, statErr := os.Stat(path)
 	exists := statErr == nil
 	if exists && !resume {
@@ -52,12 +62,12 @@ func CreateOutput(path string, resume bool) (*Output, error) {
 	out := &Output{}
 	// A partial file with nobody writing it is the unfinalized part of a run
 	// that was killed: it has no footer and cannot be read, so start anew.
-	partial := path + parquetfile.PartialSuffix
-	if _, err := os.Stat(partial); err == nil {
-		if err := os.Remove(partial); err != nil {
-			return nil, fmt.Errorf("remove stale %s: %w", partial, err)
-		}
-		out.StalePartial = partial
+	stale, err := parquetfile.RemoveStale(path)
+	if err != nil {
+		return nil, err
+	}
+	if stale {
+		out.StalePartial = path + parquetfile.PartialSuffix
 	}
 	w, err := CreateResults(path)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -94,9 +95,14 @@ func TestResumeAfterInterruptGivesEveryExchangeOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = out // never closed: the process "died"
 	if got := readIDs(t, path); len(got) != len(first) {
 		t.Fatalf("results file changed under a running resume: %d rows, want %d", len(got), len(first))
+	}
+	// The process "died": its partial file stays, unfinished, and its lock
+	// went with it.
+	_ = out.Abort()
+	if err := os.WriteFile(path+".partial", []byte("PAR1 and no footer"), 0o600); err != nil {
+		t.Fatal(err)
 	}
 
 	sum2, err := run(context.Background(), true)

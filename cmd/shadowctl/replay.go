@@ -21,6 +21,7 @@ import (
 
 	"github.com/shadowctl/shadowctl/internal/bucket"
 	"github.com/shadowctl/shadowctl/internal/h1"
+	"github.com/shadowctl/shadowctl/internal/parquetfile"
 	"github.com/shadowctl/shadowctl/record"
 	"github.com/shadowctl/shadowctl/replay"
 )
@@ -88,7 +89,8 @@ recorded order within its shard. --rate is per shard: divide a total by N.
 
 A failed request is a row with an error kind, never an abort. Ctrl-C stops
 sending, waits for the requests in flight, keeps the rows done and exits 130;
---resume continues from there.`,
+--resume continues from there. While a run writes --out (as --out.partial,
+locked), a second run on the same --out is refused.`,
 		Example: `  shadowctl replay --target http://127.0.0.1:9000 ./recordings
   shadowctl replay --target http://127.0.0.1:9000 --baseline http://127.0.0.1:8080 --rate 200 --out results.parquet ./recordings`,
 		Args: cobra.MinimumNArgs(1),
@@ -222,6 +224,8 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	// Uploads finish after an interrupt: the rows done are kept either way.
 	out, err := replay.CreateDestination(context.WithoutCancel(ctx), outName, os.TempDir(), opts.Resume)
 	switch {
+	case errors.Is(err, replay.ErrBusy):
+		return usageErrorf("another replay is writing %s: wait for it to finish, or give another --out", busyName(outName))
 	case errors.Is(err, replay.ErrExists):
 		return badInput(fmt.Errorf("%w (use --resume to continue it, or remove it)", err))
 	case errors.Is(err, replay.ErrFormat), errors.Is(err, bucket.ErrURL):
@@ -293,6 +297,15 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 		return badInput(runErr)
 	}
 	return runErr
+}
+
+// busyName is the file a live run on out is writing: its partial file, or
+// for a bucket the object (the spool copy is an implementation detail).
+func busyName(out string) string {
+	if bucket.IsURL(out) {
+		return bucket.Redact(out)
+	}
+	return out + parquetfile.PartialSuffix
 }
 
 // resumeBaselineCheck refuses to resume rows with a baseline side in a

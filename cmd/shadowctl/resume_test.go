@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/shadowctl/shadowctl/internal/poll"
 )
 
 // A resumed file keeps one shape: rows with a baseline side, or rows
@@ -55,5 +58,59 @@ func TestResumeRefusesAnotherBaselineSetting(t *testing.T) {
 				t.Errorf("the refused run sent %d requests", n)
 			}
 		})
+	}
+}
+
+// Two runs on one --out: the second refuses while the first writes (it
+// holds the lock of its partial file), so the first keeps its partial file
+// and the target gets every request once. A partial file nobody holds is
+// what a killed run left: removed, with a warning.
+func TestSecondReplayOnTheSameOutIsRefused(t *testing.T) {
+	var requests atomic.Int64
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		<-release
+		w.Write([]byte(`{"y":1}`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	rec, out := filepath.Join(dir, "rec.parquet"), filepath.Join(dir, "results.parquet")
+	writeReplayFixture(t, rec, 10)
+	first := make(chan string, 1)
+	go func() {
+		_, stderr, code := runCLI(t, "replay", "--target", srv.URL, "--concurrency", "2", "--out", out, rec)
+		first <- fmt.Sprintf("exit %d: %s", code, stderr)
+	}()
+	// The first run is sending: its partial file exists and is locked.
+	if !poll.Within(poll.Deadline, func() bool { return requests.Load() > 0 }) {
+		close(release)
+		t.Fatalf("the first run sent nothing: %s", <-first)
+	}
+	_, stderr, code := runCLI(t, "replay", "--target", srv.URL, "--out", out, rec)
+	want := "another replay is writing " + out + ".partial: wait for it to finish, or give another --out"
+	if code != exitUsage || !strings.Contains(stderr, want) {
+		t.Errorf("second run: exit %d, stderr %q; want exit 2 and %q", code, stderr, want)
+	}
+	if _, err := os.Stat(out + ".partial"); err != nil {
+		t.Errorf("the first run's partial file: %v", err)
+	}
+	close(release)
+	if got := <-first; !strings.HasPrefix(got, "exit 0:") {
+		t.Fatalf("first run: %s", got)
+	}
+	if n := requests.Load(); n != 10 || len(readResults(t, out)) != 10 {
+		t.Errorf("the target got %d requests and the file has %d rows, want 10 of each", n, len(readResults(t, out)))
+	}
+
+	// A stale one: written by a run that died, no lock held.
+	other := filepath.Join(dir, "other.parquet")
+	if err := os.WriteFile(other+".partial", []byte("PAR1 cut short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = runCLI(t, "replay", "--target", srv.URL, "--out", other, rec)
+	if code != 0 || len(readResults(t, other)) != 10 ||
+		!strings.Contains(stderr, "removed the partial results file of a run that did not finish") {
+		t.Errorf("after a stale partial file: exit %d: %s", code, stderr)
 	}
 }

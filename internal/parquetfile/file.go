@@ -7,6 +7,7 @@ package parquetfile
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -29,14 +30,71 @@ type Atomic struct {
 	final string
 }
 
+// ErrBusy is wrapped by the errors about a partial file that a live writer
+// holds (it has its lock): another process is writing the same file.
+var ErrBusy = errors.New("another process is writing it")
+
+// errLocked is lock's: another open file holds the lock.
+var errLocked = errors.New("locked")
+
 // CreateAtomic creates path+PartialSuffix with mode 0600 (the files hold
-// production data). Commit renames it to path.
+// production data) and holds an exclusive lock on it (flock, on Unix)
+// until Commit or Abort, so that another writer can tell a live partial
+// file from one whose writer died (RemoveStale). Commit renames it to path.
 func CreateAtomic(path string) (*Atomic, error) {
-	f, err := os.OpenFile(path+PartialSuffix, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	partial := path + PartialSuffix
+	f, err := os.OpenFile(partial, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if errors.Is(err, fs.ErrExist) && Busy(path) {
+		return nil, fmt.Errorf("create %s: %w", partial, ErrBusy)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path+PartialSuffix, err)
+		return nil, fmt.Errorf("create %s: %w", partial, err)
+	}
+	// Between the create and the lock another writer may have taken the
+	// new file for a stale one and removed it: then the name is no longer
+	// this file's, and that writer's run goes on.
+	fi, statErr := os.Stat(partial)
+	mine, mineErr := f.Stat()
+	if lock(f) != nil || statErr != nil || mineErr != nil || !os.SameFile(fi, mine) {
+		f.Close()
+		return nil, fmt.Errorf("create %s: %w", partial, ErrBusy)
 	}
 	return &Atomic{File: f, final: path}, nil
+}
+
+// Busy tells whether a live writer holds path+PartialSuffix.
+func Busy(path string) bool {
+	f, err := os.Open(path + PartialSuffix)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return lock(f) != nil
+}
+
+// RemoveStale removes path+PartialSuffix when no writer holds it: what a
+// writer that was killed left, with no footer, which no one can read. It
+// tells whether there was one; a live writer's is an error wrapping ErrBusy
+// and stays.
+func RemoveStale(path string) (bool, error) {
+	partial := path + PartialSuffix
+	f, err := os.Open(partial)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("remove stale %s: %w", partial, err)
+	}
+	defer f.Close()
+	if lock(f) != nil {
+		return false, fmt.Errorf("%s: %w", partial, ErrBusy)
+	}
+	// Removed while locked: a writer that created it meanwhile sees it was
+	// not its own (CreateAtomic).
+	if err := os.Remove(partial); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("remove stale %s: %w", partial, err)
+	}
+	return true, nil
 }
 
 // Path is the name the file will have once committed.
