@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,6 +27,13 @@ const (
 	// More cannot be in flight to one target anyway, and a larger value
 	// would only reserve memory it cannot use (100,000,000 ran out of it).
 	MaxConcurrency = 10000
+	// MinRate and MinSpeed are the smallest Rate and Speed. Slower than one
+	// request every 1,000 s, or a thousandth of the recorded pace (where
+	// nearly every gap is MaxGap anyway), is no schedule anyone waits for;
+	// below them the schedule's arithmetic left time.Duration (a rate of
+	// 1e-20 sent every request at once). The schedule saturates past them.
+	MinRate  = 0.001
+	MinSpeed = 0.001
 )
 
 // Options configure a run. Rate and Speed select the schedule: both zero is
@@ -110,10 +118,10 @@ func (o *Options) Validate() error {
 	case o.Concurrency > MaxConcurrency:
 		return bad("Concurrency", o.Concurrency, fmt.Sprintf("want at most %d (requests in flight to one target; "+
 			"to send more, split the recording with shards over several machines)", MaxConcurrency))
-	case o.Rate < 0:
-		return bad("Rate", o.Rate, "want 0 (closed loop) or a positive rate")
-	case o.Speed < 0:
-		return bad("Speed", o.Speed, "want 0 (off) or a positive factor")
+	case math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) || o.Rate < 0 || o.Rate > 0 && o.Rate < MinRate:
+		return bad("Rate", o.Rate, fmt.Sprintf("want 0 (closed loop) or a rate of at least %g requests per second", MinRate))
+	case math.IsNaN(o.Speed) || math.IsInf(o.Speed, 0) || o.Speed < 0 || o.Speed > 0 && o.Speed < MinSpeed:
+		return bad("Speed", o.Speed, fmt.Sprintf("want 0 (off) or a factor of at least %g", MinSpeed))
 	case o.Rate > 0 && o.Speed > 0:
 		return ErrRateAndSpeed
 	case o.Timeout < 0, o.MaxGap < 0, o.MaxBody < 0:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -244,11 +245,11 @@ func (p *producer) run(ctx context.Context, src Source, jobs chan<- job) error {
 		var due time.Time
 		switch {
 		case p.o.Rate > 0:
-			due = p.start.Add(time.Duration(float64(sent) / p.o.Rate * float64(time.Second)))
+			due = p.start.Add(saturate(float64(sent) / p.o.Rate * float64(time.Second)))
 		case p.o.Speed > 0:
 			if !prev.IsZero() {
-				gap := time.Duration(float64(x.StartedAt.Sub(prev)) / p.o.Speed)
-				offset += min(max(gap, 0), p.o.MaxGap)
+				gap := saturate(float64(x.StartedAt.Sub(prev)) / p.o.Speed)
+				offset = addSaturating(offset, min(gap, p.o.MaxGap))
 			}
 			prev = x.StartedAt
 			due = p.start.Add(offset)
@@ -274,6 +275,28 @@ func (p *producer) run(ctx context.Context, src Source, jobs chan<- job) error {
 			return nil
 		}
 	}
+}
+
+// saturate is ns nanoseconds as a Duration, 0 below zero (and for NaN) and
+// the longest Duration above it: a float64 out of range converts to
+// anything (math.MinInt64 on amd64), which made a far due time "now".
+func saturate(ns float64) time.Duration {
+	switch {
+	case !(ns > 0):
+		return 0
+	case ns >= math.MaxInt64:
+		return math.MaxInt64
+	}
+	return time.Duration(ns)
+}
+
+// addSaturating is a+b for non-negative durations, the longest Duration
+// rather than a negative one when it overflows.
+func addSaturating(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // work sends jobs until the queue closes. After ctx ends it drops the

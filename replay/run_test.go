@@ -438,6 +438,26 @@ func TestSpeedFollowsRecordedTimesAndCapsGaps(t *testing.T) {
 	}
 }
 
+// A recorded gap that, divided by a slow speed, is more than a Duration
+// holds is still capped by MaxGap: it overflowed to a negative gap, and the
+// request went out at once.
+func TestSpeedCapsGapsPastWhatADurationHolds(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	defer srv.Close()
+	a, b := ex(0, "/a"), ex(1, "/b")
+	b.StartedAt = a.StartedAt.Add(200 * 365 * 24 * time.Hour)
+	sink := &memWriter{}
+	const maxGap = 100 * time.Millisecond
+	sum, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Concurrency: 1, Speed: MinSpeed,
+		MaxGap: maxGap}, &sliceSource{xs: []record.Exchange{a, b}}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := sink.byID()[b.ID].SentAt.Sub(sum.Started); d < maxGap {
+		t.Errorf("/b was sent %v after the start, want at least --max-gap %v", d, maxGap)
+	}
+}
+
 // refusedURL is a loopback port that was just closed.
 func refusedURL(t *testing.T) string {
 	t.Helper()

@@ -74,6 +74,12 @@ func TestReplayUsageErrors(t *testing.T) {
 		{[]string{"replay", "--target", "http://x"}, "requires at least 1 arg"},
 		{[]string{"replay", "--target", "http://x", "--rate", "5", "--speed", "2", rec}, "--rate and --speed exclude each other"},
 		{[]string{"replay", "--target", "http://x", "--concurrency", "0", rec}, "--concurrency 0"},
+		{[]string{"replay", "--target", "http://x", "--rate", "1e-20", rec}, "--rate 1e-20: want 0 (closed loop) or a rate of at least 0.001 requests per second"},
+		{[]string{"replay", "--target", "http://x", "--rate", "NaN", rec}, "--rate NaN: want 0"},
+		{[]string{"replay", "--target", "http://x", "--rate", "Inf", rec}, "--rate +Inf: want 0"},
+		{[]string{"replay", "--target", "http://x", "--speed", "1e-300", rec}, "--speed 1e-300: want 0 (off) or a factor of at least 0.001"},
+		{[]string{"replay", "--target", "http://x", "--speed", "NaN", rec}, "--speed NaN: want 0"},
+		{[]string{"replay", "--target", "http://x", "--speed", "-Inf", rec}, "--speed -Inf: want 0"},
 		// Refused before a slot is made: 100M slots ran out of memory.
 		{[]string{"replay", "--target", "http://x", "--concurrency", "10001", rec}, "--concurrency 10001: want at most 10000"},
 		{[]string{"replay", "--target", "http://x", "--concurrency", "100000000", rec}, "--concurrency 100000000: want at most 10000"},
