@@ -86,6 +86,10 @@ func (e *ConnectError) Error() string {
 	}
 }
 
+// ErrWrite is wrapped by Run's error when the RowWriter failed: the rows
+// after the failure were dropped, and those before it may not be whole.
+var ErrWrite = errors.New("writing the results failed")
+
 // job is one exchange to send, due at a time (zero: at once).
 type job struct {
 	x   *record.Exchange
@@ -184,7 +188,7 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 	case errors.As(cause, &ce):
 		return c.stats, ce
 	case writeErr != nil:
-		return c.stats, writeErr
+		return c.stats, fmt.Errorf("%w: %w", ErrWrite, writeErr)
 	case srcErr != nil:
 		return c.stats, fmt.Errorf("read recordings: %w", srcErr)
 	case ctx.Err() != nil:

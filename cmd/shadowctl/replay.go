@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -280,23 +281,54 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 		_ = out.Abort()
 		return runErr
 	}
-	// Interrupted or not, the rows done are safe: finalize the file, then
-	// say what was done, last.
-	closeErr := out.Close()
-	fmt.Fprintln(g.Stderr, summaryLine(sum, opts.Rate > 0 || opts.Speed > 0))
-	if closeErr != nil {
-		return errors.Join(runErr, fmt.Errorf("results: %w", closeErr))
+	interrupted := errors.Is(runErr, context.Canceled)
+	switch {
+	case errors.Is(runErr, replay.ErrWrite):
+		// The rows written may not be whole: keep any previous file as
+		// it was, and print no summary of rows that are not in a file.
+		_ = out.Abort()
+		return writeFailure(runErr, out, sum.Sent)
+	case runErr != nil && !interrupted && sum.Sent == 0:
+		// Nothing was done (the recording failed at once): write no file.
+		_ = out.Abort()
+		return inputError(runErr)
 	}
+	// Interrupted, stopped by a bad recording or done, the rows done are
+	// safe once the file is closed: then say what was done, last.
+	if closeErr := out.Close(); closeErr != nil {
+		if !errors.Is(closeErr, replay.ErrUpload) {
+			return writeFailure(closeErr, out, sum.Sent)
+		}
+		// Kept in the spool folder, which a run that resumes uploads.
+		fmt.Fprintln(g.Stderr, summaryLine(sum, opts.Rate > 0 || opts.Speed > 0))
+		return errors.Join(inputError(runErr), fmt.Errorf("results: %w", closeErr))
+	}
+	fmt.Fprintln(g.Stderr, summaryLine(sum, opts.Rate > 0 || opts.Speed > 0))
 	logger.Debug("results written", "file", out.Name, "rows", out.Rows())
 	switch {
 	case runErr == nil:
 		return nil
-	case errors.Is(runErr, context.Canceled):
+	case interrupted:
 		return fmt.Errorf("%w; %d rows kept in %s (continue with --resume)", runErr, out.Rows(), out.Name)
-	case errors.Is(runErr, record.ErrFormat):
-		return badInput(runErr)
 	}
-	return runErr
+	// The recording failed midway: what was done is kept, as an interrupt
+	// keeps it, and the file is finished, so say so.
+	return inputError(fmt.Errorf("%w; the %d rows done are kept in %s (--resume continues after them)",
+		runErr, out.Rows(), out.Name))
+}
+
+// writeFailure words a results file that could not be written or
+// finalized: the cause, what became of the rows, and what to do.
+func writeFailure(err error, out *replay.Destination, sent int64) error {
+	hint := "choose another --out"
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		hint = "the disk is full: free some space, or choose another --out"
+	}
+	kept := "no results file was written"
+	if out.Done.Len() > 0 {
+		kept = out.Name + " is left as it was"
+	}
+	return fmt.Errorf("%w; the rows of the %d exchanges sent are lost and %s (%s)", err, sent, kept, hint)
 }
 
 // busyName is the file a live run on out is writing: its partial file, or

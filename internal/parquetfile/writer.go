@@ -1,8 +1,10 @@
 package parquetfile
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 
 	kzstd "github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
@@ -91,7 +93,7 @@ func (w *Writer[T]) Path() string { return w.file.Path() }
 // Write appends rows.
 func (w *Writer[T]) Write(rows []T) error {
 	if _, err := w.pw.Write(rows); err != nil {
-		return fmt.Errorf("write %s: %w", w.file.Name(), err)
+		return w.wrap(err)
 	}
 	w.rows += int64(len(rows))
 	return nil
@@ -100,7 +102,7 @@ func (w *Writer[T]) Write(rows []T) error {
 // Flush ends the current row group, so its bytes reach the file.
 func (w *Writer[T]) Flush() error {
 	if err := w.pw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", w.file.Name(), err)
+		return w.wrap(err)
 	}
 	return nil
 }
@@ -117,7 +119,7 @@ func (w *Writer[T]) Size() int64 { return w.count.n }
 func (w *Writer[T]) Close() error {
 	if err := w.pw.Close(); err != nil {
 		w.file.Abort()
-		return fmt.Errorf("write %s: %w", w.file.Name(), err)
+		return w.wrap(err)
 	}
 	if err := w.file.Commit(); err != nil {
 		w.file.Abort()
@@ -128,6 +130,16 @@ func (w *Writer[T]) Close() error {
 
 // Abort drops the file.
 func (w *Writer[T]) Abort() error { return w.file.Abort() }
+
+// wrap names the file in err, unless the file system's error does already
+// ("write r.parquet.partial: no space left on device").
+func (w *Writer[T]) wrap(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == w.file.Name() {
+		return err
+	}
+	return fmt.Errorf("write %s: %w", w.file.Name(), err)
+}
 
 type countingWriter struct {
 	w io.Writer
