@@ -89,8 +89,10 @@ func (s Shard) String() string {
 // becoming "results-00003-of-00010.parquet", so the shards of one run sort
 // together and runs split differently never share a file. A name ending in
 // "/" is a folder (or a bucket prefix): the file is "results-…" inside it.
+// Any shard given is named, 0/1 too ("results-00000-of-00001.parquet"), as
+// --shard promises; only the zero Shard (none given) keeps name.
 func (s Shard) Name(name string) string {
-	if s.All() {
+	if s.Count == 0 {
 		return name
 	}
 	tag := fmt.Sprintf("-%05d-of-%05d", s.Index, s.Count)

@@ -141,6 +141,10 @@ func TestShardName(t *testing.T) {
 	if got := (Shard{}).Name("results.parquet"); got != "results.parquet" {
 		t.Errorf("whole run: Name = %q", got)
 	}
+	// A shard given is named, even the one shard of one.
+	if got := (Shard{0, 1}).Name("results.parquet"); got != "results-00000-of-00001.parquet" {
+		t.Errorf("shard 0/1: Name = %q, want results-00000-of-00001.parquet", got)
+	}
 }
 
 // TestShardedRunsSplitTheRecording replays one recording as N shards and

@@ -216,7 +216,7 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 		logger.Warn("skipping in-progress recording file", "file", bucket.Redact(p))
 	}
 	outName := ro.Shard.Name(opts.Out)
-	if !ro.Shard.All() && !bucket.IsURL(outName) {
+	if ro.Shard.Count > 0 && !bucket.IsURL(outName) {
 		// The N Pods of a Job share one --out: its folder may not exist yet.
 		if err := os.MkdirAll(filepath.Dir(outName), 0o755); err != nil {
 			return fmt.Errorf("results folder: %w", err)

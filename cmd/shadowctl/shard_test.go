@@ -183,3 +183,23 @@ func TestShardUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// Any --shard names the results file by shard, as --help says: the one
+// shard of one too, so that a Job of parallelism 1 writes what a Job of N
+// would.
+func TestShardOfOneNamesItsFile(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"y":1}`)) }))
+	defer srv.Close()
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "rec.parquet")
+	writeReplayFixture(t, rec, 3)
+	if _, stderr, code := runCLI(t, "replay", "--target", srv.URL, "--shard", "0/1", "--out", filepath.Join(dir, "o.parquet"), rec); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if rows := readResults(t, filepath.Join(dir, "o-00000-of-00001.parquet")); len(rows) != 3 {
+		t.Errorf("o-00000-of-00001.parquet has %d rows, want 3", len(rows))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "o.parquet")); err == nil {
+		t.Errorf("o.parquet was written, without the shard in its name")
+	}
+}
