@@ -47,7 +47,15 @@ func ParseShard(s string, lookup func(string) string) (Shard, error) {
 		if v == "" {
 			return Shard{}, fmt.Errorf("%q: %s is not set (it is set in the Pods of a Kubernetes Indexed Job)", s, IndexEnv)
 		}
-		k = v
+		index, err := strconv.Atoi(v)
+		switch {
+		case err != nil || index < 0:
+			return Shard{}, fmt.Errorf("%q: %s=%q: want a shard number from 0 to %d", s, IndexEnv, v, count-1)
+		case index >= count:
+			return Shard{}, fmt.Errorf("%q: %s=%q is not below %d, the shard count: the Job's completions "+
+				"and the N of K/N must be the same", s, IndexEnv, v, count)
+		}
+		return Shard{Index: index, Count: count}, nil
 	}
 	index, err := strconv.Atoi(k)
 	if err != nil || index < 0 || index >= count {

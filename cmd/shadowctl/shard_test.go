@@ -169,14 +169,17 @@ func TestShardUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	rec := filepath.Join(dir, "rec.parquet")
 	writeReplayFixture(t, rec, 1)
-	t.Setenv("JOB_COMPLETION_INDEX", "")
 	for _, tc := range []struct {
-		shard, want string
+		shard, want, env string
 	}{
-		{"3/3", `--shard "3/3": want K/N with 0 <= K < N`},
-		{"1", `--shard "1": want K/N`},
-		{"auto/3", `--shard "auto/3": JOB_COMPLETION_INDEX is not set`},
+		{"3/3", `--shard "3/3": want K/N with 0 <= K < N`, ""},
+		{"1", `--shard "1": want K/N`, ""},
+		{"auto/3", `--shard "auto/3": JOB_COMPLETION_INDEX is not set`, ""},
+		{"auto/3", `--shard "auto/3": JOB_COMPLETION_INDEX="5" is not below 3, the shard count: the Job's completions and the N of K/N must be the same`, "5"},
+		{"$JOB_COMPLETION_INDEX/3", `--shard "$JOB_COMPLETION_INDEX/3": JOB_COMPLETION_INDEX="x": want a shard number from 0 to 2`, "x"},
+		{"auto/3", `JOB_COMPLETION_INDEX="-1": want a shard number from 0 to 2`, "-1"},
 	} {
+		t.Setenv("JOB_COMPLETION_INDEX", tc.env)
 		_, stderr, code := runCLI(t, "replay", "--target", "http://127.0.0.1:1", "--shard", tc.shard, rec)
 		if code != exitUsage || !strings.Contains(stderr, tc.want) {
 			t.Errorf("--shard %s: exit %d, stderr %q; want exit 2 and %q", tc.shard, code, stderr, tc.want)
