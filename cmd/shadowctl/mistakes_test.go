@@ -273,6 +273,7 @@ func TestReplayRefusesBadHeadersAndTargets(t *testing.T) {
 		{[]string{"--header", "X: \x1b[31m"}, `control character '\x1b'`},
 		{[]string{"--header", "X\x01Y: a"}, `header name "X\x01Y": character '\x01' is not allowed in a name`},
 		{[]string{"--header", "X(1): a"}, `character '(' is not allowed in a name`},
+		{[]string{"--header", "A: x", "--header", "a: y"}, `--header "a: y": A is given twice; give each header once`},
 		{[]string{"--target", "http://127.0.0.1:99999"}, `--target "http://127.0.0.1:99999": port 99999: want 1 to 65535`},
 		{[]string{"--target", "http://127.0.0.1:0"}, "port 0: want 1 to 65535"},
 		{[]string{"--target", "http://127.0.0.1:1", "--baseline", "http://127.0.0.1:70000"}, `--baseline "http://127.0.0.1:70000": port 70000`},

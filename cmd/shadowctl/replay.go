@@ -60,7 +60,7 @@ func (o *replayOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.MaxBody, "max-body", "32MiB", "longest answer kept; a longer one is an error row of kind body_too_large, so a runaway answer cannot take the memory")
 	fs.Int64Var(&o.Limit, "limit", 0, "replay at most this many exchanges; 0: all")
 	fs.StringVar(&o.PathPrefix, "path-prefix", "", "replay only exchanges whose path starts with this, e.g. /v1/")
-	fs.StringArrayVar(&o.Headers, "header", nil, "'Name: value' added to every request, overriding the recorded value; repeatable")
+	fs.StringArrayVar(&o.Headers, "header", nil, "'Name: value' added to every request, overriding the recorded value; repeatable, once per name")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
 	fs.BoolVar(&o.Resume, "resume", false, "continue an existing --out, skipping the exchanges already in it (give --baseline if and only if its run had one)")
 	fs.StringVar(&o.Shard, "shard", "", "replay only shard K of N, K from 0 (auto/N: K from $JOB_COMPLETION_INDEX); --out gains -KKKKK-of-NNNNN")
@@ -172,6 +172,11 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 			// it would silently not be sent.
 			return ro, usageErrorf("--header %q: %s is set by replay for each request and connection (Host is the target's, "+
 				"the length the body's), not by --header", h, k)
+		}
+		if k := http.CanonicalHeaderKey(name); ro.Header[k] != nil {
+			// Both would be sent, where --header replaces the recorded
+			// value: which one was meant is the user's to say.
+			return ro, usageErrorf("--header %q: %s is given twice; give each header once", h, k)
 		}
 		ro.Header.Add(name, value)
 	}
