@@ -282,8 +282,11 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	var ce *replay.ConnectError
 	if errors.As(runErr, &ce) {
 		// Nothing useful was written: keep any previous file as it was, and
-		// say only why.
+		// say only why, and what to do when it is the certificate.
 		_ = out.Abort()
+		if ce.Kind == replay.KindTLS && (strings.Contains(ce.Err, "x509:") || strings.Contains(ce.Err, "certificate")) {
+			return fmt.Errorf("%w (give the CA with --ca-file, or --insecure-skip-verify to skip verification)", runErr)
+		}
 		return runErr
 	}
 	interrupted := errors.Is(runErr, context.Canceled)

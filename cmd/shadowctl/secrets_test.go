@@ -243,7 +243,7 @@ func TestTLSVerifiedByDefault(t *testing.T) {
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	const warning = "insecure-skip-verify"
+	const warning = `msg="--insecure-skip-verify: ` // the warning, not the hint that names the flag
 	var recDir string
 	recRoot := t.TempDir()
 	for _, tc := range []struct {
@@ -314,6 +314,10 @@ func TestTLSVerifiedByDefault(t *testing.T) {
 			}
 			if !tc.ok && !strings.Contains(stderr.String(), "tls") {
 				t.Errorf("stderr %q does not name the TLS failure", stderr.String())
+			}
+			const hint = "certificate signed by unknown authority (give the CA with --ca-file, or --insecure-skip-verify to skip verification)"
+			if !tc.ok && !strings.Contains(stderr.String(), hint) {
+				t.Errorf("stderr %q does not say what to do: %q", stderr.String(), hint)
 			}
 			if got := strings.Contains(stderr.String(), warning); got != tc.warn {
 				t.Errorf("warning logged: %v, want %v; stderr:\n%s", got, tc.warn, stderr.String())
