@@ -141,6 +141,8 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 		if _, err := bucket.Parse(o.Out, ".parquet"); err != nil {
 			return ro, usageErrorf("--out: %v", err)
 		}
+	}
+	switch {
 	case o.Concurrency < 1:
 		return ro, usageErrorf("--concurrency %d: want 1 or more", o.Concurrency)
 	case o.MaxGap <= 0:

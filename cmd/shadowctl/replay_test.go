@@ -86,6 +86,9 @@ func TestReplayUsageErrors(t *testing.T) {
 		{[]string{"replay", "--target", "http://x", "--header", "NoColon", rec}, "--header \"NoColon\""},
 		{[]string{"replay", "--target", "http://x", "--progress", "sometimes", rec}, "--progress \"sometimes\""},
 		{[]string{"replay", "--target", "http://x", "--timeout", "0s", rec}, "--timeout 0s"},
+		// Checked with a bucket --out too.
+		{[]string{"replay", "--target", "http://x", "--out", "s3://bkt/r.parquet", "--timeout", "0s", rec}, "--timeout 0s"},
+		{[]string{"replay", "--target", "http://x", "--out", "s3://bkt/r.parquet", "--progress", "sometimes", rec}, "--progress \"sometimes\""},
 		{[]string{"replay", "--target", "http://x", "--max-body", "lots", rec}, "--max-body \"lots\": want a size"},
 		{[]string{"replay", "--target", "http://x", "--max-body", "0", rec}, "--max-body \"0\""},
 		{[]string{"replay", "--target", "http://x", filepath.Join(dir, "none")}, "none"},
