@@ -21,6 +21,13 @@ var ErrFormat = parquetfile.ErrFormat
 // folder without one.
 var ErrNoFiles = parquetfile.ErrNoFiles
 
+// noFilesError says what arguments held instead of recordings; it wraps
+// ErrNoFiles.
+type noFilesError struct{ msg string }
+
+func (e *noFilesError) Error() string { return e.msg }
+func (e *noFilesError) Unwrap() error { return ErrNoFiles }
+
 // reorderWindow is how many rows of one file are held to put them in start
 // order: the sink writes an exchange when it completes, so a slow exchange
 // lands after faster ones that started later.
@@ -51,6 +58,9 @@ func Open(args []string) (*Reader, error) {
 		return nil, err
 	}
 	if len(ex.Files) == 0 {
+		if m := ex.Missing(); m != "" {
+			return nil, &noFilesError{fmt.Sprintf("no finished recording files in %s yet: %s", strings.Join(args, " "), m)}
+		}
 		return nil, fmt.Errorf("no recording files (*.parquet) in %s: %w", strings.Join(args, " "), ErrNoFiles)
 	}
 	r := &Reader{partial: ex.Partial}

@@ -99,6 +99,14 @@ func TestInspectBadInput(t *testing.T) {
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.parquet")
 	os.WriteFile(garbage, []byte("not parquet"), 0o600)
+	// A live recorder's folder before its first rotation, and one a
+	// SIGKILL left: what is there is said, not "no such file".
+	live := filepath.Join(dir, "live")
+	os.MkdirAll(live, 0o700)
+	os.WriteFile(filepath.Join(live, "rec-a.parquet.partial"), []byte("x"), 0o600)
+	crashed := filepath.Join(dir, "crashed")
+	os.MkdirAll(crashed, 0o700)
+	os.WriteFile(filepath.Join(crashed, "rec-b.parquet.wal"), []byte("x"), 0o600)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -107,6 +115,10 @@ func TestInspectBadInput(t *testing.T) {
 		{[]string{"inspect", filepath.Join(dir, "missing")}, "no such file"},
 		{[]string{"inspect"}, "requires at least 1 arg"},
 		{[]string{"inspect", "--format", "xml", dir}, `--format "xml"`},
+		{[]string{"inspect", live}, "no finished recording files in " + live + " yet: 1 in progress (" + filepath.Join(live, "rec-a.parquet.partial") + ")"},
+		{[]string{"inspect", filepath.Join(live, "rec-a.parquet.partial")}, "yet: 1 in progress"},
+		{[]string{"inspect", filepath.Join(live, "*")}, "yet: 1 in progress"},
+		{[]string{"inspect", crashed}, "1 write-ahead log(s) a writer left when it did not stop cleanly (" + filepath.Join(crashed, "rec-b.parquet.wal") + "): starting it again on that folder recovers them"},
 	} {
 		_, errOut, code := runCLI(t, tc.args...)
 		if code != exitUsage || !strings.Contains(errOut, tc.want) {

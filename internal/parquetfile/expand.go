@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/shadowctl/shadowctl/internal/bucket"
+	"github.com/shadowctl/shadowctl/internal/wal"
 )
 
 // ErrNoFiles is wrapped by the errors of arguments that name no file: a
@@ -21,6 +22,26 @@ var ErrNoFiles = errors.New("no such file")
 type Expanded struct {
 	Files   []string
 	Partial []string
+	// Logs are the write-ahead logs found beside them (a folder's, or a
+	// pattern's matches): a writer that did not stop cleanly left them,
+	// and its next start turns them into files. They are never read.
+	Logs []string
+}
+
+// logSuffix ends the write-ahead log of a file (internal/spool).
+const logSuffix = Ext + ".wal"
+
+// Missing says, for arguments that gave no file to read, what was there
+// instead: in-progress files, or logs a crash left; "" when nothing.
+func (e Expanded) Missing() string {
+	var parts []string
+	if n := len(e.Partial); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d in progress (%s), finalized at rotation or when the writer stops", n, strings.Join(e.Partial, ", ")))
+	}
+	if n := len(e.Logs); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d write-ahead log(s) a writer left when it did not stop cleanly (%s): starting it again on that folder recovers them", n, strings.Join(e.Logs, ", ")))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Expand turns arguments that are files, folders or glob patterns into a
@@ -47,6 +68,19 @@ func Expand(args []string) (Expanded, error) {
 		out.Files = append(out.Files, path)
 	}
 	add := func(path string) { addAs(path, strings.HasSuffix(path, PartialSuffix)) }
+	// found is a file a folder or a pattern turned up, not one named: only
+	// Parquet files (and in-progress ones) are read; logs are noted.
+	found := func(path string) {
+		switch {
+		case strings.HasSuffix(path, Ext) || strings.HasSuffix(path, Ext+PartialSuffix):
+			add(path)
+		case strings.HasSuffix(path, logSuffix) && !seen[path]:
+			seen[path] = true
+			if live, err := wal.InUse(path); err == nil && !live { // a live writer's log goes with its partial file
+				out.Logs = append(out.Logs, path)
+			}
+		}
+	}
 	for _, arg := range args {
 		if bucket.IsURL(arg) {
 			if err := expandBucket(arg, addAs); err != nil {
@@ -54,8 +88,9 @@ func Expand(args []string) (Expanded, error) {
 			}
 			continue
 		}
-		matches := []string{arg}
+		matches, pattern := []string{arg}, false
 		if _, err := os.Lstat(arg); err != nil && hasMeta(arg) {
+			pattern = true
 			m, err := match(arg)
 			if err != nil {
 				return Expanded{}, fmt.Errorf("pattern %q: %w", arg, err)
@@ -74,7 +109,11 @@ func Expand(args []string) (Expanded, error) {
 				return Expanded{}, fmt.Errorf("open %s: %w", path, err)
 			}
 			if !info.IsDir() {
-				add(path)
+				if pattern {
+					found(path)
+				} else {
+					add(path)
+				}
 				continue
 			}
 			err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
@@ -84,9 +123,7 @@ func Expand(args []string) (Expanded, error) {
 				if d.IsDir() {
 					return nil
 				}
-				if strings.HasSuffix(p, Ext) || strings.HasSuffix(p, Ext+PartialSuffix) {
-					add(p)
-				}
+				found(p)
 				return nil
 			})
 			if err != nil {
@@ -96,6 +133,7 @@ func Expand(args []string) (Expanded, error) {
 	}
 	sort.Strings(out.Files)
 	sort.Strings(out.Partial)
+	sort.Strings(out.Logs)
 	return out, nil
 }
 

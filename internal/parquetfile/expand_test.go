@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/shadowctl/shadowctl/internal/wal"
 )
 
 // A folder or file that exists is read as named, even when its name holds
@@ -74,5 +76,46 @@ func TestExpandTakesExistingNamesWithGlobCharactersAsWritten(t *testing.T) {
 		if tc.want == "no such file" && !errors.Is(err, ErrNoFiles) {
 			t.Errorf("Expand(%q) = %v, want ErrNoFiles", tc.arg, err)
 		}
+	}
+}
+
+// A pattern and a folder give only Parquet files to read: a pattern like
+// rec/* matched a recorder's write-ahead log, which was then opened as
+// Parquet and failed. Logs a crash left are listed (Logs), a live writer's
+// are not, and Missing says what there was instead of files.
+func TestExpandListsLogsAndReadsOnlyParquet(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a.parquet", "b.parquet.partial", "b.parquet.wal", "c.parquet.wal", "notes.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live, err := wal.Create(filepath.Join(dir, "d.parquet.wal")) // held, as a running writer holds its log
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Remove()
+	for _, arg := range []string{dir, filepath.Join(dir, "*")} {
+		ex, err := Expand([]string{arg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := func(paths []string) string {
+			var names []string
+			for _, p := range paths {
+				names = append(names, filepath.Base(p))
+			}
+			return strings.Join(names, " ")
+		}
+		if j(ex.Files) != "a.parquet" || j(ex.Partial) != "b.parquet.partial" || j(ex.Logs) != "b.parquet.wal c.parquet.wal" {
+			t.Errorf("%s: files %q, partial %q, logs %q", arg, j(ex.Files), j(ex.Partial), j(ex.Logs))
+		}
+		if m := ex.Missing(); !strings.Contains(m, "1 in progress (") || !strings.Contains(m, "2 write-ahead log(s)") {
+			t.Errorf("%s: Missing() = %q", arg, m)
+		}
+	}
+	// A file named is taken as it is, whatever its name.
+	if ex, err := Expand([]string{filepath.Join(dir, "notes.txt")}); err != nil || len(ex.Files) != 1 {
+		t.Errorf("a named file: %+v, %v", ex, err)
 	}
 }
