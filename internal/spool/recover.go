@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/shadowctl/shadowctl/internal/wal"
 )
@@ -31,7 +32,10 @@ func Recover[T any](dir string, codec Codec[T]) ([]Recovered, error) {
 	if err := codec.check(); err != nil {
 		return nil, err
 	}
-	logs, err := listLogs(dir, codec.WALSuffix)
+	// Only the logs of the codec's files: a stray other.wal is not one,
+	// and "recovering" it made a file named "other" no reader lists.
+	ext := filepath.Ext(codec.FileName(time.Unix(0, 0), "x", 0))
+	logs, err := listLogs(dir, ext+codec.WALSuffix)
 	if err != nil {
 		return nil, err
 	}

@@ -517,3 +517,28 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// Recover takes only the logs of the codec's own files: a stray other.wal
+// was "recovered" into a file named "other" that no reader lists, and the
+// log deleted.
+func TestRecoverLeavesLogsOfOtherFilesAlone(t *testing.T) {
+	dir := t.TempDir()
+	codec := noteCodec()
+	stray := filepath.Join(dir, "other.wal")
+	w, err := wal.Create(stray)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(codec.Append(nil, newNote(0, 10))); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	w.Close()
+	recs, err := spool.Recover(dir, codec)
+	if err != nil || len(recs) != 0 {
+		t.Fatalf("Recover = %+v, %v; want nothing done", recs, err)
+	}
+	if left := names(t, dir); len(left) != 1 || left[0] != "other.wal" {
+		t.Errorf("folder holds %v, want other.wal untouched", left)
+	}
+}
