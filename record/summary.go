@@ -22,7 +22,7 @@ const OtherKey = "(other)"
 // inspect` shows.
 type Summary struct {
 	Files     []FileSummary  `json:"files"`
-	Skipped   []string       `json:"skipped_in_progress,omitempty"`
+	Skipped   []string       `json:"skipped_in_progress"`
 	Exchanges int64          `json:"exchanges"`
 	First     time.Time      `json:"first"`
 	Last      time.Time      `json:"last"`
@@ -63,7 +63,7 @@ func Summarize(ctx context.Context, args []string) (*Summary, error) {
 		return nil, err
 	}
 	defer r.Close()
-	s := &Summary{Files: files, Skipped: r.Skipped()}
+	s := &Summary{Files: files, Skipped: append([]string{}, r.Skipped()...)} // [] in JSON when none, as documented
 	methods, paths, statuses := counter{}, counter{}, counter{}
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {

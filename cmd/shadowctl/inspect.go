@@ -52,6 +52,9 @@ func runInspect(ctx context.Context, g *globalOptions, o *inspectOptions, args [
 	if o.Format != "table" && o.Format != "json" {
 		return usageErrorf("--format %q: want table or json", o.Format)
 	}
+	if o.Top < 1 {
+		return usageErrorf("--top %d: want 1 or more", o.Top)
+	}
 	s, err := record.Summarize(ctx, args)
 	if err != nil {
 		return inputError(err)

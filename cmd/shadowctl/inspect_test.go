@@ -84,6 +84,11 @@ func TestInspect(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("json: exit %d", code)
 	}
+	// Every documented key is there, an empty list too.
+	var keys map[string]any
+	if err := json.Unmarshal([]byte(out), &keys); err != nil || keys["skipped_in_progress"] == nil {
+		t.Errorf("json output lacks skipped_in_progress ([] when none): %v\n%s", err, out)
+	}
 	var s record.Summary
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
 		t.Fatalf("json output does not parse: %v\n%s", err, out)
@@ -115,6 +120,7 @@ func TestInspectBadInput(t *testing.T) {
 		{[]string{"inspect", filepath.Join(dir, "missing")}, "no such file"},
 		{[]string{"inspect"}, "requires at least 1 arg"},
 		{[]string{"inspect", "--format", "xml", dir}, `--format "xml"`},
+		{[]string{"inspect", "--top", "-1", dir}, "--top -1: want 1 or more"},
 		{[]string{"inspect", live}, "no finished recording files in " + live + " yet: 1 in progress (" + filepath.Join(live, "rec-a.parquet.partial") + ")"},
 		{[]string{"inspect", filepath.Join(live, "rec-a.parquet.partial")}, "yet: 1 in progress"},
 		{[]string{"inspect", filepath.Join(live, "*")}, "yet: 1 in progress"},
