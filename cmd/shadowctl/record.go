@@ -34,6 +34,7 @@ type recordOptions struct {
 	Listen          string
 	Out             string
 	Spool           string
+	spoolGiven      bool // --spool set on the command line
 	Admin           string
 	RotateSize      string
 	RotateInterval  time.Duration
@@ -114,6 +115,7 @@ files in --shadow-out that shadowctl report reads, compared live on /metrics.`,
 				if strings.HasPrefix(f.Name, "shadow-") {
 					opts.Shadow.given = append(opts.Shadow.given, f.Name)
 				}
+				opts.spoolGiven = opts.spoolGiven || f.Name == "spool"
 			})
 			return runRecord(cmd.Context(), g, opts)
 		},
@@ -281,6 +283,11 @@ func (o *recordOptions) check() (*recordConfig, error) {
 		if c.shadowOut, err = checkBucketOut("shadow-out", o.Shadow.Out, o.Spool, "shadow"); err != nil {
 			return nil, err
 		}
+	}
+	if o.spoolGiven && c.out == nil && c.shadowOut == nil {
+		// Files for a folder are written in it: a --spool given for them
+		// would be ignored, and the operator think the disk was another.
+		return nil, usageErrorf("--spool %s is for a bucket --out or --shadow-out; with folders the files are written in them: leave --spool out", o.Spool)
 	}
 	return c, nil
 }

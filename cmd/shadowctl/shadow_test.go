@@ -243,6 +243,7 @@ func TestRecordShadowFlags(t *testing.T) {
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-concurrency", "100000000"}, "--shadow-concurrency 100000000: want 1 to 10000"},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-queue", "2000000000"}, "--shadow-queue 2000000000: want 1 to 1048576"},
 		{[]string{"--queue", "9223372036854775807"}, "--queue 9223372036854775807: want 1 to 1048576"},
+		{[]string{"--spool", "/tmp/spool"}, "--spool /tmp/spool is for a bucket --out or --shadow-out"},
 		// The recorder itself as the shadow: one request mirrored back in,
 		// without end.
 		{[]string{"--listen", "127.0.0.1:18099", "--shadow", "http://localhost:18099/"},
