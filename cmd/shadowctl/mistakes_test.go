@@ -53,6 +53,9 @@ func TestRecordRefusesAnUpstreamThatIsItselfOrHoldsCredentials(t *testing.T) {
 		{"127.0.0.1:8081", "http://127.0.0.1:99999", `--upstream "http://127.0.0.1:99999": port 99999: want 1 to 65535`},
 		{"127.0.0.1:8081", "http://127.0.0.1:0", "port 0: want 1 to 65535"},
 		{"127.0.0.1:8081", "http://:8080", "want an http:// or https:// URL with a host"},
+		{"127.0.0.1:8081", "http://127.0.0.1:8080/base?x=1", "--upstream http://127.0.0.1:8080/base?x=1: a query would be added to every client's request"},
+		{"127.0.0.1:8081", "http://127.0.0.1:8080/?", "a query would be added"},
+		{"127.0.0.1:8081", "http://127.0.0.1:8080/#frag", "a fragment (#…) is never sent"},
 	} {
 		_, stderr, code := runCLIWithin(t, "record", "--listen", tc.listen, "--admin", "", "--out", out, "--upstream", tc.upstream)
 		if code != exitUsage || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {

@@ -181,6 +181,14 @@ func (o *recordOptions) check() (*recordConfig, error) {
 	if err != nil {
 		return nil, err
 	}
+	switch {
+	case u.RawQuery != "" || u.ForceQuery:
+		// It was merged into every client's query: the upstream saw
+		// requests the clients did not send, and the recording with them.
+		return nil, usageErrorf("--upstream %s: a query would be added to every client's request; the proxy forwards each client's own query: remove it from the URL", u.Redacted())
+	case u.Fragment != "":
+		return nil, usageErrorf("--upstream %s: a fragment (#…) is never sent: remove it from the URL", u.Redacted())
+	}
 	c.upstream = u
 	if !hostPort(o.Listen) {
 		return nil, usageErrorf("--listen %q: want host:port or :port, the port 0 to 65535", o.Listen)
