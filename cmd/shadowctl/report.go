@@ -69,9 +69,10 @@ func newReportCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report RESULTS|STATE...",
 		Short: "Compare candidate and recorded answers: agreement, latency, errors, CI gates",
-		Long: `Report reads results files written by 'shadowctl replay' (files, folders, glob
-patterns or bucket URLs such as s3://bkt/results/?region=eu-west-1, so the
-shards of one replay report together) in one streaming pass
+		Long: `Report reads results files written by 'shadowctl replay' (files, folders with
+every *.parquet below them, glob patterns or bucket URLs such as
+s3://bkt/results/?region=eu-west-1, so the shards of one replay report
+together) in one streaming pass
 and shows how often the candidate gave production's answer, how fast each side
 was and how often each failed. With --labels it also judges each side against the
 ground truth (accuracy, per-class precision/recall/F1, the paired delta and
@@ -212,7 +213,7 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 	}
 	rep, err := report.Build(ctx, opts, args)
 	if err != nil {
-		return reportInputError(err)
+		return reportInputError(err, args)
 	}
 	for _, p := range rep.PartialFiles {
 		g.Logger.Warn("skipping in-progress results file", "path", p)
@@ -298,7 +299,7 @@ func optionError(err error) error {
 func writeState(ctx context.Context, g *globalOptions, opts report.Options, args []string) error {
 	b, err := report.Aggregate(ctx, opts, args)
 	if err != nil {
-		return reportInputError(err)
+		return reportInputError(err, args)
 	}
 	for _, p := range b.PartialFiles() {
 		g.Logger.Warn("skipping in-progress results file", "path", p)
@@ -306,8 +307,10 @@ func writeState(ctx context.Context, g *globalOptions, opts report.Options, args
 	return b.WriteState(g.Stdout)
 }
 
-// reportInputError words an error of reading results and report states.
-func reportInputError(err error) error {
+// reportInputError words an error of reading results and report states
+// given as args.
+func reportInputError(err error, args []string) error {
+	err = foundInFolder(err, args)
 	var me *report.OptionMismatchError
 	switch {
 	case errors.As(err, &me):

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shadowctl/shadowctl/internal/fixture"
+	"github.com/shadowctl/shadowctl/record"
 	"github.com/shadowctl/shadowctl/replay"
 	"github.com/shadowctl/shadowctl/report"
 )
@@ -222,6 +223,67 @@ func TestReportGateKeys(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr, want+args[0]+`"`) || strings.Contains(stderr, "unknown command") ||
 			strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 			t.Errorf("--gate-keys %v: exit %d, stderr %q; want exit %d and one line with %q", args, code, stderr, exitUsage, want)
+		}
+	}
+}
+
+// A folder is read with every *.parquet below it, so the results folder of a
+// whole run (demo-out/) turns up its recordings too. The recording found
+// is named, with what to give instead: the results in that folder, or the
+// replay when it holds none. A recording named itself keeps the plain hint.
+func TestReportOnAFolderThatHoldsRecordings(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	for _, p := range []string{"out/live/recordings", "out/live/shadow", "out/recordings"} {
+		if err := os.MkdirAll(filepath.Join(dir, p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeReportFixture(t, filepath.Join(dir, "out/results.parquet"))
+	writeReportFixture(t, filepath.Join(dir, "out/live/shadow/shadow.parquet"))
+	xs := []record.Exchange{{ID: "id-1", StartedAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+		Method: "POST", Path: "/v1/models/m:predict", Status: 200}}
+	fixture.Recording(t, filepath.Join(dir, "out/live/recordings/rec.parquet"), xs)
+	fixture.Recording(t, filepath.Join(dir, "out/recordings/rec.parquet"), xs)
+
+	notResults := func(path string) string {
+		return "shadowctl: read " + path + `: bad input file: it is a "` + record.Schema + `" file, want [` +
+			strings.Join(replay.Schemas, " ") + "]; "
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report", "out"}, notResults("out/live/recordings/rec.parquet") +
+			"it is a recording (replay it first), and out holds recordings as well as results: " +
+			"give the results file or folder itself, e.g. out/results.parquet"},
+		{[]string{"report", "--format", "state", "out/"}, notResults("out/live/recordings/rec.parquet") +
+			"it is a recording (replay it first), and out/ holds recordings as well as results: " +
+			"give the results file or folder itself, e.g. out/results.parquet"},
+		{[]string{"report", "out/live"}, notResults("out/live/recordings/rec.parquet") +
+			"it is a recording (replay it first), and out/live holds recordings as well as results: " +
+			"give the results file or folder itself, e.g. out/live/shadow/shadow.parquet"},
+		{[]string{"report", "out/results.parquet", "out/recordings"}, notResults("out/recordings/rec.parquet") +
+			"it is a recording, and out/recordings holds no results file: " +
+			"replay it first ('shadowctl replay --target URL out/recordings'), then report the results file"},
+		{[]string{"report", "out", "out/recordings/rec.parquet"}, notResults("out/live/recordings/rec.parquet") +
+			"it is a recording (replay it first), and out holds recordings as well as results: " +
+			"give the results file or folder itself, e.g. out/results.parquet"},
+		{[]string{"report", "out/live/shadow", "out/recordings/rec.parquet"}, notResults("out/recordings/rec.parquet") +
+			"it is a recording: replay it first ('shadowctl replay --target URL out/recordings/rec.parquet'), then report the results file"},
+	} {
+		cmd := exec.Command(bin, c.args...)
+		cmd.Dir = dir
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("%v: %v, want exit %d", c.args, err, exitUsage)
+		}
+		if ee.ExitCode() != exitUsage || stderr.String() != c.want+"\n" || stdout.Len() != 0 {
+			t.Errorf("%v: exit %d, stdout %q, stderr\n%q\nwant exit %d and the one line\n%q",
+				c.args, ee.ExitCode(), stdout.String(), stderr.String(), exitUsage, c.want)
 		}
 	}
 }
