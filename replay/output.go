@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/shadowctl/shadowctl/internal/parquetfile"
 )
@@ -17,6 +18,11 @@ var ErrExists = errors.New("results file exists")
 // ErrBusy is wrapped when another live run writes the same results file
 // (it holds the lock of its partial file).
 var ErrBusy = parquetfile.ErrBusy
+
+// ErrFolder is wrapped when the results file named is a folder, or a name
+// ending in a path separator: the rows need a file name, and guessing one
+// inside the folder would hide the mistake.
+var ErrFolder = errors.New("is a folder")
 
 // Output is the results file of a run. The rows go to path+".partial" and
 // Commit renames it over path: a reader, or a later run after a crash, sees
@@ -37,8 +43,16 @@ type Output struct {
 // CreateOutput starts the results file path. With resume and an existing
 // file, its rows are copied into the new one first and their ids returned in
 // Done, so the run skips them. Without resume an existing file is an error
-// wrapping ErrExists.
+// wrapping ErrExists; a folder is one wrapping ErrFolder. A missing parent
+// folder is created, in every mode: the N shards of a run share one, and a
+// run must not fail on it only when it is not sharded.
 func CreateOutput(path string, resume bool) (*Output, error) {
+	if path == "" || os.IsPathSeparator(path[len(path)-1]) {
+		return nil, fmt.Errorf("%s: %w", path, ErrFolder)
+	}
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		return nil, fmt.Errorf("%s: %w", path, ErrFolder)
+	}
 	// Two runs on one file would each send every request and remove the
 	// other's rows: a live run's partial file (it holds its lock) is an
 	// error wrapping ErrBusy.
@@ -58,6 +72,9 @@ func CreateOutput(path string, resume bool) (*Output, error) {
 		}
 		old = r
 		defer old.Close()
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("results folder: %w", err)
 	}
 	out := &Output{}
 	// A partial file with nobody writing it is the unfinalized part of a run

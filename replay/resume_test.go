@@ -122,3 +122,31 @@ func TestResumeAfterInterruptGivesEveryExchangeOnce(t *testing.T) {
 		t.Errorf("after resume the file has %d rows %v…, want each of %d exchanges once", len(ids), ids[:min(5, len(ids))], n)
 	}
 }
+
+// A results file is a file: a folder, or a name ending in a separator, is
+// an error wrapping ErrFolder with or without resume; a missing folder on
+// the way to it is created.
+func TestCreateOutputNeedsAFileName(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{dir, dir + "/", filepath.Join(dir, "new") + "/"} {
+		for _, resume := range []bool{false, true} {
+			if out, err := CreateOutput(name, resume); !errors.Is(err, ErrFolder) {
+				if out != nil {
+					out.Abort()
+				}
+				t.Errorf("CreateOutput(%q, resume %v): %v, want ErrFolder", name, resume, err)
+			}
+		}
+	}
+	name := filepath.Join(dir, "a", "b", "results.parquet")
+	out, err := CreateOutput(name, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(name); err != nil {
+		t.Errorf("results file not written: %v", err)
+	}
+}

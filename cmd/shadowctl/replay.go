@@ -51,7 +51,7 @@ type replayOptions struct {
 func (o *replayOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Target, "target", "", "base URL of the candidate model, e.g. http://127.0.0.1:9000 (required)")
 	fs.StringVar(&o.Baseline, "baseline", "", "base URL of a baseline that gets every request at the same moment (optional)")
-	fs.StringVar(&o.Out, "out", "results.parquet", "results file, written atomically; or a bucket object (s3://bkt/run/results.parquet?region=…), uploaded whole")
+	fs.StringVar(&o.Out, "out", "results.parquet", "results file, written atomically (a missing folder is created; not a folder, not *.partial); or a bucket object (s3://bkt/run/results.parquet?region=…), uploaded whole")
 	fs.IntVar(&o.Concurrency, "concurrency", replay.DefaultConcurrency, fmt.Sprintf("requests in flight (closed loop), or their cap with --rate/--speed; 1 to %d", replay.MaxConcurrency))
 	fs.Float64Var(&o.Rate, "rate", 0, fmt.Sprintf("send this many requests per second (open loop), at least %g; 0: closed loop", replay.MinRate))
 	fs.Float64Var(&o.Speed, "speed", 0, fmt.Sprintf("follow the recorded inter-arrival times divided by this (1: as recorded), at least %g; 0: off", replay.MinSpeed))
@@ -197,6 +197,9 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 	if ro.Shard, err = replay.ParseShard(o.Shard, os.Getenv); err != nil {
 		return ro, usageErrorf("--shard %v", err)
 	}
+	if err := checkOut(o.Out, ro.Shard); err != nil {
+		return ro, err
+	}
 	// The rules between options (rate, speed, limits) are the library's.
 	if err := ro.Validate(); err != nil {
 		return ro, replayOptionError(err)
@@ -222,18 +225,15 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	for _, p := range src.Skipped() {
 		logger.Warn("skipping in-progress recording file", "file", bucket.Redact(p))
 	}
+	// A missing folder of --out is created (the N Pods of a Job share one).
 	outName := ro.Shard.Name(opts.Out)
-	if ro.Shard.Count > 0 && !bucket.IsURL(outName) {
-		// The N Pods of a Job share one --out: its folder may not exist yet.
-		if err := os.MkdirAll(filepath.Dir(outName), 0o755); err != nil {
-			return fmt.Errorf("results folder: %w", err)
-		}
-	}
 	// Uploads finish after an interrupt: the rows done are kept either way.
 	out, err := replay.CreateDestination(context.WithoutCancel(ctx), outName, os.TempDir(), opts.Resume)
 	switch {
 	case errors.Is(err, replay.ErrBusy):
 		return usageErrorf("another replay is writing %s: wait for it to finish, or give another --out", busyName(outName))
+	case errors.Is(err, replay.ErrFolder):
+		return outFolderError(outName)
 	case errors.Is(err, replay.ErrExists):
 		return badInput(fmt.Errorf("%w (use --resume to continue it, or remove it)", err))
 	case errors.Is(err, replay.ErrFormat), errors.Is(err, bucket.ErrURL):
@@ -325,6 +325,32 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	// keeps it, and the file is finished, so say so.
 	return inputError(fmt.Errorf("%w; the %d rows done are kept in %s (--resume continues after them)",
 		runErr, out.Rows(), out.Name))
+}
+
+// checkOut refuses an --out that names no results file report would read:
+// an in-progress name, which report skips, or a folder (with --shard, a
+// name ending in "/" is the folder of the shard's file, as documented).
+func checkOut(out string, shard replay.Shard) error {
+	if strings.HasSuffix(out, parquetfile.PartialSuffix) {
+		return usageErrorf("--out %s: %s marks a file still being written, which report skips: give the final name, e.g. %s",
+			out, parquetfile.PartialSuffix, strings.TrimSuffix(out, parquetfile.PartialSuffix))
+	}
+	if out == "" || bucket.IsURL(out) {
+		return nil
+	}
+	slash := os.IsPathSeparator(out[len(out)-1])
+	if slash && shard.Count > 0 {
+		return nil
+	}
+	if info, err := os.Stat(out); slash || err == nil && info.IsDir() {
+		return outFolderError(out)
+	}
+	return nil
+}
+
+// outFolderError is the usage error of an --out that is a folder.
+func outFolderError(out string) error {
+	return usageErrorf("--out %s is a folder: give a file name, e.g. %s", out, filepath.Join(out, "results.parquet"))
 }
 
 // writeFailure words a results file that could not be written or

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// An --out that names no results file report would read is a usage error,
+// the same one in every mode, before anything is sent.
+func TestReplayOutMustBeAResultsFile(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "rec.parquet")
+	writeReplayFixture(t, rec, 3)
+	folder := filepath.Join(dir, "ar")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "nodir") + "/"
+	partial := filepath.Join(dir, "x.parquet.partial")
+	modes := map[string][]string{"plain": nil, "resume": {"--resume"}, "shard": {"--shard", "0/2"}}
+	for _, c := range []struct {
+		out, want string
+		modes     []string
+	}{
+		{partial, "--out " + partial + ": .partial marks a file still being written, which report skips: " +
+			"give the final name, e.g. " + filepath.Join(dir, "x.parquet"), []string{"plain", "resume", "shard"}},
+		{folder, "--out " + folder + " is a folder: give a file name, e.g. " + filepath.Join(folder, "results.parquet"),
+			[]string{"plain", "resume", "shard"}},
+		{folder + "/", "--out " + folder + "/ is a folder: give a file name, e.g. " + filepath.Join(folder, "results.parquet"),
+			[]string{"plain", "resume"}},
+		{missing, "--out " + missing + " is a folder: give a file name, e.g. " + filepath.Join(missing, "results.parquet"),
+			[]string{"plain", "resume"}},
+	} {
+		for _, m := range c.modes {
+			args := append([]string{"replay", "--target", "http://127.0.0.1:1", "--progress", "never", "--out", c.out}, modes[m]...)
+			_, stderr, code := runCLI(t, append(args, rec)...)
+			if code != exitUsage || strings.TrimSpace(stderr) != c.want {
+				t.Errorf("%s --out %s: exit %d, stderr %q; want exit %d and %q", m, c.out, code, stderr, exitUsage, c.want)
+			}
+		}
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("a refused --out created %s: %v", missing, err)
+	}
+}
+
+// A missing folder of --out is created in every mode, as --shard always did.
+func TestReplayOutCreatesItsFolder(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"y":1}`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "rec.parquet")
+	writeReplayFixture(t, rec, 3)
+	for _, c := range []struct {
+		name  string
+		flags []string
+		out   string // the file written, for --out DIR/new/results.parquet
+	}{
+		{"plain", nil, "results.parquet"},
+		{"resume", []string{"--resume"}, "results.parquet"},
+		{"shard", []string{"--shard", "0/1"}, "results-00000-of-00001.parquet"},
+	} {
+		out := filepath.Join(dir, c.name, "new", "results.parquet")
+		args := append([]string{"replay", "--target", srv.URL, "--progress", "never", "--out", out}, c.flags...)
+		_, stderr, code := runCLI(t, append(args, rec)...)
+		if code != 0 {
+			t.Errorf("%s: exit %d: %s", c.name, code, stderr)
+			continue
+		}
+		if rows := readResults(t, filepath.Join(filepath.Dir(out), c.out)); len(rows) != 3 {
+			t.Errorf("%s: %d rows, want 3", c.name, len(rows))
+		}
+	}
+}
