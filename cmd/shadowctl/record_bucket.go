@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -33,7 +32,7 @@ type bucketOut struct {
 // checkBucketOut parses out (a bucket URL, or a folder: then nil) for flag.
 func checkBucketOut(flag, out, spool, what string) (*bucketOut, error) {
 	if !bucket.IsURL(out) {
-		if looksLikeURL.MatchString(out) {
+		if bucket.LooksLikeURL(out) {
 			// gcs://, S3://, s3:/bkt or s3:// would have been a folder
 			// named like it under the working directory: data a Pod
 			// loses with its filesystem, while the log said a bucket.
@@ -55,10 +54,6 @@ func checkBucketOut(flag, out, spool, what string) (*bucketOut, error) {
 	}
 	return &bucketOut{flag: flag, what: what, dir: filepath.Join(spool, what), dest: loc}, nil
 }
-
-// looksLikeURL matches what was meant as a URL: a scheme of two letters
-// or more (so not a Windows drive), a colon and a slash.
-var looksLikeURL = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]+:/`)
 
 // shippers run the uploads of a recorder beside it, off the request path.
 type shippers struct {

@@ -74,7 +74,7 @@ func newReplayCmd(g *globalOptions) *cobra.Command {
 		Use:   "replay --target URL [flags] RECORDING...",
 		Short: "Send recorded requests to a candidate model (and a baseline) and write a results file",
 		Long: `replay reads recordings (files, folders, globs, bucket URLs such as
-s3://bkt/rec/?region=eu-west-1; merged in time order and streamed) and sends every recorded request to --target, and with --baseline to
+s3://bkt/rec/?region=eu-west-1, or gs://, azblob://, file://; merged in time order and streamed) and sends every recorded request to --target, and with --baseline to
 a baseline at the same moment, then writes one row per exchange to --out.
 
 Scheduling: by default --concurrency requests are always in flight (closed
@@ -334,6 +334,9 @@ func checkOut(out string, shard replay.Shard) error {
 	if strings.HasSuffix(out, parquetfile.PartialSuffix) {
 		return usageErrorf("--out %s: %s marks a file still being written, which report skips: give the final name, e.g. %s",
 			out, parquetfile.PartialSuffix, strings.TrimSuffix(out, parquetfile.PartialSuffix))
+	}
+	if err := bucket.CheckScheme(out); err != nil {
+		return usageErrorf("--out %v", err)
 	}
 	if out == "" || bucket.IsURL(out) {
 		return nil

@@ -78,3 +78,34 @@ func TestReplayOutCreatesItsFolder(t *testing.T) {
 		}
 	}
 }
+
+// A recording, results or --out named by a URL of a scheme shadowctl does
+// not read is a usage error that says so and lists the supported ones,
+// not "no such file" about a local path.
+func TestUnsupportedSchemesAreNamed(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "rec.parquet")
+	writeReplayFixture(t, rec, 1)
+	const supported = "supported: s3://, gs://, azblob://, file://"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"replay", "--target", "http://127.0.0.1:1", "ftp://bkt/rec/"},
+			`read recordings: ftp://bkt/rec/: unsupported URL scheme "ftp": ` + supported + " (or a local path)"},
+		{[]string{"replay", "--target", "http://127.0.0.1:1", "gcs://bkt/rec/"},
+			`read recordings: gcs://bkt/rec/: unsupported URL scheme "gcs": ` + supported + " (or a local path)"},
+		{[]string{"replay", "--target", "http://127.0.0.1:1", "S3://bkt/rec/"},
+			`read recordings: S3://bkt/rec/: unsupported URL scheme "S3": want s3://BUCKET/… (in lower case, with two slashes); ` + supported},
+		{[]string{"replay", "--target", "http://127.0.0.1:1", "--out", "gcs://bkt/run/results.parquet", rec},
+			`--out gcs://bkt/run/results.parquet: unsupported URL scheme "gcs": ` + supported + " (or a local path)"},
+		{[]string{"replay", "--target", "http://127.0.0.1:1", "--resume", "--out", "ftp://bkt/results.parquet", rec},
+			`--out ftp://bkt/results.parquet: unsupported URL scheme "ftp": ` + supported + " (or a local path)"},
+		{[]string{"inspect", "gcs://bkt/rec/"}, `gcs://bkt/rec/: unsupported URL scheme "gcs": ` + supported + " (or a local path)"},
+		{[]string{"report", "ftp://bkt/run/"}, `ftp://bkt/run/: unsupported URL scheme "ftp": ` + supported + " (or a local path)"},
+	} {
+		_, stderr, code := runCLI(t, c.args...)
+		if code != exitUsage || strings.TrimSpace(stderr) != c.want {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, stderr, exitUsage, c.want)
+		}
+	}
+}

@@ -48,7 +48,8 @@ func (e Expanded) Missing() string {
 // sorted, de-duplicated list of files. A folder contributes every *.parquet
 // below it. In-progress files (PartialSuffix) are never read, only listed.
 // An argument that matches nothing is an error: a typo must not read as an
-// empty recording.
+// empty recording, and one meant as a URL of a scheme bucket does not
+// support wraps bucket.ErrScheme too.
 //
 // An argument that exists is taken as it is written, even when its name holds
 // glob characters (a folder named "g[1]" or "br["): only an argument that
@@ -88,8 +89,16 @@ func Expand(args []string) (Expanded, error) {
 			}
 			continue
 		}
+		_, lstatErr := os.Lstat(arg)
+		if lstatErr != nil {
+			// gcs://, S3:// or ftp:// read as a path would say only
+			// "no such file", and the user would look for the file.
+			if err := bucket.CheckScheme(arg); err != nil {
+				return Expanded{}, &schemeError{err}
+			}
+		}
 		matches, pattern := []string{arg}, false
-		if _, err := os.Lstat(arg); err != nil && hasMeta(arg) {
+		if lstatErr != nil && hasMeta(arg) {
 			pattern = true
 			m, err := match(arg)
 			if err != nil {
@@ -136,6 +145,13 @@ func Expand(args []string) (Expanded, error) {
 	sort.Strings(out.Logs)
 	return out, nil
 }
+
+// schemeError is an argument meant as a URL of a scheme that is not
+// supported: it names no file (ErrNoFiles) and says why (bucket.ErrScheme).
+type schemeError struct{ err error }
+
+func (e *schemeError) Error() string   { return e.err.Error() }
+func (e *schemeError) Unwrap() []error { return []error{e.err, ErrNoFiles} }
 
 // match expands the pattern arg. When the folder part exists as written, its
 // entries are listed and only the last element is a pattern, so a folder

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shadowctl/shadowctl/internal/bucket"
 	"github.com/shadowctl/shadowctl/internal/wal"
 )
 
@@ -117,5 +118,26 @@ func TestExpandListsLogsAndReadsOnlyParquet(t *testing.T) {
 	// A file named is taken as it is, whatever its name.
 	if ex, err := Expand([]string{filepath.Join(dir, "notes.txt")}); err != nil || len(ex.Files) != 1 {
 		t.Errorf("a named file: %+v, %v", ex, err)
+	}
+}
+
+// An argument meant as a URL of a scheme bucket does not support says so,
+// naming no file; one that exists locally under such a name is read.
+func TestExpandRefusesUnsupportedSchemes(t *testing.T) {
+	for _, arg := range []string{"ftp://bkt/rec/", "gcs://bkt/rec/", "S3://bkt/rec/"} {
+		_, err := Expand([]string{arg})
+		if !errors.Is(err, bucket.ErrScheme) || !errors.Is(err, ErrNoFiles) || !strings.HasPrefix(err.Error(), arg+": unsupported URL scheme") {
+			t.Errorf("Expand(%q) = %v, want an unsupported scheme, wrapping ErrScheme and ErrNoFiles", arg, err)
+		}
+	}
+	t.Chdir(t.TempDir())
+	if err := os.MkdirAll("ftp:/bkt", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("ftp:/bkt/a.parquet", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Expand([]string{"ftp:/bkt"}); err != nil || len(got.Files) != 1 {
+		t.Errorf("Expand of an existing folder ftp:/bkt = %+v, %v; want its file", got, err)
 	}
 }
