@@ -38,8 +38,13 @@ type Stats struct {
 	// their request body.
 	Resumed   int64
 	Truncated int64
-	Started   time.Time
-	Elapsed   time.Duration
+	// Read counts the exchanges read from the source that fall in the
+	// shard; Matched those of them whose path has PathPrefix (all of
+	// them without one). A Matched of 0 with Read > 0 is a PathPrefix
+	// that selects nothing, which a caller may want to point out.
+	Read, Matched int64
+	Started       time.Time
+	Elapsed       time.Duration
 	// Behind is the longest a request waited past its due time for a free
 	// worker (open loop): a large value means the target or Concurrency could
 	// not keep up with the asked schedule. Latencies include this wait.
@@ -175,6 +180,7 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 	c.flush()
 	writeErr := rw.close()
 	c.stats.Resumed, c.stats.Truncated = p.resumed, p.truncated
+	c.stats.Read, c.stats.Matched = p.read, p.matched
 	c.stats.Elapsed = time.Since(start)
 	c.progress(true)
 
@@ -202,15 +208,15 @@ type producer struct {
 	o                  *Options
 	start              time.Time
 	resumed, truncated int64
+	read, matched      int64
 }
 
 func (p *producer) run(ctx context.Context, src Source, jobs chan<- job) error {
 	var (
-		selected int64
-		sent     int64
-		offset   time.Duration // Speed: time since start at which the last exchange was due
-		prev     time.Time     // Speed: recorded start of the last exchange sent
-		timer    *time.Timer
+		sent   int64
+		offset time.Duration // Speed: time since start at which the last exchange was due
+		prev   time.Time     // Speed: recorded start of the last exchange sent
+		timer  *time.Timer
 	)
 	defer func() {
 		if timer != nil {
@@ -218,7 +224,7 @@ func (p *producer) run(ctx context.Context, src Source, jobs chan<- job) error {
 		}
 	}()
 	for {
-		if p.o.Limit > 0 && selected >= p.o.Limit {
+		if p.o.Limit > 0 && p.matched >= p.o.Limit {
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -234,10 +240,11 @@ func (p *producer) run(ctx context.Context, src Source, jobs chan<- job) error {
 		if !p.o.Shard.Has(x.ID) {
 			continue
 		}
+		p.read++
 		if p.o.PathPrefix != "" && !strings.HasPrefix(x.Path, p.o.PathPrefix) {
 			continue
 		}
-		selected++
+		p.matched++
 		if p.o.Skip.Has(x.ID) {
 			p.resumed++
 			continue

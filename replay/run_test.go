@@ -682,21 +682,28 @@ func TestLimitAndPathPrefix(t *testing.T) {
 		limit  int64
 		prefix string
 		want   int
+		// exchanges read and matched (Stats): a Limit stops reading
+		read, matched int64
 	}{
-		{"all", 0, "", 30},
-		{"limit", 7, "", 7},
-		{"prefix", 0, "/v1/", 20},
-		{"both", 5, "/v2/", 5},
-		{"limit above", 100, "/v2/", 10},
+		{"all", 0, "", 30, 30, 30},
+		{"limit", 7, "", 7, 7, 7},
+		{"prefix", 0, "/v1/", 20, 30, 20},
+		{"both", 5, "/v2/", 5, 13, 5}, // the 5th /v2/ is exchange 12
+		{"limit above", 100, "/v2/", 10, 30, 10},
+		{"prefix matching none", 0, "/v9/", 0, 30, 0},
+		{"prefix without a slash", 0, "v1/", 0, 30, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			count.Store(0)
 			sink := &memWriter{}
-			_, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Limit: c.limit, PathPrefix: c.prefix},
+			st, err := Run(context.Background(), Options{Target: mustURL(t, srv.URL), Limit: c.limit, PathPrefix: c.prefix},
 				&sliceSource{xs: xs}, sink)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if st.Read != c.read || st.Matched != c.matched {
+				t.Errorf("read %d, matched %d; want %d and %d", st.Read, st.Matched, c.read, c.matched)
 			}
 			if len(sink.rows) != c.want || count.Load() != int64(c.want) {
 				t.Errorf("rows %d, requests %d, want %d", len(sink.rows), count.Load(), c.want)

@@ -59,7 +59,7 @@ func (o *replayOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.Timeout, "timeout", replay.DefaultTimeout, "bound on one request, from sending to the last byte")
 	fs.StringVar(&o.MaxBody, "max-body", "32MiB", "longest answer kept; a longer one is an error row of kind body_too_large, so a runaway answer cannot take the memory")
 	fs.Int64Var(&o.Limit, "limit", 0, "replay at most this many exchanges; 0: all")
-	fs.StringVar(&o.PathPrefix, "path-prefix", "", "replay only exchanges whose path starts with this, e.g. /v1/")
+	fs.StringVar(&o.PathPrefix, "path-prefix", "", "replay only exchanges whose path starts with this, e.g. /v1/ (warns when it lacks the leading / or matches none)")
 	fs.StringArrayVar(&o.Headers, "header", nil, "'Name: value' added to every request, overriding the recorded value; repeatable, once per name")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
 	fs.BoolVar(&o.Resume, "resume", false, "continue an existing --out, skipping the exchanges already in it (give --baseline if and only if its run had one)")
@@ -194,6 +194,11 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 	}
 	ro.Concurrency, ro.Rate, ro.Speed, ro.MaxGap, ro.Timeout = o.Concurrency, o.Rate, o.Speed, o.MaxGap, o.Timeout
 	ro.Limit, ro.PathPrefix = o.Limit, o.PathPrefix
+	if o.PathPrefix != "" && !strings.HasPrefix(o.PathPrefix, "/") {
+		// Recorded paths start with "/": "v2" selects nothing, silently.
+		logger.Warn("--path-prefix does not start with a slash, as recorded paths do: it may match none",
+			"path_prefix", o.PathPrefix, "did_you_mean", "/"+o.PathPrefix)
+	}
 	if ro.Shard, err = replay.ParseShard(o.Shard, os.Getenv); err != nil {
 		return ro, usageErrorf("--shard %v", err)
 	}
@@ -280,6 +285,10 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	if bar != nil {
 		_ = bar.Finish()
 		fmt.Fprintln(g.Stderr)
+	}
+	if opts.PathPrefix != "" && runErr == nil && sum.Matched == 0 {
+		logger.Warn("--path-prefix matched none of the exchanges read, so nothing was replayed (shadowctl inspect lists the recorded paths)",
+			"path_prefix", opts.PathPrefix, "read", sum.Read)
 	}
 	var ce *replay.ConnectError
 	if errors.As(runErr, &ce) {

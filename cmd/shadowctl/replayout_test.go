@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -106,6 +107,44 @@ func TestUnsupportedSchemesAreNamed(t *testing.T) {
 		_, stderr, code := runCLI(t, c.args...)
 		if code != exitUsage || strings.TrimSpace(stderr) != c.want {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, stderr, exitUsage, c.want)
+		}
+	}
+}
+
+// A --path-prefix without its leading slash, or one that matches nothing,
+// is pointed out, where before the run said "replayed 0 exchanges" alone.
+func TestReplayPathPrefixWarnings(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"y":1}`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "rec.parquet")
+	writeReplayFixture(t, rec, 4) // every path is /v1/predict
+	const (
+		noSlash = `msg="--path-prefix does not start with a slash, as recorded paths do: it may match none" path_prefix=v1 did_you_mean=/v1`
+		none    = `msg="--path-prefix matched none of the exchanges read, so nothing was replayed (shadowctl inspect lists the recorded paths)" path_prefix=%s read=4`
+	)
+	for i, c := range []struct {
+		prefix, summary string
+		warnings        []string
+	}{
+		{"v1", "replayed 0 exchanges", []string{noSlash, fmt.Sprintf(none, "v1")}},
+		{"/v9/", "replayed 0 exchanges", []string{fmt.Sprintf(none, "/v9/")}},
+		{"/v1/", "replayed 4 exchanges", nil},
+	} {
+		out := filepath.Join(dir, fmt.Sprintf("r%d.parquet", i))
+		_, stderr, code := runCLI(t, "replay", "--target", srv.URL, "--progress", "never", "--out", out, "--path-prefix", c.prefix, rec)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if code != 0 || len(lines) != len(c.warnings)+1 || !strings.HasPrefix(lines[len(lines)-1], c.summary) {
+			t.Errorf("--path-prefix %s: exit %d, stderr %q; want exit 0, %d warnings and a summary %q", c.prefix, code, stderr,
+				len(c.warnings), c.summary)
+			continue
+		}
+		for j, w := range c.warnings {
+			if !strings.Contains(lines[j], "level=WARN") || !strings.HasSuffix(lines[j], w) {
+				t.Errorf("--path-prefix %s: line %d %q, want a warning ending in %q", c.prefix, j, lines[j], w)
+			}
 		}
 	}
 }
