@@ -37,6 +37,21 @@ func newTestRecorder(t *testing.T, upstream string, listen string, drained func(
 	return rec, dir
 }
 
+// stopRun cancels a Recorder's Run and waits for it to return, without
+// error, within 10 s.
+func stopRun(t *testing.T, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
 // The recorder's whole lifecycle in process: it serves and records, is
 // ready while it runs, and on cancel drains, finalizes and reports.
 func TestRecorderRunsAndDrains(t *testing.T) {
@@ -76,15 +91,7 @@ func TestRecorderRunsAndDrains(t *testing.T) {
 			t.Fatalf("request %d: got %q, want %q", i, b, want)
 		}
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
+	stopRun(t, cancel, done)
 	if st := rec.Stats(); st.Recorded != n || st.FilesWritten != 1 {
 		t.Fatalf("stats %+v, want %d recorded in 1 file", st, n)
 	}
@@ -172,15 +179,7 @@ func TestRecorderRecordsRequestsCutAtTheDrainTimeout(t *testing.T) {
 		}()
 	}
 	poll.Until(t, func() bool { return rec.proxy.Active() == n })
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after the drain timeout")
-	}
+	stopRun(t, cancel, done)
 	if st := rec.Stats(); st.Recorded+st.DroppedTotal() != n || st.Recorded != n {
 		t.Fatalf("stats %+v: want the %d cut exchanges recorded", st, n)
 	}

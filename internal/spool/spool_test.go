@@ -298,20 +298,27 @@ func TestRecoverCutsARecordTheCodecRefuses(t *testing.T) {
 	}
 }
 
-// While files cannot be created the rows are dropped and counted, the
-// failure is logged once in the codec's words, and writing resumes by
-// itself when the disk does.
-func TestSinkDropsNotesWhileTheDiskFails(t *testing.T) {
-	dir := t.TempDir()
+// brokenDiskCodec is noteCodec whose files cannot be created while broken
+// is set, as on a full disk.
+func brokenDiskCodec() (spool.Codec[note], *atomic.Bool) {
 	codec := noteCodec()
 	create := codec.Create
-	var broken atomic.Bool
+	broken := &atomic.Bool{}
 	codec.Create = func(path string) (spool.File[note], error) {
 		if broken.Load() {
 			return nil, errors.New("no space left on device")
 		}
 		return create(path)
 	}
+	return codec, broken
+}
+
+// While files cannot be created the rows are dropped and counted, the
+// failure is logged once in the codec's words, and writing resumes by
+// itself when the disk does.
+func TestSinkDropsNotesWhileTheDiskFails(t *testing.T) {
+	dir := t.TempDir()
+	codec, broken := brokenDiskCodec()
 	var logs bytes.Buffer // read once Close has stopped the writer
 	broken.Store(true)
 	s, err := spool.New(spool.Options{Dir: dir, Instance: "c", Logger: slog.New(slog.NewTextHandler(&logs, nil))}, codec)
@@ -467,15 +474,7 @@ func TestNewStartsWhenALogCannotBeRecovered(t *testing.T) {
 // back by the once-per-30-s limit of the failure before.
 func TestSinkLogsTheFirstFailureAfterResuming(t *testing.T) {
 	dir := t.TempDir()
-	codec := noteCodec()
-	create := codec.Create
-	var broken atomic.Bool
-	codec.Create = func(path string) (spool.File[note], error) {
-		if broken.Load() {
-			return nil, errors.New("no space left on device")
-		}
-		return create(path)
-	}
+	codec, broken := brokenDiskCodec()
 	var logs lockedBuffer
 	broken.Store(true)
 	// A file per row: each one that succeeds is finalized at once.

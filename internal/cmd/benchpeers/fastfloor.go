@@ -2,10 +2,7 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"net"
-	"os"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -21,15 +18,10 @@ const fastFloorEnv = "BENCHPEERS_FASTHTTP_FLOOR"
 // a change of server alone could buy on this machine, before any of the
 // recorder's work is added back.
 func runFastFloor(upstream string) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := helperListener()
 	if err != nil {
 		return err
 	}
-	fmt.Println(ln.Addr().String())
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		_ = ln.Close()
-	}()
 	up := &fasthttp.HostClient{Addr: upstream, MaxConns: 4096, MaxIdleConnDuration: time.Minute,
 		DisableHeaderNamesNormalizing: true, DisablePathNormalizing: true}
 	srv := &fasthttp.Server{

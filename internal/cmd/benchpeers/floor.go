@@ -20,15 +20,10 @@ const floorEnv = "BENCHPEERS_FLOOR"
 // is not a product: it shows what Go costs on this machine before any of
 // them, next to nginx, so the recorder's figures can be read against it.
 func runFloor(upstream string) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := helperListener()
 	if err != nil {
 		return err
 	}
-	fmt.Println(ln.Addr().String())
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		_ = ln.Close()
-	}()
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -36,6 +31,22 @@ func runFloor(upstream string) error {
 		}
 		go floorConn(c, upstream)
 	}
+}
+
+// helperListener listens on loopback for a helper process (a floor),
+// prints its address on the first line of stdout, and closes it when stdin
+// closes (the benchmark ended).
+func helperListener() (net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	fmt.Println(ln.Addr().String())
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		_ = ln.Close()
+	}()
+	return ln, nil
 }
 
 func floorConn(c net.Conn, upstream string) {
