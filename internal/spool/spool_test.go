@@ -263,26 +263,34 @@ func TestRecoverNotesAfterACrash(t *testing.T) {
 	}
 }
 
+// writeLog writes a log holding recs, as a writer that died would leave it.
+func writeLog(t *testing.T, path string, recs ...[]byte) {
+	t.Helper()
+	w, err := wal.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range recs {
+		if err := w.Append(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+}
+
 // A record whose frame is good but which the codec refuses ends what is
 // recovered, like a damaged one.
 func TestRecoverCutsARecordTheCodecRefuses(t *testing.T) {
 	dir := t.TempDir()
 	codec := noteCodec()
 	log := filepath.Join(dir, "note-x.parquet.wal")
-	w, err := wal.Create(log)
-	if err != nil {
-		t.Fatal(err)
-	}
 	good := codec.Append(nil, newNote(0, 10))
 	bad := codec.Append(nil, newNote(1, 10))
 	bad[0] = 2 // a version the codec does not know
-	for _, rec := range [][]byte{good, bad, codec.Append(nil, newNote(2, 10))} {
-		if err := w.Append(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.Flush()
-	w.Close()
+	writeLog(t, log, good, bad, codec.Append(nil, newNote(2, 10)))
 	info, _ := os.Stat(log)
 	recs, err := spool.Recover(dir, codec)
 	if err != nil {
@@ -430,17 +438,7 @@ func TestNewStartsWhenALogCannotBeRecovered(t *testing.T) {
 	dir := t.TempDir()
 	codec := noteCodec()
 	log := filepath.Join(dir, "note-x.parquet.wal")
-	w, err := wal.Create(log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3 {
-		if err := w.Append(codec.Append(nil, newNote(i, 10))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.Flush()
-	w.Close()
+	writeLog(t, log, codec.Append(nil, newNote(0, 10)), codec.Append(nil, newNote(1, 10)), codec.Append(nil, newNote(2, 10)))
 	// What stands in the way of recovery: a folder where its file goes.
 	block := filepath.Join(dir, "note-x.parquet.partial")
 	if err := os.MkdirAll(filepath.Join(block, "x"), 0o700); err != nil {
@@ -523,16 +521,7 @@ func (b *lockedBuffer) String() string {
 func TestRecoverLeavesLogsOfOtherFilesAlone(t *testing.T) {
 	dir := t.TempDir()
 	codec := noteCodec()
-	stray := filepath.Join(dir, "other.wal")
-	w, err := wal.Create(stray)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Append(codec.Append(nil, newNote(0, 10))); err != nil {
-		t.Fatal(err)
-	}
-	w.Flush()
-	w.Close()
+	writeLog(t, filepath.Join(dir, "other.wal"), codec.Append(nil, newNote(0, 10)))
 	recs, err := spool.Recover(dir, codec)
 	if err != nil || len(recs) != 0 {
 		t.Fatalf("Recover = %+v, %v; want nothing done", recs, err)
