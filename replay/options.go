@@ -87,6 +87,16 @@ type Options struct {
 	// connect, the run stops with a *ConnectError. 0 means DefaultEarlyStop,
 	// a negative value never stops.
 	EarlyStop int
+
+	// OnStop, when set, is called once when ctx ends, from a goroutine of
+	// its own, with the number of requests then in flight: Run waits for
+	// them, each up to Timeout, unless Abandon closes.
+	OnStop func(inFlight int)
+	// Abandon, when it closes (a second Ctrl-C), cuts the requests in
+	// flight short: their rows are not written (Stats.Abandoned counts
+	// them), the rows done are, and Run returns as soon as the workers
+	// are out. Closed before ctx ends, it ends the run too.
+	Abandon <-chan struct{}
 }
 
 // OptionError is an option Validate refuses: the Options field, its value

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shadowctl/shadowctl/record"
@@ -43,8 +44,11 @@ type Stats struct {
 	// them without one). A Matched of 0 with Read > 0 is a PathPrefix
 	// that selects nothing, which a caller may want to point out.
 	Read, Matched int64
-	Started       time.Time
-	Elapsed       time.Duration
+	// Abandoned counts the requests in flight cut short by
+	// Options.Abandon: sent, and in no row.
+	Abandoned int64
+	Started   time.Time
+	Elapsed   time.Duration
 	// Behind is the longest a request waited past its due time for a free
 	// worker (open loop): a large value means the target or Concurrency could
 	// not keep up with the asked schedule. Latencies include this wait.
@@ -95,6 +99,10 @@ func (e *ConnectError) Error() string {
 // after the failure were dropped, and those before it may not be whole.
 var ErrWrite = errors.New("writing the results failed")
 
+// ErrAbandoned is wrapped by Run's error when Options.Abandon cut the
+// requests in flight short (the count is in Stats.Abandoned).
+var ErrAbandoned = errors.New("requests in flight abandoned")
+
 // job is one exchange to send, due at a time (zero: at once).
 type job struct {
 	x   *record.Exchange
@@ -109,6 +117,8 @@ type outcome struct {
 	base    string // baseline error kind
 	baseErr string
 	hasBase bool
+	// abandoned: cut short by Options.Abandon, or done as it came
+	abandoned bool
 }
 
 // Run replays the exchanges of src and writes a result row per sent
@@ -140,6 +150,29 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 		return Stats{}, err
 	}
 	defer closeSenders()
+	// The requests in flight outlive an interrupt (each within Timeout),
+	// but not an abandonment.
+	reqCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	watcher := make(chan struct{})
+	defer func() { abandon(); <-watcher }()
+	var inFlight atomic.Int64
+	if o.Abandon == nil {
+		close(watcher)
+	} else {
+		go func() {
+			defer close(watcher)
+			select {
+			case <-o.Abandon:
+				cancel(ctx.Err()) // stop sending, if ctx has not yet
+				abandon()
+			case <-reqCtx.Done(): // Run returned
+			}
+		}()
+	}
+	if o.OnStop != nil {
+		stopNote := context.AfterFunc(ctx, func() { o.OnStop(int(inFlight.Load())) })
+		defer stopNote()
+	}
 	start := time.Now()
 	jobs := make(chan job, o.Concurrency)
 	outs := make(chan outcome, 2*o.Concurrency)
@@ -156,7 +189,7 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			work(runCtx, &o, cand, base, jobs, outs)
+			work(runCtx, reqCtx, &inFlight, &o, cand, base, jobs, outs)
 		}()
 	}
 	go func() {
@@ -172,6 +205,12 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 		c.stats.BaselineErrors = map[string]int64{}
 	}
 	for r := range outs {
+		if r.abandoned {
+			c.stats.Abandoned++
+			putBody(r.CandidateBody)
+			putBody(r.BaselineBody)
+			continue
+		}
 		if err := c.add(r); err != nil {
 			cancel(err)
 		}
@@ -197,6 +236,11 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 		return c.stats, fmt.Errorf("%w: %w", ErrWrite, writeErr)
 	case srcErr != nil:
 		return c.stats, fmt.Errorf("read recordings: %w", srcErr)
+	case reqCtx.Err() != nil && ctx.Err() != nil:
+		return c.stats, fmt.Errorf("replay interrupted after %d exchanges: %w, %d %w", c.stats.Sent, ctx.Err(),
+			c.stats.Abandoned, ErrAbandoned)
+	case reqCtx.Err() != nil:
+		return c.stats, fmt.Errorf("replay stopped after %d exchanges: %d %w", c.stats.Sent, c.stats.Abandoned, ErrAbandoned)
 	case ctx.Err() != nil:
 		return c.stats, fmt.Errorf("replay interrupted after %d exchanges: %w", c.stats.Sent, ctx.Err())
 	}
@@ -310,17 +354,21 @@ func addSaturating(a, b time.Duration) time.Duration {
 	return a + b
 }
 
-// work sends jobs until the queue closes. After ctx ends it drops the
-// queued jobs; requests already sent finish within Timeout.
-func work(ctx context.Context, o *Options, cand, base sender, jobs <-chan job, outs chan<- outcome) {
-	reqCtx := context.WithoutCancel(ctx)
+// work sends jobs until the queue closes, counting those in flight. After
+// ctx ends it drops the queued jobs; requests already sent finish within
+// Timeout, or when reqCtx ends (abandoned: marked so, never written).
+func work(ctx, reqCtx context.Context, inFlight *atomic.Int64, o *Options, cand, base sender, jobs <-chan job, outs chan<- outcome) {
 	_, raw := cand.(h1Sender)
 	rc := requestCache{rawHeader: raw}
 	for j := range jobs {
 		if ctx.Err() != nil {
 			continue
 		}
-		outs <- sendJob(reqCtx, o, &rc, cand, base, j)
+		inFlight.Add(1)
+		r := sendJob(reqCtx, o, &rc, cand, base, j)
+		inFlight.Add(-1)
+		r.abandoned = reqCtx.Err() != nil
+		outs <- r
 	}
 }
 

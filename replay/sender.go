@@ -72,9 +72,15 @@ func (s h1Sender) send(ctx context.Context, deadline time.Time, method string, u
 			}
 		}
 		timer := time.AfterFunc(time.Until(deadline), pc.Abort)
+		// Only a run that may abandon its requests pays for a callback
+		// on ctx; otherwise ctx never ends.
+		unabort := func() bool { return true }
+		if ctx.Done() != nil {
+			unabort = context.AfterFunc(ctx, pc.Abort)
+		}
 		// drop closes the connection and tells whether the deadline had
 		// aborted it.
-		drop := func() bool { fired := !timer.Stop(); _ = pc.Close(); return fired }
+		drop := func() bool { fired := !timer.Stop(); unabort(); _ = pc.Close(); return fired }
 		stale := pc.Reused()
 		bw := pc.Writer()
 		h1.WriteRequestHead(bw, req, target, u.Host, h1.EndToEnd{}, false)
@@ -116,7 +122,8 @@ func (s h1Sender) send(ctx context.Context, deadline time.Time, method string, u
 		}
 		_ = res.Body.Close()
 		sd := side{status: int32(res.StatusCode), body: b, latency: time.Since(start), timing: tb.Done()}
-		if timer.Stop() && !res.Close {
+		inTime, kept := timer.Stop(), unabort()
+		if inTime && kept && !res.Close {
 			s.c.Put(pc)
 		} else {
 			_ = pc.Close()

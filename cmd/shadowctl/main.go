@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/shadowctl/shadowctl/record"
@@ -20,7 +21,7 @@ var version = "dev"
 func main() {
 	// SIGHUP (the terminal closed) stops as SIGTERM does: a recorder started
 	// from a shell finalizes its files rather than dying with them open.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := interrupts(os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	err := newRootCmd(os.Stdin, os.Stdout, os.Stderr).ExecuteContext(ctx)
 	stopCPUProfile()
@@ -29,6 +30,38 @@ func main() {
 		fmt.Fprintln(os.Stderr, "shadowctl:", err)
 	}
 	os.Exit(exitCode(err))
+}
+
+// interrupts is signal.NotifyContext that also hears a second signal: the
+// context ends at the first one, and againInterrupt(ctx) closes at the
+// second, for a command that waits after the first (replay, for the
+// requests in flight) to stop waiting. Later signals are ignored, as they
+// were. stop restores the default handling.
+func interrupts(sigs ...os.Signal) (context.Context, func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	again, done := make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), againKey{}, (<-chan struct{})(again)))
+	go func() {
+		for _, f := range []func(){cancel, func() { close(again) }} {
+			select {
+			case <-ch:
+				f()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return ctx, sync.OnceFunc(func() { signal.Stop(ch); close(done); cancel() })
+}
+
+type againKey struct{}
+
+// againInterrupt is the channel that closes at a second interrupt, nil
+// (never closes) for a context that did not come from interrupts.
+func againInterrupt(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(againKey{}).(<-chan struct{})
+	return ch
 }
 
 // Exit codes, documented in the README.

@@ -89,8 +89,8 @@ recording exactly once with no coordinator, each writing its own results file
 recorded order within its shard. --rate is per shard: divide a total by N.
 
 A failed request is a row with an error kind, never an abort. Ctrl-C stops
-sending, waits for the requests in flight, keeps the rows done and exits 130;
---resume continues from there. While a run writes --out (as --out.partial,
+sending, waits for the requests in flight (a second Ctrl-C abandons them),
+keeps the rows done and exits 130; --resume continues from there. While a run writes --out (as --out.partial,
 locked), a second run on the same --out is refused.`,
 		Example: `  shadowctl replay --target http://127.0.0.1:9000 ./recordings
   shadowctl replay --target http://127.0.0.1:9000 --baseline http://127.0.0.1:8080 --rate 200 --out results.parquet ./recordings`,
@@ -276,12 +276,14 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	}
 
 	// Say at once that an interrupt was seen: the requests in flight still
-	// finish, which may take up to --timeout.
-	stopNote := context.AfterFunc(ctx, func() {
-		logger.Info("interrupted: the requests in flight finish, then the results file is written")
-	})
+	// finish, which may take up to --timeout, unless a second one abandons
+	// them (the rows done are written either way).
+	ro.OnStop = func(n int) {
+		logger.Info("interrupted: waiting for the requests in flight (each up to --timeout), then writing the results file; "+
+			"Ctrl-C again abandons them", "in_flight", n, "timeout", opts.Timeout)
+	}
+	ro.Abandon = againInterrupt(ctx)
 	sum, runErr := replay.Run(ctx, ro, src, out)
-	stopNote()
 	if bar != nil {
 		_ = bar.Finish()
 		fmt.Fprintln(g.Stderr)
@@ -436,6 +438,9 @@ func summaryLine(s replay.Stats, paced bool) string {
 	}
 	if s.Resumed > 0 {
 		fmt.Fprintf(&b, "; %d already done (resumed)", s.Resumed)
+	}
+	if s.Abandoned > 0 {
+		fmt.Fprintf(&b, "; %d abandoned in flight (not written)", s.Abandoned)
 	}
 	if s.Truncated > 0 {
 		fmt.Fprintf(&b, "; %d not sent (request body truncated in the recording)", s.Truncated)

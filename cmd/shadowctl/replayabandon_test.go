@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A first Ctrl-C says how many requests are in flight and that another
+// abandons them; the second abandons them at once, far within --timeout:
+// the rows done are finalized (--resume continues after them), the
+// abandoned ones are not written, and the exit code is 130.
+func TestReplaySecondInterruptAbandonsInFlight(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "rec.parquet")
+	xs := writeReplayFixture(t, rec, 40)
+	var count atomic.Int64
+	held := make(chan struct{})
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := count.Add(1)
+		if n > 6 && n <= 10 { // the 7th to the 10th hang until the client goes away
+			if n == 10 {
+				close(held)
+			}
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		w.Write([]byte(`{"y":2}`))
+	}))
+	defer srv.Close()
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	defer releaseOnce() // before Close, which waits for the handlers
+
+	out := filepath.Join(dir, "results.parquet")
+	cmd := exec.Command(bin, "replay", "--target", srv.URL, "--out", out, "--concurrency", "4", "--timeout", "1m",
+		"--progress", "never", rec)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	var all []string
+	waitFor := func(what string) string {
+		t.Helper()
+		deadline := time.After(20 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("replay ended before %q; stderr:\n%s", what, strings.Join(all, "\n"))
+				}
+				all = append(all, l)
+				if strings.Contains(l, what) {
+					return l
+				}
+			case <-deadline:
+				t.Fatalf("no %q in time; stderr:\n%s", what, strings.Join(all, "\n"))
+			}
+		}
+	}
+	select {
+	case <-held:
+	case <-time.After(20 * time.Second):
+		t.Fatal("replay never had 4 requests in flight")
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	note := waitFor("Ctrl-C again abandons them")
+	if !strings.Contains(note, "interrupted: waiting for the requests in flight") || !strings.Contains(note, "in_flight=4") ||
+		!strings.Contains(note, "timeout=1m0s") {
+		t.Errorf("first interrupt logged %q, want the 4 in flight and the 1m0s --timeout", note)
+	}
+	second := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	for l := range lines {
+		all = append(all, l)
+	}
+	err = cmd.Wait()
+	if el := time.Since(second); el > 20*time.Second {
+		t.Errorf("exited %v after the second Ctrl-C: the requests in flight were waited for", el)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("%v, want exit 130; stderr:\n%s", err, strings.Join(all, "\n"))
+	}
+	last := all[len(all)-1]
+	for _, want := range []string{"4 requests in flight abandoned", "6 rows kept in " + out, "continue with --resume"} {
+		if !strings.Contains(last, want) {
+			t.Errorf("last line %q lacks %q", last, want)
+		}
+	}
+	rows := readResults(t, out)
+	if len(rows) != 6 {
+		t.Fatalf("%d rows kept, want the 6 answered", len(rows))
+	}
+	for _, r := range rows {
+		if r.CandidateStatus != 200 || r.CandidateErrorKind != "" {
+			t.Errorf("row %s kept with status %d, kind %q: an abandoned request was written", r.ID, r.CandidateStatus, r.CandidateErrorKind)
+		}
+	}
+
+	releaseOnce()
+	if b, err := exec.Command(bin, "replay", "--target", srv.URL, "--out", out, "--resume", "--progress", "never", rec).CombinedOutput(); err != nil {
+		t.Fatalf("resume: %v\n%s", err, b)
+	}
+	seen := map[string]bool{}
+	for _, r := range readResults(t, out) {
+		if seen[r.ID] {
+			t.Errorf("row %s twice after resume", r.ID)
+		}
+		seen[r.ID] = true
+	}
+	if len(seen) != len(xs) {
+		t.Errorf("after resume: %d exchanges, want %d", len(seen), len(xs))
+	}
+}
