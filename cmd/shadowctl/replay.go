@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -260,10 +261,12 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	ro.Skip = out.Done
 
 	var bar *progressbar.ProgressBar
+	var barDone atomic.Int64 // the last count the bar was given
 	if opts.Progress == "always" || opts.Progress == "auto" && g.StderrIsTerminal {
 		bar = newReplayBar(g.Stderr)
 		var lastErrs int64 = -1
 		ro.Progress = func(p replay.Progress) {
+			barDone.Store(p.Done)
 			if p.Total > 0 && bar.GetMax64() != p.Total {
 				bar.ChangeMax64(max(p.Total, p.Done))
 			}
@@ -279,13 +282,16 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	// finish, which may take up to --timeout, unless a second one abandons
 	// them (the rows done are written either way).
 	ro.OnStop = func(n int) {
+		if bar != nil {
+			fmt.Fprintln(g.Stderr) // the log line below the bar, not on it
+		}
 		logger.Info("interrupted: waiting for the requests in flight (each up to --timeout), then writing the results file; "+
 			"Ctrl-C again abandons them", "in_flight", n, "timeout", opts.Timeout)
 	}
 	ro.Abandon = againInterrupt(ctx)
 	sum, runErr := replay.Run(ctx, ro, src, out)
 	if bar != nil {
-		_ = bar.Finish()
+		endBar(bar, barDone.Load())
 		fmt.Fprintln(g.Stderr)
 	}
 	if opts.PathPrefix != "" && runErr == nil && sum.Matched == 0 {
@@ -409,6 +415,26 @@ func resumeBaselineCheck(out *replay.Destination, baseline bool) error {
 	return nil
 }
 
+// endBar draws the bar's last frame with the count done. A run that
+// covered everything fills it; one that stopped early (an interrupt, a
+// dead target, a bad recording) or sent only some (--path-prefix) shows
+// what was done: Finish would have shown 3000/3000 after 140. (The total
+// is the recording's, so with --path-prefix the bar does not fill.)
+func endBar(bar *progressbar.ProgressBar, done int64) {
+	if max := bar.GetMax64(); max > 0 && done >= max {
+		_ = bar.Finish()
+		return
+	}
+	// The bar draws at most once per its throttle, unless full: wait it
+	// out so that this frame is drawn.
+	time.Sleep(replayBarThrottle)
+	_ = bar.Set64(done)
+	_ = bar.Exit()
+}
+
+// replayBarThrottle is how often, at most, the bar is drawn.
+const replayBarThrottle = 100 * time.Millisecond
+
 func newReplayBar(w io.Writer) *progressbar.ProgressBar {
 	return progressbar.NewOptions64(-1,
 		progressbar.OptionSetWriter(w),
@@ -418,7 +444,7 @@ func newReplayBar(w io.Writer) *progressbar.ProgressBar {
 		progressbar.OptionSetItsString("req"),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionSetElapsedTime(true),
-		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionThrottle(replayBarThrottle),
 		progressbar.OptionSetWidth(30),
 		// A bar of unknown length otherwise starts a goroutine that redraws
 		// the spinner every 100 ms and reads the bar's state without its
