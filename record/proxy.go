@@ -99,29 +99,24 @@ type Proxy struct {
 	upErrs errorLog
 	// active counts the exchanges in ServeHTTP, so that a drain cut short
 	// can wait for them to end (and be recorded) before the sink closes.
-	active  sync.WaitGroup
-	activeN atomic.Int64
+	active atomic.Int64
 }
 
 // Active is the number of exchanges being served.
-func (p *Proxy) Active() int64 { return p.activeN.Load() }
+func (p *Proxy) Active() int64 { return p.active.Load() }
 
 // WaitIdle waits up to d for the exchanges being served to end, and
-// reports whether they all did.
+// reports whether they all did. It polls: it runs once, at a drain cut
+// short, and keeps the request path at one atomic add each way.
 func (p *Proxy) WaitIdle(d time.Duration) bool {
-	done := make(chan struct{})
-	go func() {
-		p.active.Wait()
-		close(done)
-	}()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-done:
-		return true
-	case <-t.C:
-		return false
+	deadline := time.Now().Add(d)
+	for p.active.Load() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
+	return true
 }
 
 // errorLog logs a kind of error at most once per errorLogEvery, with the
@@ -305,11 +300,7 @@ type exchange struct {
 // ServeHTTP proxies one request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.active.Add(1)
-	p.activeN.Add(1)
-	defer func() {
-		p.activeN.Add(-1)
-		p.active.Done()
-	}()
+	defer p.active.Add(-1)
 	start := p.opts.Now()
 	st := &exchange{p: p, ctx: r.Context(), w: w, sampled: p.sample(), start: start}
 	if st.sampled {

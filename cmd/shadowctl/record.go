@@ -74,7 +74,7 @@ func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&o.Sample, "sample", 1.0, "fraction of exchanges recorded, 0 to 1")
 	fs.StringArrayVar(&o.Redact, "redact-header", nil, "header whose values are stored as REDACTED, repeatable; always added to "+
 		strings.Join(record.DefaultRedact, ", "))
-	fs.IntVar(&o.Queue, "queue", record.DefaultQueue, "exchanges that may wait for the disk before new ones are dropped")
+	fs.IntVar(&o.Queue, "queue", record.DefaultQueue, fmt.Sprintf("exchanges that may wait for the disk before new ones are dropped (1 to %d)", maxQueue))
 	fs.DurationVar(&o.UpstreamTimeout, "upstream-timeout", 60*time.Second, "wait this long for the upstream's response headers (then 504); 0 waits forever")
 	fs.StringVar(&o.Instance, "instance", "", "name of this recorder in file names and rows (default: host name and a random suffix)")
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight requests may take to finish")

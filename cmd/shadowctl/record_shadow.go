@@ -40,8 +40,8 @@ func (o *shadowOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Out, "shadow-out", "./shadow", "folder for the live shadow's results files (read them with shadowctl report), or a bucket prefix")
 	fs.Float64Var(&o.Sample, "shadow-sample", 1.0, "fraction of requests mirrored to --shadow, 0 to 1 (independent of --sample)")
 	fs.StringVar(&o.Key, "shadow-key", "", "make --shadow-sample consistent per key: header:NAME or request:JSONPATH")
-	fs.IntVar(&o.Concurrency, "shadow-concurrency", shadow.DefaultConcurrency, "copies in flight to --shadow at most")
-	fs.IntVar(&o.Queue, "shadow-queue", shadow.DefaultQueue, "copies that may wait for a worker; past it they are dropped and counted")
+	fs.IntVar(&o.Concurrency, "shadow-concurrency", shadow.DefaultConcurrency, fmt.Sprintf("copies in flight to --shadow at most (1 to %d)", maxShadowConcurrency))
+	fs.IntVar(&o.Queue, "shadow-queue", shadow.DefaultQueue, fmt.Sprintf("copies that may wait for a worker; past it they are dropped and counted (1 to %d)", maxQueue))
 	fs.DurationVar(&o.Timeout, "shadow-timeout", shadow.DefaultTimeout, "bound on each copy (answer read in full), and on the copies still in flight at shutdown")
 	fs.StringArrayVar(&o.Headers, "shadow-header", nil, "header added to each copy, 'Name: value'; repeatable")
 }

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -261,12 +260,10 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	ro.Skip = out.Done
 
 	var bar *progressbar.ProgressBar
-	var barDone atomic.Int64 // the last count the bar was given
 	if opts.Progress == "always" || opts.Progress == "auto" && g.StderrIsTerminal {
 		bar = newReplayBar(g.Stderr)
 		var lastErrs int64 = -1
 		ro.Progress = func(p replay.Progress) {
-			barDone.Store(p.Done)
 			if p.Total > 0 && bar.GetMax64() != p.Total {
 				bar.ChangeMax64(max(p.Total, p.Done))
 			}
@@ -291,7 +288,7 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	ro.Abandon = againInterrupt(ctx)
 	sum, runErr := replay.Run(ctx, ro, src, out)
 	if bar != nil {
-		endBar(bar, barDone.Load())
+		endBar(bar, sum.Sent) // the last Progress's Done
 		fmt.Fprintln(g.Stderr)
 	}
 	if opts.PathPrefix != "" && runErr == nil && sum.Matched == 0 {
@@ -322,15 +319,15 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	}
 	// Interrupted, stopped by a bad recording or done, the rows done are
 	// safe once the file is closed: then say what was done, last.
-	if closeErr := out.Close(); closeErr != nil {
-		if !errors.Is(closeErr, replay.ErrUpload) {
-			return writeFailure(closeErr, out, sum.Sent)
-		}
-		// Kept in the spool folder, which a run that resumes uploads.
-		fmt.Fprintln(g.Stderr, summaryLine(sum, opts.Rate > 0 || opts.Speed > 0))
-		return errors.Join(inputError(runErr), fmt.Errorf("results: %w", closeErr))
+	closeErr := out.Close()
+	if closeErr != nil && !errors.Is(closeErr, replay.ErrUpload) {
+		return writeFailure(closeErr, out, sum.Sent)
 	}
 	fmt.Fprintln(g.Stderr, summaryLine(sum, opts.Rate > 0 || opts.Speed > 0))
+	if closeErr != nil {
+		// Kept in the spool folder, which a run that resumes uploads.
+		return errors.Join(inputError(runErr), fmt.Errorf("results: %w", closeErr))
+	}
 	logger.Debug("results written", "file", out.Name, "rows", out.Rows())
 	switch {
 	case runErr == nil:
