@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shadowctl/shadowctl/internal/parquetfile"
 	"github.com/shadowctl/shadowctl/internal/wal"
 )
 
@@ -15,7 +16,7 @@ import (
 // crashed recorder left must recover with the next version.
 
 // WALSuffix ends the name of a recording file's log: FILE.parquet.wal.
-const WALSuffix = ".wal"
+const WALSuffix = parquetfile.WALSuffix
 
 // encodeExchange appends a compact binary form of x to b. The field order
 // is the struct's; a change here needs a version byte.

@@ -28,8 +28,8 @@ type Expanded struct {
 	Logs []string
 }
 
-// logSuffix ends the write-ahead log of a file (internal/spool).
-const logSuffix = Ext + ".wal"
+// logSuffix ends the write-ahead log of a file.
+const logSuffix = Ext + WALSuffix
 
 // Missing says, for arguments that gave no file to read, what was there
 // instead: in-progress files, or logs a crash left; "" when nothing.

@@ -16,6 +16,11 @@ import (
 // it has no footer yet, and it is renamed into place once complete.
 const PartialSuffix = ".partial"
 
+// WALSuffix ends the name of the write-ahead log beside a file being
+// written (internal/spool): FILE.parquet.wal. Readers never read one;
+// Expand lists those a crash left.
+const WALSuffix = ".wal"
+
 // Ext is the extension of finished files.
 const Ext = ".parquet"
 
