@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -100,11 +101,11 @@ func (r *Reader) Next() (*Exchange, error) {
 		return nil, io.EOF
 	}
 	s := r.active[0]
-	x := heap.Pop(&s.window).(*Exchange)
+	x := s.window.pop()
 	if err := s.fill(); err != nil {
 		return nil, err
 	}
-	if len(s.window) == 0 {
+	if s.window.len() == 0 {
 		heap.Pop(&r.active)
 		s.file.Close()
 	} else {
@@ -128,7 +129,7 @@ func (r *Reader) activate(path string) error {
 		f.Close()
 		return err
 	}
-	if len(s.window) == 0 {
+	if s.window.len() == 0 {
 		return f.Close()
 	}
 	heap.Push(&r.active, s)
@@ -149,14 +150,14 @@ func (r *Reader) Close() error {
 // source is one open file with its reorder window.
 type source struct {
 	file   *parquetfile.Reader[Exchange]
-	window exchangeHeap
+	window window
 	eof    bool
 }
 
-func (s *source) head() *Exchange { return s.window[0] }
+func (s *source) head() *Exchange { return s.window.first().x }
 
 func (s *source) fill() error {
-	for !s.eof && len(s.window) < reorderWindow {
+	for !s.eof && s.window.len() < reorderWindow {
 		x, err := s.file.Next()
 		if errors.Is(err, io.EOF) {
 			s.eof = true
@@ -166,36 +167,64 @@ func (s *source) fill() error {
 			return err
 		}
 		c := *x
-		heap.Push(&s.window, &c)
+		s.window.push(&c)
 	}
 	return nil
 }
 
-type exchangeHeap []*Exchange
-
-func (h exchangeHeap) Len() int { return len(h) }
-func (h exchangeHeap) Less(i, j int) bool {
-	a, b := h[i], h[j]
-	if !a.StartedAt.Equal(b.StartedAt) {
-		return a.StartedAt.Before(b.StartedAt)
-	}
-	return a.ID < b.ID
+// keyed is an exchange with its order key: start time, then ID.
+type keyed struct {
+	at int64 // StartedAt in Unix nanoseconds (what the file holds)
+	x  *Exchange
 }
-func (h exchangeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *exchangeHeap) Push(x any)   { *h = append(*h, x.(*Exchange)) }
-func (h *exchangeHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return x
+
+func (a keyed) before(b keyed) bool {
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	return a.x.ID < b.x.ID
+}
+
+// window holds a file's next rows sorted by keyed.before. A file's rows are
+// nearly in start order (the sink writes an exchange when it completes), so
+// most land at the end; one that completed late is put in its place by a
+// binary search and a copy of at most reorderWindow entries.
+type window struct {
+	buf  []keyed
+	head int // buf[head:] are the rows held
+}
+
+func (w *window) len() int     { return len(w.buf) - w.head }
+func (w *window) first() keyed { return w.buf[w.head] }
+
+func (w *window) push(x *Exchange) {
+	k := keyed{x.StartedAt.UnixNano(), x}
+	held := w.buf[w.head:]
+	if n := len(held); n == 0 || !k.before(held[n-1]) {
+		w.buf = append(w.buf, k)
+		return
+	}
+	i := sort.Search(len(held), func(i int) bool { return k.before(held[i]) })
+	w.buf = slices.Insert(w.buf, w.head+i, k)
+}
+
+func (w *window) pop() *Exchange {
+	k := w.buf[w.head]
+	w.buf[w.head] = keyed{}
+	w.head++
+	if w.head >= reorderWindow { // slide back, so buf stays within twice the window
+		n := copy(w.buf, w.buf[w.head:])
+		clear(w.buf[n:])
+		w.buf, w.head = w.buf[:n], 0
+	}
+	return k.x
 }
 
 type sourceHeap []*source
 
 func (h sourceHeap) Len() int { return len(h) }
 func (h sourceHeap) Less(i, j int) bool {
-	return exchangeHeap{h[i].head(), h[j].head()}.Less(0, 1)
+	return h[i].window.first().before(h[j].window.first())
 }
 func (h sourceHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 func (h *sourceHeap) Push(x any)   { *h = append(*h, x.(*source)) }

@@ -3,9 +3,12 @@ package record
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,6 +159,52 @@ func TestHeadersFromRedacts(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("header %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestReaderOrdersRowsWithinTheWindow: rows that arrive out of start order
+// by less than the reorder window (a slow exchange written after faster
+// ones) come out sorted by start time, then ID, over many windows' worth of
+// rows, ties included.
+func TestReaderOrdersRowsWithinTheWindow(t *testing.T) {
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 5*reorderWindow + 17
+	xs := make([]Exchange, n)
+	for i := range xs {
+		at := base.Add(time.Duration(i/3) * time.Millisecond) // three rows per instant: ties
+		xs[i] = Exchange{ID: fmt.Sprintf("id-%05d", rng.IntN(100000)), StartedAt: at, Method: "GET", Path: fmt.Sprintf("/%d", i)}
+	}
+	want := slices.Clone(xs)
+	slices.SortStableFunc(want, func(a, b Exchange) int {
+		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	// Shuffle within blocks shorter than the window: every row is then
+	// fewer than reorderWindow places from where it belongs.
+	const block = reorderWindow / 2
+	for lo := 0; lo < n; lo += block {
+		b := xs[lo:min(lo+block, n)]
+		rng.Shuffle(len(b), func(i, j int) { b[i], b[j] = b[j], b[i] })
+	}
+	path := filepath.Join(t.TempDir(), "shuffled.parquet")
+	writeRecording(t, path, xs)
+	r, err := Open([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got := readAll(t, r)
+	if len(got) != n {
+		t.Fatalf("read %d rows, want %d", len(got), n)
+	}
+	for i := range want {
+		if !got[i].StartedAt.Equal(want[i].StartedAt) || got[i].ID != want[i].ID {
+			t.Fatalf("row %d = %s %s, want %s %s", i, got[i].StartedAt.Format(time.RFC3339Nano), got[i].ID,
+				want[i].StartedAt.Format(time.RFC3339Nano), want[i].ID)
 		}
 	}
 }
