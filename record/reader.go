@@ -42,6 +42,8 @@ type Reader struct {
 	active  sourceHeap
 	total   int64
 	partial []string
+	last    keyed // the exchange returned last
+	dups    int64
 }
 
 type pending struct {
@@ -88,9 +90,32 @@ func (r *Reader) Total() int64 { return r.total }
 // Skipped lists the in-progress files that were not read.
 func (r *Reader) Skipped() []string { return r.partial }
 
+// Duplicates counts the exchanges Next skipped because it had returned
+// them already: the same exchange (ID and start time) in several files, as
+// when a recording was copied into two of the folders read.
+func (r *Reader) Duplicates() int64 { return r.dups }
+
 // Next returns the exchange that started first among those not yet returned,
-// or io.EOF.
+// or io.EOF. An exchange read twice is returned once (see Duplicates).
 func (r *Reader) Next() (*Exchange, error) {
+	for {
+		x, err := r.next()
+		if err != nil {
+			return nil, err
+		}
+		// Rows come in (start time, ID) order, so copies of one exchange
+		// come one after the other, whichever files hold them.
+		k := keyed{x.StartedAt.UnixNano(), x}
+		if r.last.x != nil && k.at == r.last.at && x.ID == r.last.x.ID {
+			r.dups++
+			continue
+		}
+		r.last = k
+		return x, nil
+	}
+}
+
+func (r *Reader) next() (*Exchange, error) {
 	for len(r.files) > 0 && (len(r.active) == 0 || r.files[0].first <= r.active[0].head().StartedAt.UnixNano()) {
 		if err := r.activate(r.files[0].path); err != nil {
 			return nil, err

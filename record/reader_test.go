@@ -208,3 +208,43 @@ func TestReaderOrdersRowsWithinTheWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderReturnsAnExchangeReadTwiceOnce: a recording copied into a
+// second folder read (or a file that holds a row twice) gives each exchange
+// once, in order, and counts the rows skipped. Rows that share only an ID
+// or only a start time are distinct exchanges.
+func TestReaderReturnsAnExchangeReadTwiceOnce(t *testing.T) {
+	dir := t.TempDir()
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	a := []Exchange{exchangeAt(base, 1, "/1"), exchangeAt(base, 2, "/2"), exchangeAt(base, 3, "/3")}
+	sameID := exchangeAt(base, 4, "/4")
+	sameID.ID = a[0].ID // same ID, later start: another exchange
+	sameTime := exchangeAt(base, 2, "/2b")
+	writeRecording(t, filepath.Join(dir, "a.parquet"), a)
+	os.Mkdir(filepath.Join(dir, "copy"), 0o700)
+	writeRecording(t, filepath.Join(dir, "copy", "a.parquet"), a)
+	writeRecording(t, filepath.Join(dir, "b.parquet"), []Exchange{a[2], sameTime, sameID, a[2]})
+
+	r, err := Open([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var paths []string
+	for _, x := range readAll(t, r) {
+		paths = append(paths, x.Path)
+	}
+	want := []string{"/1", "/2", "/2b", "/3", "/4"}
+	if sameTime.ID < a[1].ID {
+		want = []string{"/1", "/2b", "/2", "/3", "/4"}
+	}
+	if !slices.Equal(paths, want) {
+		t.Errorf("read %v, want %v", paths, want)
+	}
+	if got := r.Duplicates(); got != 5 { // a's three again, and b's two of /3
+		t.Errorf("Duplicates = %d, want 5", got)
+	}
+	if r.Total() != 10 {
+		t.Errorf("Total = %d, want the 10 rows of the footers", r.Total())
+	}
+}

@@ -21,16 +21,19 @@ const OtherKey = "(other)"
 // Summary describes what a set of recordings holds: what `shadowctl
 // inspect` shows.
 type Summary struct {
-	Files     []FileSummary  `json:"files"`
-	Skipped   []string       `json:"skipped_in_progress"`
-	Exchanges int64          `json:"exchanges"`
-	First     time.Time      `json:"first"`
-	Last      time.Time      `json:"last"`
-	Methods   []Count        `json:"methods"`
-	Paths     []Count        `json:"paths"`
-	Statuses  []Count        `json:"statuses"`
-	Truncated TruncatedCount `json:"truncated"`
-	Errors    int64          `json:"errors"`
+	Files     []FileSummary `json:"files"`
+	Skipped   []string      `json:"skipped_in_progress"`
+	Exchanges int64         `json:"exchanges"`
+	// Duplicates are rows not counted in Exchanges: an exchange already
+	// read from another file (a recording copied into two folders read).
+	Duplicates int64          `json:"duplicates"`
+	First      time.Time      `json:"first"`
+	Last       time.Time      `json:"last"`
+	Methods    []Count        `json:"methods"`
+	Paths      []Count        `json:"paths"`
+	Statuses   []Count        `json:"statuses"`
+	Truncated  TruncatedCount `json:"truncated"`
+	Errors     int64          `json:"errors"`
 }
 
 // FileSummary is one file's row count.
@@ -97,6 +100,7 @@ func Summarize(ctx context.Context, args []string) (*Summary, error) {
 			s.Errors++
 		}
 	}
+	s.Duplicates = r.Duplicates()
 	s.Methods, s.Paths, s.Statuses = methods.sorted(), paths.sorted(), statuses.sorted()
 	return s, nil
 }

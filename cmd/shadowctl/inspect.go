@@ -62,6 +62,10 @@ func runInspect(ctx context.Context, g *globalOptions, o *inspectOptions, args [
 	for _, p := range s.Skipped {
 		g.Logger.Warn("skipping in-progress file", "path", p)
 	}
+	if s.Duplicates > 0 {
+		g.Logger.Warn("exchanges read twice, counted once: the same exchange is in several of the files given "+
+			"(a recording copied into another folder read?)", "duplicates", s.Duplicates)
+	}
 	if o.Format == "json" {
 		enc := json.NewEncoder(g.Stdout)
 		enc.SetIndent("", "  ")
@@ -89,8 +93,12 @@ func renderInspect(w io.Writer, s *record.Summary, top int) error {
 		span = fmt.Sprintf("%s .. %s (%s)", s.First.UTC().Format(time.RFC3339Nano),
 			s.Last.UTC().Format(time.RFC3339Nano), s.Last.Sub(s.First).Round(time.Millisecond))
 	}
-	fmt.Fprintf(w, "Exchanges: %d in %d files\nTime span: %s\nTruncated bodies: %d requests, %d responses\nErrors: %d\n\n",
-		s.Exchanges, len(s.Files), span, s.Truncated.Requests, s.Truncated.Responses, s.Errors)
+	dups := ""
+	if s.Duplicates > 0 {
+		dups = fmt.Sprintf(" (and %d rows that repeat an exchange of another file, counted once)", s.Duplicates)
+	}
+	fmt.Fprintf(w, "Exchanges: %d in %d files%s\nTime span: %s\nTruncated bodies: %d requests, %d responses\nErrors: %d\n\n",
+		s.Exchanges, len(s.Files), dups, span, s.Truncated.Requests, s.Truncated.Responses, s.Errors)
 	files := make([][]string, 0, len(s.Files))
 	for _, f := range s.Files {
 		files = append(files, []string{f.Path, strconv.FormatInt(f.Rows, 10)})

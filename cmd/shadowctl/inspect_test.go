@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,5 +133,54 @@ func TestInspectBadInput(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, errOut, tc.want)
 		}
+	}
+}
+
+// TestACopiedRecordingIsReadOnce: the same recording in two folders given
+// (a backup copy, say) is replayed and inspected once per exchange, with a
+// warning that says why rows were skipped.
+func TestACopiedRecordingIsReadOnce(t *testing.T) {
+	var sent atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent.Add(1)
+		w.Write([]byte(`{"y":1}`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "rec"), 0o700)
+	writeReplayFixture(t, filepath.Join(dir, "rec", "rec.parquet"), 20)
+	raw, err := os.ReadFile(filepath.Join(dir, "rec", "rec.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(dir, "backup"), 0o700)
+	if err := os.WriteFile(filepath.Join(dir, "backup", "rec-copy.parquet"), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	recs := []string{filepath.Join(dir, "rec"), filepath.Join(dir, "backup")}
+
+	out := filepath.Join(dir, "results.parquet")
+	_, stderr, code := runCLI(t, append([]string{"replay", "--target", srv.URL, "--out", out, "--progress", "never"}, recs...)...)
+	if code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, stderr)
+	}
+	if n := sent.Load(); n != 20 {
+		t.Errorf("target got %d requests, want 20", n)
+	}
+	if rows := readResults(t, out); len(rows) != 20 {
+		t.Errorf("results hold %d rows, want 20", len(rows))
+	}
+	if !strings.Contains(stderr, "replayed 20 exchanges") || !strings.Contains(stderr, "duplicates=20") {
+		t.Errorf("stderr does not say 20 were replayed and 20 skipped: %s", stderr)
+	}
+
+	stdout, stderr, code := runCLI(t, append([]string{"inspect"}, recs...)...)
+	if code != 0 || !strings.Contains(stdout, "Exchanges: 20 in 2 files (and 20 rows that repeat") || !strings.Contains(stderr, "duplicates=20") {
+		t.Errorf("inspect: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	stdout, _, _ = runCLI(t, append([]string{"inspect", "--format", "json"}, recs...)...)
+	var s record.Summary
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil || s.Exchanges != 20 || s.Duplicates != 20 {
+		t.Errorf("inspect json: exchanges %d, duplicates %d (%v), want 20 and 20", s.Exchanges, s.Duplicates, err)
 	}
 }

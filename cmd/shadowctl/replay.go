@@ -295,6 +295,10 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 		logger.Warn("--path-prefix matched none of the exchanges read, so nothing was replayed (shadowctl inspect lists the recorded paths)",
 			"path_prefix", opts.PathPrefix, "read", sum.Read)
 	}
+	if d := src.Duplicates(); d > 0 {
+		logger.Warn("skipped exchanges read twice: the same exchange is in several of the files given "+
+			"(a recording copied into another folder read?); each was replayed once", "duplicates", d)
+	}
 	var ce *replay.ConnectError
 	if errors.As(runErr, &ce) {
 		// Nothing useful was written: keep any previous file as it was, and
