@@ -15,16 +15,18 @@ import (
 // an escape sequence as text instead of obeying it, and a table row stays
 // one line. Nothing else is changed (a backslash stays one backslash), so
 // text that has none of these reads as it is; the JSON report has the exact
-// value.
+// value. Bidirectional controls (U+202E and its kin, Unicode's
+// Bidi_Control) are written so too (\u202e): they reorder what a terminal
+// or a browser shows, so a cell could show text that is not in it.
 func visible(s string) string {
-	if utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0 {
+	if utf8.ValidString(s) && strings.IndexFunc(s, hidden) < 0 {
 		return s
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
 	b.Grow(len(s) + 8)
 	for _, r := range s {
-		if !unicode.IsControl(r) {
+		if !hidden(r) {
 			b.WriteRune(r)
 			continue
 		}
@@ -33,6 +35,9 @@ func visible(s string) string {
 	}
 	return b.String()
 }
+
+// hidden reports whether r changes what is shown instead of showing.
+func hidden(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }
 
 // visibleSections applies visible to every text of the sections: their
 // cells come from results files and bodies.

@@ -18,9 +18,9 @@ import (
 // own newline.
 func TestHumanFormatsShowNoControlBytes(t *testing.T) {
 	const (
-		esc   = "\x1b]0;pwned\x07\x1b[2J"   // retitle the terminal, clear the screen
-		ctl   = "a\x01b\tc\nd\re\x7f\u0085" // C0, tab, newline, CR, DEL, C1
-		bad   = "caf\xe9 \xff\xfe"          // not UTF-8
+		esc   = "\x1b]0;pwned\x07\x1b[2J"                      // retitle the terminal, clear the screen
+		ctl   = "a\x01b\tc\nd\re\x7f\u0085\u202eexe.txt\u2066" // C0, tab, newline, CR, DEL, C1, bidi
+		bad   = "caf\xe9 \xff\xfe"                             // not UTF-8
 		class = esc + bad
 	)
 	var rows []replay.Result
@@ -63,13 +63,13 @@ func TestHumanFormatsShowNoControlBytes(t *testing.T) {
 				t.Errorf("%s, %s: the output is not valid UTF-8", name, format)
 			}
 			for i, r := range out {
-				if r != '\n' && unicode.IsControl(r) {
+				if r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)) {
 					t.Errorf("%s, %s: control character %U at byte %d: %q", name, format, r, i, out[max(0, i-40):min(len(out), i+40)])
 					break
 				}
 			}
 			// What was escaped is still shown, visibly.
-			for _, want := range []string{`\x1b]0;pwned\a\x1b[2J`, `a\x01b\tc\nd\re\x7f\u0085`, "caf\uFFFD \uFFFD"} {
+			for _, want := range []string{`\x1b]0;pwned\a\x1b[2J`, `a\x01b\tc\nd\re\x7f\u0085\u202eexe.txt\u2066`, "caf\uFFFD \uFFFD"} {
 				if format == "markdown" {
 					want = escapeMarkdown(want)
 				}
