@@ -320,6 +320,11 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 		// Nothing was done (the recording failed at once): write no file.
 		_ = out.Abort()
 		return inputError(runErr)
+	case interrupted && out.Rows() == 0:
+		// Interrupted before any answer (and nothing resumed): an empty
+		// file would only make the next run need --resume.
+		_ = out.Abort()
+		return fmt.Errorf("%w before any answer came: no results file written", runErr)
 	}
 	// Interrupted, stopped by a bad recording or done, the rows done are
 	// safe once the file is closed: then say what was done, last.

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -138,5 +140,33 @@ func TestReplaySecondInterruptAbandonsInFlight(t *testing.T) {
 	}
 	if len(seen) != len(xs) {
 		t.Errorf("after resume: %d exchanges, want %d", len(seen), len(xs))
+	}
+}
+
+// An interrupt before any answer came leaves no results file: an empty one
+// would only make the next run refuse --out without --resume. One with rows
+// resumed keeps them.
+func TestReplayInterruptedBeforeAnyAnswerWritesNoFile(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"y":1}`)) }))
+	defer srv.Close()
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "rec.parquet")
+	writeReplayFixture(t, rec, 5)
+	out := filepath.Join(dir, "results.parquet")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, stderr, code := runCLIContext(ctx, t, "replay", "--target", srv.URL, "--out", out, "--progress", "never", rec)
+	if code != 130 || !strings.Contains(stderr, "no results file written") {
+		t.Errorf("exit %d, stderr %q; want 130 and no results file written", code, stderr)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("results file after an interrupt before any answer: %v", err)
+	}
+	if _, stderr, code := runCLI(t, "replay", "--target", srv.URL, "--out", out, "--progress", "never", rec); code != 0 {
+		t.Fatalf("the run after: exit %d: %s", code, stderr)
+	}
+	_, stderr, code = runCLIContext(ctx, t, "replay", "--resume", "--target", srv.URL, "--out", out, "--progress", "never", rec)
+	if rows := readResults(t, out); len(rows) != 5 {
+		t.Errorf("an interrupted --resume left %d rows (exit %d: %s), want the 5 resumed", len(rows), code, stderr)
 	}
 }
