@@ -38,7 +38,7 @@ var ErrUpload = errors.New("upload failed")
 // bucket URL (bucket.IsURL). For a bucket the file is written in spool and,
 // with resume, starts from the object already there (downloaded) or from a
 // spool copy an earlier run could not upload. ctx bounds the transfers.
-func CreateDestination(ctx context.Context, name, spool string, resume bool) (*Destination, error) {
+func CreateDestination(ctx context.Context, name, spool string, resume Resume) (*Destination, error) {
 	if !bucket.IsURL(name) {
 		out, err := CreateOutput(name, resume)
 		if err != nil {
@@ -66,14 +66,14 @@ func CreateDestination(ctx context.Context, name, spool string, resume bool) (*D
 	_, statErr := os.Stat(local)
 	haveLocal := statErr == nil
 	switch {
-	case exists && !resume:
+	case exists && resume == Fresh:
 		return nil, fmt.Errorf("%s: %w", loc, ErrExists)
-	case !resume && haveLocal:
+	case resume == Fresh && haveLocal:
 		// A spool copy nobody resumes is stale: the new run starts anew.
 		if err := os.Remove(local); err != nil {
 			return nil, err
 		}
-	case resume && !haveLocal && exists:
+	case resume != Fresh && !haveLocal && exists:
 		if err := bucket.Download(ctx, loc, local); err != nil {
 			return nil, fmt.Errorf("resume %s: %w", loc, err)
 		}

@@ -37,7 +37,7 @@ func TestDestinationInABucket(t *testing.T) {
 		}
 		return out
 	}
-	d, err := CreateDestination(ctx, url, spool, false)
+	d, err := CreateDestination(ctx, url, spool, Fresh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,10 +57,10 @@ func TestDestinationInABucket(t *testing.T) {
 		t.Errorf("spool not empty after the upload: %v", m)
 	}
 
-	if _, err := CreateDestination(ctx, url, spool, false); !errors.Is(err, ErrExists) {
+	if _, err := CreateDestination(ctx, url, spool, Fresh); !errors.Is(err, ErrExists) {
 		t.Errorf("existing object without resume: %v, want ErrExists", err)
 	}
-	d, err = CreateDestination(ctx, url, spool, true)
+	d, err = CreateDestination(ctx, url, spool, Continue)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestDestinationInABucket(t *testing.T) {
 	}
 	os.Remove(root)
 	os.MkdirAll(root, 0o700)
-	d, err = CreateDestination(ctx, url, spool, true)
+	d, err = CreateDestination(ctx, url, spool, Continue)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,20 @@ var ErrBusy = parquetfile.ErrBusy
 // inside the folder would hide the mistake.
 var ErrFolder = errors.New("is a folder")
 
+// Resume says what a run does with a results file already at its path.
+type Resume uint8
+
+const (
+	// Fresh refuses an existing file (ErrExists).
+	Fresh Resume = iota
+	// Continue carries its rows over and skips their exchanges.
+	Continue
+	// RetryUnanswered is Continue without the rows that a target or
+	// baseline did not answer (Result.Unanswered): their exchanges are
+	// sent again. Answers, 4xx and 5xx too, are kept.
+	RetryUnanswered
+)
+
 // Output is the results file of a run. The rows go to path+".partial" and
 // Commit renames it over path: a reader, or a later run after a crash, sees
 // either the old file or the whole new one.
@@ -35,18 +49,20 @@ type Output struct {
 	// run that resumes them must have one too (all of them) or none, or
 	// the file would mix rows with and without (see HasBaseline).
 	DoneWithBaseline int
+	// Dropped counts the rows not carried over with RetryUnanswered.
+	Dropped int
 	// StalePartial names a leftover partial file of a run that was killed,
 	// removed to start anew; empty when there was none.
 	StalePartial string
 }
 
-// CreateOutput starts the results file path. With resume and an existing
-// file, its rows are copied into the new one first and their ids returned in
-// Done, so the run skips them. Without resume an existing file is an error
-// wrapping ErrExists; a folder is one wrapping ErrFolder. A missing parent
+// CreateOutput starts the results file path. Resuming an existing file, its
+// rows are copied into the new one first and their ids returned in Done, so
+// the run skips them (RetryUnanswered leaves out the unanswered ones). With
+// Fresh an existing file is an error wrapping ErrExists; a folder is one wrapping ErrFolder. A missing parent
 // folder is created, in every mode: the N shards of a run share one, and a
 // run must not fail on it only when it is not sharded.
-func CreateOutput(path string, resume bool) (*Output, error) {
+func CreateOutput(path string, resume Resume) (*Output, error) {
 	if path == "" || os.IsPathSeparator(path[len(path)-1]) {
 		return nil, fmt.Errorf("%s: %w", path, ErrFolder)
 	}
@@ -61,7 +77,7 @@ func CreateOutput(path string, resume bool) (*Output, error) {
 	}
 	_, statErr := os.Stat(path)
 	exists := statErr == nil
-	if exists && !resume {
+	if exists && resume == Fresh {
 		return nil, fmt.Errorf("%s: %w", path, ErrExists)
 	}
 	var old *ResultsReader
@@ -102,6 +118,10 @@ func CreateOutput(path string, resume bool) (*Output, error) {
 			if err != nil {
 				w.Abort()
 				return nil, fmt.Errorf("resume %s: %w", path, err)
+			}
+			if resume == RetryUnanswered && x.Unanswered() {
+				out.Dropped++
+				continue
 			}
 			ids = append(ids, x.ID)
 			if x.HasBaseline() {

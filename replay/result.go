@@ -99,6 +99,22 @@ type Result struct {
 	BaselineEventNs     []int64 `parquet:"baseline_event_ns,list"`
 }
 
+// Unanswered tells whether the target or the baseline gave the row no
+// answer: it was refused, reset, timed out, interrupted, or failed in TLS,
+// DNS or otherwise before an answer came. An answer of any status, or one
+// over the body limit, is an answer.
+func (r *Result) Unanswered() bool {
+	return unanswered(r.CandidateErrorKind) || (r.BaselineErrorKind != nil && unanswered(*r.BaselineErrorKind))
+}
+
+func unanswered(kind string) bool {
+	switch kind {
+	case "", KindHTTP4xx, KindHTTP5xx, KindTooLarge:
+		return false
+	}
+	return true
+}
+
 // HasBaseline tells whether the row has a baseline side.
 func (r *Result) HasBaseline() bool { return r.BaselineStatus != nil }
 

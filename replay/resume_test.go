@@ -64,7 +64,7 @@ func TestResumeAfterInterruptGivesEveryExchangeOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.parquet")
 	xs := exchanges(n, "/p")
 
-	run := func(ctx context.Context, resume bool) (Stats, error) {
+	run := func(ctx context.Context, resume Resume) (Stats, error) {
 		out, err := CreateOutput(path, resume)
 		if err != nil {
 			t.Fatal(err)
@@ -76,7 +76,7 @@ func TestResumeAfterInterruptGivesEveryExchangeOnce(t *testing.T) {
 		}
 		return sum, err
 	}
-	sum1, err := run(ctx, false)
+	sum1, err := run(ctx, Fresh)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("first run: err = %v, want canceled", err)
 	}
@@ -84,14 +84,14 @@ func TestResumeAfterInterruptGivesEveryExchangeOnce(t *testing.T) {
 	if len(first) == 0 || len(first) >= n || int64(len(first)) != sum1.Sent {
 		t.Fatalf("first run wrote %d rows, sent %d; want some but not all of %d", len(first), sum1.Sent, n)
 	}
-	if _, err := CreateOutput(path, false); !errors.Is(err, ErrExists) {
+	if _, err := CreateOutput(path, Fresh); !errors.Is(err, ErrExists) {
 		t.Errorf("overwrite without resume: err = %v, want ErrExists", err)
 	} else if want := path + ": results file exists"; err.Error() != want {
 		t.Errorf("overwrite without resume: err = %q, want %q (the file, and no flag)", err, want)
 	}
 
 	// A run killed hard leaves its partial file; the finished one is intact.
-	out, err := CreateOutput(path, true)
+	out, err := CreateOutput(path, Continue)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestResumeAfterInterruptGivesEveryExchangeOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	sum2, err := run(context.Background(), true)
+	sum2, err := run(context.Background(), Continue)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestResumeAfterInterruptGivesEveryExchangeOnce(t *testing.T) {
 func TestCreateOutputNeedsAFileName(t *testing.T) {
 	dir := t.TempDir()
 	for _, name := range []string{dir, dir + "/", filepath.Join(dir, "new") + "/"} {
-		for _, resume := range []bool{false, true} {
+		for _, resume := range []Resume{Fresh, Continue} {
 			if out, err := CreateOutput(name, resume); !errors.Is(err, ErrFolder) {
 				if out != nil {
 					out.Abort()
@@ -139,7 +139,7 @@ func TestCreateOutputNeedsAFileName(t *testing.T) {
 		}
 	}
 	name := filepath.Join(dir, "a", "b", "results.parquet")
-	out, err := CreateOutput(name, false)
+	out, err := CreateOutput(name, Fresh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,5 +148,58 @@ func TestCreateOutputNeedsAFileName(t *testing.T) {
 	}
 	if _, err := os.Stat(name); err != nil {
 		t.Errorf("results file not written: %v", err)
+	}
+}
+
+// RetryUnanswered carries over the rows that got an answer (any status, or
+// one too large) and leaves out those the target or the baseline did not
+// answer, so their exchanges are sent again.
+func TestCreateOutputRetryUnansweredDropsRowsWithoutAnAnswer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "results.parquet")
+	kind := func(s string) *string { return &s }
+	status := int32(200)
+	rows := []Result{
+		{ID: "ok", CandidateStatus: 200, BaselineStatus: &status, BaselineErrorKind: kind("")},
+		{ID: "5xx", CandidateStatus: 503, CandidateErrorKind: KindHTTP5xx, BaselineStatus: &status, BaselineErrorKind: kind("")},
+		{ID: "4xx", CandidateStatus: 404, CandidateErrorKind: KindHTTP4xx, BaselineStatus: &status, BaselineErrorKind: kind("")},
+		{ID: "big", CandidateErrorKind: KindTooLarge, CandidateError: "too large", BaselineStatus: &status, BaselineErrorKind: kind("")},
+		{ID: "refused", CandidateErrorKind: KindRefused, CandidateError: "refused", BaselineStatus: &status, BaselineErrorKind: kind("")},
+		{ID: "timeout", CandidateErrorKind: KindTimeout, CandidateError: "timeout", BaselineStatus: &status, BaselineErrorKind: kind("")},
+		{ID: "canceled", CandidateErrorKind: KindCanceled, CandidateError: "canceled", BaselineStatus: &status, BaselineErrorKind: kind("")},
+		{ID: "baseline-reset", CandidateStatus: 200, BaselineStatus: new(int32), BaselineErrorKind: kind(KindReset), BaselineError: kind("reset")},
+	}
+	w, err := CreateResults(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		mode    Resume
+		kept    []string
+		dropped int
+	}{
+		{Continue, []string{"ok", "5xx", "4xx", "big", "refused", "timeout", "canceled", "baseline-reset"}, 0},
+		{RetryUnanswered, []string{"ok", "5xx", "4xx", "big"}, 4},
+	} {
+		out, err := CreateOutput(path, c.mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if want := slices.Contains(c.kept, r.ID); out.Done.Has(r.ID) != want {
+				t.Errorf("mode %d: Done.Has(%q) = %v, want %v", c.mode, r.ID, !want, want)
+			}
+		}
+		if out.Dropped != c.dropped || out.DoneWithBaseline != len(c.kept) {
+			t.Errorf("mode %d: Dropped %d, DoneWithBaseline %d; want %d and %d", c.mode, out.Dropped, out.DoneWithBaseline, c.dropped, len(c.kept))
+		}
+		if err := out.Abort(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -43,6 +43,7 @@ type replayOptions struct {
 	Headers            []string
 	Progress           string
 	Resume             bool
+	RetryErrors        bool
 	Shard              string
 	InsecureSkipVerify bool
 	CAFile             string
@@ -63,6 +64,7 @@ func (o *replayOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Headers, "header", nil, "'Name: value' added to every request, overriding the recorded value; repeatable, once per name")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
 	fs.BoolVar(&o.Resume, "resume", false, "continue an existing --out, skipping the exchanges already in it (give --baseline if and only if its run had one)")
+	fs.BoolVar(&o.RetryErrors, "retry-errors", false, "with --resume, also send again the exchanges whose row got no answer (refused, reset, timeout, TLS, DNS, interrupted); answers, 5xx included, are kept")
 	fs.StringVar(&o.Shard, "shard", "", "replay only shard K of N, K from 0 (auto/N: K from $JOB_COMPLETION_INDEX); --out gains -KKKKK-of-NNNNN")
 	fs.BoolVar(&o.InsecureSkipVerify, "insecure-skip-verify", false, "do not verify HTTPS certificates (logs a warning)")
 	fs.StringVar(&o.CAFile, "ca-file", "", "PEM file of CA certificates to trust for HTTPS, besides the system's")
@@ -108,6 +110,9 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 	var ro replay.Options
 	if o.Target == "" {
 		return ro, usageErrorf("--target is required (e.g. --target http://127.0.0.1:9000)")
+	}
+	if o.RetryErrors && !o.Resume {
+		return ro, usageErrorf("--retry-errors goes with --resume: it sends again the unanswered exchanges of the existing --out")
 	}
 	parse := func(flag, s string) (*url.URL, error) {
 		u, err := url.Parse(s)
@@ -233,7 +238,14 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	// A missing folder of --out is created (the N Pods of a Job share one).
 	outName := ro.Shard.Name(opts.Out)
 	// Uploads finish after an interrupt: the rows done are kept either way.
-	out, err := replay.CreateDestination(context.WithoutCancel(ctx), outName, os.TempDir(), opts.Resume)
+	resume := replay.Fresh
+	switch {
+	case opts.RetryErrors:
+		resume = replay.RetryUnanswered
+	case opts.Resume:
+		resume = replay.Continue
+	}
+	out, err := replay.CreateDestination(context.WithoutCancel(ctx), outName, os.TempDir(), resume)
 	switch {
 	case errors.Is(err, replay.ErrBusy):
 		return usageErrorf("another replay is writing %s: wait for it to finish, or give another --out", busyName(outName))
@@ -254,7 +266,10 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	if out.StalePartial != "" {
 		logger.Warn("removed the partial results file of a run that did not finish", "file", out.StalePartial)
 	}
-	if n := out.Done.Len(); n > 0 {
+	switch n := out.Done.Len(); {
+	case opts.RetryErrors:
+		logger.Info("resuming", "file", out.Name, "done", n, "retrying_unanswered", out.Dropped)
+	case n > 0:
 		logger.Info("resuming", "file", out.Name, "done", n)
 	}
 	ro.Skip = out.Done

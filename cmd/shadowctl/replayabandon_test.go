@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -168,5 +170,66 @@ func TestReplayInterruptedBeforeAnyAnswerWritesNoFile(t *testing.T) {
 	_, stderr, code = runCLIContext(ctx, t, "replay", "--resume", "--target", srv.URL, "--out", out, "--progress", "never", rec)
 	if rows := readResults(t, out); len(rows) != 5 {
 		t.Errorf("an interrupted --resume left %d rows (exit %d: %s), want the 5 resumed", len(rows), code, stderr)
+	}
+}
+
+// A target that failed some requests (here it reset them) is fixed, and
+// --resume --retry-errors sends exactly those again: every exchange ends
+// with one row, answered. --retry-errors alone is a usage error.
+func TestReplayResumeRetriesTheUnansweredRows(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "rec.parquet")
+	writeReplayFixture(t, rec, 20)
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var v struct{ I int }
+		json.Unmarshal(b, &v)
+		if v.I%4 == 0 { // 0, 4, 8, 12, 16: the connection is reset
+			c, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				c.(*net.TCPConn).SetLinger(0)
+				c.Close()
+			}
+			return
+		}
+		http.Error(w, "busy", 503) // an answer: kept
+	}))
+	defer flaky.Close()
+	var again atomic.Int64
+	fixed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		again.Add(1)
+		w.Write([]byte(`{"y":1}`))
+	}))
+	defer fixed.Close()
+	out := filepath.Join(dir, "results.parquet")
+	if _, stderr, code := runCLI(t, "replay", "--target", flaky.URL, "--out", out, "--progress", "never", rec); code != 0 {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
+	}
+	_, stderr, code := runCLI(t, "replay", "--retry-errors", "--target", fixed.URL, "--out", out, rec)
+	if code != exitUsage || !strings.Contains(stderr, "--retry-errors goes with --resume") {
+		t.Errorf("--retry-errors without --resume: exit %d, %q", code, stderr)
+	}
+	_, stderr, code = runCLI(t, "replay", "--resume", "--retry-errors", "--target", fixed.URL, "--out", out, "--progress", "never", rec)
+	if code != 0 || !strings.Contains(stderr, "done=15 retrying_unanswered=5") {
+		t.Fatalf("retry run: exit %d: %s", code, stderr)
+	}
+	if n := again.Load(); n != 5 {
+		t.Errorf("the fixed target got %d requests, want the 5 reset", n)
+	}
+	rows := readResults(t, out)
+	seen := map[string]bool{}
+	statuses := map[int32]int{}
+	for _, r := range rows {
+		if seen[r.ID] {
+			t.Errorf("exchange %s has two rows", r.ID)
+		}
+		seen[r.ID] = true
+		statuses[r.CandidateStatus]++
+		if r.Unanswered() {
+			t.Errorf("row %s still unanswered: %s", r.ID, r.CandidateError)
+		}
+	}
+	if len(rows) != 20 || statuses[200] != 5 || statuses[503] != 15 {
+		t.Errorf("%d rows, statuses %v; want 20: 5 answered 200 on retry, the 15 503s kept", len(rows), statuses)
 	}
 }
