@@ -144,6 +144,7 @@ func (r *Reader) activate(path string) error {
 	if err != nil {
 		return err
 	}
+	f.Decode(newRowDecoder().decode)
 	if f.Schema() == Schemas[0] {
 		f.Fix(clearTiming)
 	} else {
