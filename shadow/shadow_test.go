@@ -1,6 +1,7 @@
 package shadow
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -465,5 +467,58 @@ func TestShadowBoundsTheBodiesItHolds(t *testing.T) {
 	}
 	if h := rg.shadow.held.Load(); h != 0 {
 		t.Errorf("%d bytes still held after the rows were made", h)
+	}
+}
+
+// A shadow that closes a kept-alive connection as the next copy goes out
+// (what a short idle timeout does) gets that copy again on a new
+// connection: the row is its answer, not a reset it did not cause.
+func TestShadowSendsACopyAgainWhenTheShadowClosedTheConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				body := `{"predictions":["cat"]}`
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+				http.ReadRequest(br) // the next copy: closed unanswered
+			}()
+		}
+	}()
+	u, _ := url.Parse("http://" + ln.Addr().String())
+	rg := newRig(t, model(func(string) string { return "cat" }), nil, Options{Target: u, Concurrency: 1})
+	for i := range 6 {
+		if code, _ := rg.post(t, fmt.Sprintf("/p/%d", i), `{}`); code != 200 {
+			t.Fatalf("client got %d", code)
+		}
+	}
+	st := rg.close(t)
+	rows := rg.rows.byID()
+	if len(rows) != 6 || st.Agreed != 6 {
+		t.Errorf("%d rows, %d of %d agreeing; want 6 of 6", len(rows), st.Agreed, st.Compared)
+	}
+	for _, r := range rows {
+		if r.CandidateStatus != 200 || r.CandidateError != "" {
+			t.Errorf("row %s: candidate %d %q, want the answer of a new connection", r.ID, r.CandidateStatus, r.CandidateError)
+		}
+	}
+	if n := conns.Load(); n < 6 {
+		t.Errorf("%d connections for 6 copies each closed after one answer", n)
 	}
 }
