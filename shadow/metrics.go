@@ -39,7 +39,7 @@ func (m *metrics) observe(a replay.Answer) {
 var (
 	descMirrored = prometheus.NewDesc("shadowctl_shadow_mirrored_total", "Copies sent to the shadow.", nil, nil)
 	descDropped  = prometheus.NewDesc("shadowctl_shadow_dropped_total",
-		"Copies not sent, by reason: queue_full, unheld (the request body was streamed), closed.", []string{"reason"}, nil)
+		"Copies not sent or not answered, by reason: queue_full, unheld (the request body was streamed), closed (stopping: not sent, or cut by --shadow-timeout).", []string{"reason"}, nil)
 	descWritten  = prometheus.NewDesc("shadowctl_shadow_rows_written_total", "Rows handed to the results files.", nil, nil)
 	descCompared = prometheus.NewDesc("shadowctl_shadow_compared_total",
 		"Requests whose primary and shadow answers were compared (live agreement's denominator).", nil, nil)

@@ -39,7 +39,7 @@ const (
 const (
 	DropQueueFull = "queue_full" // every worker busy and the queue full
 	DropUnheld    = "unheld"     // the request body was streamed, not held whole
-	DropClosed    = "closed"     // the shadow was stopping
+	DropClosed    = "closed"     // the shadow was stopping: not sent, or cut by Close's deadline
 )
 
 // DropReasons lists the reasons, in the order the summary prints them.
@@ -284,17 +284,29 @@ func (s *Shadow) work(c *report.Comparator) {
 // mirror sends one copy, waits for the primary's answer (the exchange
 // always ends: the proxy tells it), and writes and compares the row.
 func (s *Shadow) mirror(p *pending, c *report.Comparator) {
-	s.mirrored.Add(1)
+	if s.ctx.Err() != nil {
+		s.cut(p) // still queued at Close's deadline: never sent
+		return
+	}
 	s.m.inFlight.Inc()
 	cand := s.send(p.req)
 	s.m.inFlight.Dec()
+	if cand.Kind == replay.KindCanceled && s.ctx.Err() != nil {
+		s.cut(p) // cut by Close's deadline: no answer of the shadow's
+		return
+	}
+	s.mirrored.Add(1)
 	s.m.observe(cand.Answer)
 	var prim *record.MirrorAnswer
 	select {
-	case prim = <-p.primary:
-	case <-s.ctx.Done():
-		s.held.Add(-p.held - p.kept.Load())
-		return // cut at Close's deadline
+	case prim = <-p.primary: // there by Close, which comes after the proxy's drain
+	default:
+		select {
+		case prim = <-p.primary:
+		case <-s.ctx.Done():
+			s.cut(p)
+			return
+		}
 	}
 	// The bodies now belong to the row (the results spool bounds the
 	// rows it queues).
@@ -317,6 +329,13 @@ func (s *Shadow) mirror(p *pending, c *report.Comparator) {
 	if s.opts.Rows.Offer(row) {
 		s.written.Add(1)
 	}
+}
+
+// cut ends a copy that Close's deadline stopped: counted as closed, with
+// no row and no comparison (the shadow is not to blame).
+func (s *Shadow) cut(p *pending) {
+	s.drop(DropClosed)
+	s.held.Add(-p.held - p.kept.Load())
 }
 
 // send sends the copy to the candidate, with the client's headers and

@@ -522,3 +522,36 @@ func TestShadowSendsACopyAgainWhenTheShadowClosedTheConnection(t *testing.T) {
 		t.Errorf("%d connections for 6 copies each closed after one answer", n)
 	}
 }
+
+// Copies still queued or in flight when Close's deadline passes are
+// counted as closed, with no row and no comparison: the shadow is not to
+// blame for a cut of the recorder's own.
+func TestShadowCountsCopiesCutWhenStoppingAsClosed(t *testing.T) {
+	hang := make(chan struct{})
+	defer close(hang)
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	})
+	rg := newRig(t, model(func(string) string { return "cat" }), slow, Options{Concurrency: 2, Timeout: time.Minute})
+	for i := range 6 {
+		if code, _ := rg.post(t, fmt.Sprintf("/p/%d", i), `{}`); code != 200 {
+			t.Fatalf("client got %d", code)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := rg.shadow.Close(ctx); err == nil {
+		t.Error("Close cut copies and said nothing")
+	}
+	st := rg.shadow.Stats()
+	if st.Mirrored != 0 || st.Dropped[DropClosed] != 6 || st.Compared != 0 || len(rg.rows.byID()) != 0 {
+		t.Errorf("mirrored %d, closed %d, compared %d, %d rows; want 0, 6, 0 and none",
+			st.Mirrored, st.Dropped[DropClosed], st.Compared, len(rg.rows.byID()))
+	}
+	if h := rg.shadow.held.Load(); h != 0 {
+		t.Errorf("%d bytes still held", h)
+	}
+}
