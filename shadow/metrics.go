@@ -40,7 +40,10 @@ var (
 	descMirrored = prometheus.NewDesc("shadowctl_shadow_mirrored_total", "Copies sent to the shadow.", nil, nil)
 	descDropped  = prometheus.NewDesc("shadowctl_shadow_dropped_total",
 		"Copies not sent or not answered, by reason: queue_full, unheld (the request body was streamed), closed (stopping: not sent, or cut by --shadow-timeout).", []string{"reason"}, nil)
-	descWritten  = prometheus.NewDesc("shadowctl_shadow_rows_written_total", "Rows handed to the results files.", nil, nil)
+	descWritten  = prometheus.NewDesc("shadowctl_shadow_rows_written_total", "Rows handed to the results files (taken into their queue; see rows_recorded and rows_dropped).", nil, nil)
+	descRowsRec  = prometheus.NewDesc("shadowctl_shadow_rows_recorded_total", "Rows in finalized results files.", nil, nil)
+	descRowsDrop = prometheus.NewDesc("shadowctl_shadow_rows_dropped_total",
+		"Rows lost before a results file, by reason: queue_full (the files' queue was full), write_error, closed.", []string{"reason"}, nil)
 	descCompared = prometheus.NewDesc("shadowctl_shadow_compared_total",
 		"Requests whose primary and shadow answers were compared (live agreement's denominator).", nil, nil)
 	descAgreed = prometheus.NewDesc("shadowctl_shadow_agreed_total",
@@ -64,6 +67,19 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descMirrored, descDropped, descWritten, descCompared, descAgreed} {
 		ch <- d
 	}
+	if _, ok := c.s.opts.Rows.(RowCounter); ok {
+		ch <- descRowsRec
+		ch <- descRowsDrop
+	}
+}
+
+// RowCounter is a RowSink that counts what became of the rows it took
+// (a results spool): the metrics then show it.
+type RowCounter interface {
+	RowSink
+	// RowCounts returns the rows in finished files and those lost, by
+	// reason (every reason present).
+	RowCounts() (recorded int64, dropped map[string]int64)
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -75,4 +91,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descWritten, prometheus.CounterValue, float64(st.Written))
 	ch <- prometheus.MustNewConstMetric(descCompared, prometheus.CounterValue, float64(st.Compared))
 	ch <- prometheus.MustNewConstMetric(descAgreed, prometheus.CounterValue, float64(st.Agreed))
+	if rc, ok := c.s.opts.Rows.(RowCounter); ok {
+		rec, dropped := rc.RowCounts()
+		ch <- prometheus.MustNewConstMetric(descRowsRec, prometheus.CounterValue, float64(rec))
+		for r, n := range dropped {
+			ch <- prometheus.MustNewConstMetric(descRowsDrop, prometheus.CounterValue, float64(n), r)
+		}
+	}
 }

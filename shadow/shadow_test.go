@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/shadowctl/shadowctl/record"
 	"github.com/shadowctl/shadowctl/replay"
 )
@@ -553,5 +555,90 @@ func TestShadowCountsCopiesCutWhenStoppingAsClosed(t *testing.T) {
 	}
 	if h := rg.shadow.held.Load(); h != 0 {
 		t.Errorf("%d bytes still held", h)
+	}
+}
+
+// countingRows takes every other row and counts the rest as dropped, as a
+// results spool whose queue is full would.
+type countingRows struct {
+	memRows
+	n, lost atomic.Int64
+}
+
+func (c *countingRows) Offer(r *replay.Result) bool {
+	if c.n.Add(1)%2 == 0 {
+		c.lost.Add(1)
+		return false
+	}
+	return c.memRows.Offer(r)
+}
+
+func (c *countingRows) RowCounts() (int64, map[string]int64) {
+	return int64(len(c.memRows.byID())), map[string]int64{"queue_full": c.lost.Load(), "write_error": 0, "closed": 0}
+}
+
+// /metrics says how many rows reached the results files and how many were
+// lost, when the rows' sink counts them: rows_written alone counted rows
+// the files' queue then refused.
+func TestShadowMetricsCountTheRowsLost(t *testing.T) {
+	up := httptest.NewServer(model(func(string) string { return "cat" }))
+	defer up.Close()
+	cand := httptest.NewServer(model(func(string) string { return "cat" }))
+	defer cand.Close()
+	target, _ := url.Parse(cand.URL)
+	rows := &countingRows{}
+	s, err := New(Options{Target: target, Sample: 1, Rows: rows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	if err := s.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(up.URL)
+	p, err := record.NewProxy(record.ProxyOptions{Upstream: u, MaxBody: 1 << 20, Sample: 1, Mirror: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewServer(p)
+	defer front.Close()
+	defer p.Close()
+	for i := range 10 {
+		res, err := http.Post(front.URL+fmt.Sprintf("/p/%d", i), "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, l := range m.GetLabel() {
+				name += "/" + l.GetValue()
+			}
+			got[name] = m.GetCounter().GetValue()
+		}
+	}
+	for name, want := range map[string]float64{
+		"shadowctl_shadow_mirrored_total":                 10,
+		"shadowctl_shadow_rows_written_total":             5,
+		"shadowctl_shadow_rows_recorded_total":            5,
+		"shadowctl_shadow_rows_dropped_total/queue_full":  5,
+		"shadowctl_shadow_rows_dropped_total/write_error": 0,
+	} {
+		if v, ok := got[name]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", name, v, ok, want)
+		}
 	}
 }

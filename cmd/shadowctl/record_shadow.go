@@ -125,7 +125,7 @@ func startShadow(o *shadowOptions, c *shadowConfig, rc *recordConfig, ro *record
 	}
 	sh, err := shadow.New(shadow.Options{
 		Target: c.target, Sample: o.Sample, Key: c.key, Concurrency: o.Concurrency, Queue: o.Queue,
-		Timeout: o.Timeout, Header: c.header, MaxBody: rc.maxBody, Rows: rows, RedactJSON: rc.redactJSON,
+		Timeout: o.Timeout, Header: c.header, MaxBody: rc.maxBody, Rows: resultRows{rows}, RedactJSON: rc.redactJSON,
 		Logger: logger, TLS: rc.tls,
 	})
 	if err != nil {
@@ -146,11 +146,25 @@ func (l *liveShadow) stop() error {
 	return errors.Join(shErr, l.rows.Close(closeCtx))
 }
 
+// resultRows is the results spool as the shadow's RowCounter, so that
+// /metrics shows the rows it lost.
+type resultRows struct{ *spool.Sink[replay.Result] }
+
+func (r resultRows) RowCounts() (int64, map[string]int64) {
+	st := r.Stats()
+	return st.Recorded, st.Dropped
+}
+
 // summary is the shadow's part of the closing line.
 func (l *liveShadow) summary() string {
 	st, rs := l.sh.Stats(), l.rows.Stats()
-	return fmt.Sprintf("; shadow: mirrored %d, dropped %d (%s=%d, %s=%d, %s=%d), %d of %d agreeing, %d rows in %s",
+	line := fmt.Sprintf("; shadow: mirrored %d, dropped %d (%s=%d, %s=%d, %s=%d), %d of %d agreeing, %d rows in %s",
 		st.Mirrored, st.DroppedTotal(),
 		shadow.DropQueueFull, st.Dropped[shadow.DropQueueFull], shadow.DropUnheld, st.Dropped[shadow.DropUnheld],
 		shadow.DropClosed, st.Dropped[shadow.DropClosed], st.Agreed, st.Compared, rs.Recorded, l.out)
+	if n := rs.DroppedTotal(); n > 0 {
+		line += fmt.Sprintf(" (%d rows lost: %s=%d, %s=%d, %s=%d)", n, spool.DropQueueFull, rs.Dropped[spool.DropQueueFull],
+			spool.DropWriteError, rs.Dropped[spool.DropWriteError], spool.DropClosed, rs.Dropped[spool.DropClosed])
+	}
+	return line
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,8 +17,11 @@ import (
 
 	"github.com/shadowctl/shadowctl/internal/demomodel"
 	"github.com/shadowctl/shadowctl/internal/poll"
+	"github.com/shadowctl/shadowctl/internal/spool"
 	"github.com/shadowctl/shadowctl/internal/wal"
 	"github.com/shadowctl/shadowctl/record"
+	"github.com/shadowctl/shadowctl/replay"
+	"github.com/shadowctl/shadowctl/shadow"
 )
 
 // demoModels serves the demo's model-v1 and model-v2 on loopback and
@@ -259,5 +264,37 @@ func TestRecordShadowFlags(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
 		}
+	}
+}
+
+// The closing line says how many live rows were lost before a results
+// file (here the files' queue of one row was full), not only the rows kept.
+func TestLiveShadowSummaryCountsTheRowsLost(t *testing.T) {
+	dir := t.TempDir()
+	rows, err := spool.New(spool.Options{Dir: dir, Instance: "t", Queue: 1}, shadow.ResultsCodec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		rows.Offer(&replay.Result{ID: fmt.Sprintf("id-%d", i), RequestBody: bytes.Repeat([]byte("x"), 4096)})
+	}
+	if err := rows.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := rows.Stats()
+	if st.Dropped[spool.DropQueueFull] == 0 {
+		t.Skip("the writer kept up with a queue of one: nothing lost to show")
+	}
+	target, _ := url.Parse("http://127.0.0.1:1")
+	sh, err := shadow.New(shadow.Options{Target: target, Sample: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh.Close(context.Background())
+	l := &liveShadow{sh: sh, rows: rows, out: dir}
+	want := fmt.Sprintf("%d rows in %s (%d rows lost: queue_full=%d, write_error=0, closed=0)",
+		st.Recorded, dir, st.DroppedTotal(), st.Dropped[spool.DropQueueFull])
+	if got := l.summary(); !strings.HasSuffix(got, want) {
+		t.Errorf("summary %q\nwant it to end %q", got, want)
 	}
 }
