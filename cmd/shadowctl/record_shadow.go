@@ -83,8 +83,11 @@ func (o *shadowOptions) check(out, listen string) (*shadowConfig, error) {
 		return nil, usageErrorf("--shadow-timeout %v: want a positive duration", o.Timeout)
 	case o.Out == "":
 		return nil, usageErrorf("--shadow-out: want a folder")
-	case filepath.Clean(o.Out) == filepath.Clean(out):
+	case sameFolder(o.Out, out):
 		return nil, usageErrorf("--shadow-out %s is --out: results files and recordings need folders of their own", o.Out)
+	case within(o.Out, out) || within(out, o.Out):
+		return nil, usageErrorf("--shadow-out %s and --out %s: one is inside the other, and folders are read with all below them: "+
+			"give results files and recordings folders side by side", o.Out, out)
 	}
 	if o.Key != "" {
 		if c.key, err = shadow.ParseKey(o.Key); err != nil {
@@ -167,4 +170,41 @@ func (l *liveShadow) summary() string {
 			spool.DropWriteError, rs.Dropped[spool.DropWriteError], spool.DropClosed, rs.Dropped[spool.DropClosed])
 	}
 	return line
+}
+
+// folderKey is how a folder or bucket prefix compares with another: an
+// absolute path with its symbolic links resolved (as far as the path
+// exists), or a bucket URL cleaned; it ends in a separator.
+func folderKey(p string) string {
+	if bucket.IsURL(p) {
+		return strings.TrimSuffix(p, "/") + "/"
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.Clean(p) + string(filepath.Separator)
+	}
+	// Resolve the longest part that exists: the folders may not yet.
+	rest := ""
+	for dir := abs; ; {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			abs = filepath.Join(real, rest)
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		rest = filepath.Join(filepath.Base(dir), rest)
+		dir = parent
+	}
+	return strings.TrimSuffix(abs, string(filepath.Separator)) + string(filepath.Separator)
+}
+
+// sameFolder tells whether a and b name one folder (or bucket prefix).
+func sameFolder(a, b string) bool { return folderKey(a) == folderKey(b) }
+
+// within tells whether a is a folder below b.
+func within(a, b string) bool {
+	ka, kb := folderKey(a), folderKey(b)
+	return ka != kb && strings.HasPrefix(ka, kb)
 }

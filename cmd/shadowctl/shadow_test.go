@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -242,6 +243,13 @@ func TestRecordShadowFlags(t *testing.T) {
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-key", "cookie:x"}, "--shadow-key"},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-header", "X: a\r\nB: c"}, "--shadow-header"},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-out", "./recordings"}, "is --out"},
+		// The same folder written another way, or one inside the other:
+		// a folder is read with all below it.
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-out", cwdJoin(t, "recordings") + "/"}, "is --out"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-out", "recordings/../recordings"}, "is --out"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-out", "./recordings/shadow"}, "one is inside the other"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--out", "./shadow/rec"}, "one is inside the other"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--out", "s3://bkt/run", "--shadow-out", "s3://bkt/run/shadow"}, "one is inside the other"},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-concurrency", "0"}, "--shadow-concurrency 0"},
 		// Sized up front: a typo of a few digits took the memory, or
 		// panicked in makechan.
@@ -264,6 +272,19 @@ func TestRecordShadowFlags(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
 		}
+	}
+	// A symbolic link to --out is --out.
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "rec"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "rec"), filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, "record", "--upstream", "http://127.0.0.1:8080", "--shadow", "http://127.0.0.1:9",
+		"--out", filepath.Join(dir, "rec"), "--shadow-out", filepath.Join(dir, "link", "."))
+	if code != exitUsage || !strings.Contains(stderr, "is --out") {
+		t.Errorf("--shadow-out a link to --out: exit %d, stderr %q", code, stderr)
 	}
 }
 
@@ -297,4 +318,14 @@ func TestLiveShadowSummaryCountsTheRowsLost(t *testing.T) {
 	if got := l.summary(); !strings.HasSuffix(got, want) {
 		t.Errorf("summary %q\nwant it to end %q", got, want)
 	}
+}
+
+// cwdJoin is name under the working directory, as an absolute path.
+func cwdJoin(t *testing.T, name string) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(wd, name)
 }
