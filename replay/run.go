@@ -170,8 +170,13 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 		}()
 	}
 	if o.OnStop != nil {
-		stopNote := context.AfterFunc(ctx, func() { o.OnStop(int(inFlight.Load())) })
-		defer stopNote()
+		noted := make(chan struct{})
+		stopNote := context.AfterFunc(ctx, func() { defer close(noted); o.OnStop(int(inFlight.Load())) })
+		defer func() {
+			if !stopNote() {
+				<-noted // it ran: let it end before Run does (it writes where the caller reads)
+			}
+		}()
 	}
 	start := time.Now()
 	jobs := make(chan job, o.Concurrency)
