@@ -134,10 +134,7 @@ func (d *rowDecoder) decode(row parquet.Row, x *Exchange) error {
 		case c.path:
 			x.Path = same(&d.path, v.ByteArray())
 		case c.reqName:
-			if x.RequestHeaders == nil {
-				x.RequestHeaders = make([]Header, 0, run(row[i:]))
-			}
-			x.RequestHeaders = append(x.RequestHeaders, Header{Name: header(&d.req, len(x.RequestHeaders), true, v.ByteArray())})
+			addName(&x.RequestHeaders, &d.req, row[i:])
 			reqNames++
 		case c.reqValue:
 			if err := setValue(x.RequestHeaders, &reqNames, &d.req, v); err != nil {
@@ -152,10 +149,7 @@ func (d *rowDecoder) decode(row parquet.Row, x *Exchange) error {
 		case c.status:
 			x.Status = v.Int32()
 		case c.resName:
-			if x.ResponseHeaders == nil {
-				x.ResponseHeaders = make([]Header, 0, run(row[i:]))
-			}
-			x.ResponseHeaders = append(x.ResponseHeaders, Header{Name: header(&d.res, len(x.ResponseHeaders), true, v.ByteArray())})
+			addName(&x.ResponseHeaders, &d.res, row[i:])
 			resNames++
 		case c.resValue:
 			if err := setValue(x.ResponseHeaders, &resNames, &d.res, v); err != nil {
@@ -185,6 +179,15 @@ func (d *rowDecoder) decode(row parquet.Row, x *Exchange) error {
 		}
 	}
 	return nil
+}
+
+// addName appends the header named by rest[0] to *hs, sizing the list at
+// its first name (rest holds the list's names one after the other).
+func addName(hs *[]Header, kept *[keptHeaders]Header, rest parquet.Row) {
+	if *hs == nil {
+		*hs = make([]Header, 0, run(rest))
+	}
+	*hs = append(*hs, Header{Name: header(kept, len(*hs), true, rest[0].ByteArray())})
 }
 
 // run counts the values at the start of vs that are of its first's column:

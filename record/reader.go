@@ -99,36 +99,35 @@ func (r *Reader) Duplicates() int64 { return r.dups }
 // or io.EOF. An exchange read twice is returned once (see Duplicates).
 func (r *Reader) Next() (*Exchange, error) {
 	for {
-		x, err := r.next()
+		k, err := r.next()
 		if err != nil {
 			return nil, err
 		}
 		// Rows come in (start time, ID) order, so copies of one exchange
 		// come one after the other, whichever files hold them.
-		k := keyed{x.StartedAt.UnixNano(), x}
-		if r.last.x != nil && k.at == r.last.at && x.ID == r.last.x.ID {
+		if r.last.x != nil && k.at == r.last.at && k.x.ID == r.last.x.ID {
 			r.dups++
 			continue
 		}
 		r.last = k
-		return x, nil
+		return k.x, nil
 	}
 }
 
-func (r *Reader) next() (*Exchange, error) {
-	for len(r.files) > 0 && (len(r.active) == 0 || r.files[0].first <= r.active[0].head().StartedAt.UnixNano()) {
+func (r *Reader) next() (keyed, error) {
+	for len(r.files) > 0 && (len(r.active) == 0 || r.files[0].first <= r.active[0].window.first().at) {
 		if err := r.activate(r.files[0].path); err != nil {
-			return nil, err
+			return keyed{}, err
 		}
 		r.files = r.files[1:]
 	}
 	if len(r.active) == 0 {
-		return nil, io.EOF
+		return keyed{}, io.EOF
 	}
 	s := r.active[0]
-	x := s.window.pop()
+	k := s.window.pop()
 	if err := s.fill(); err != nil {
-		return nil, err
+		return keyed{}, err
 	}
 	if s.window.len() == 0 {
 		heap.Pop(&r.active)
@@ -136,7 +135,7 @@ func (r *Reader) next() (*Exchange, error) {
 	} else {
 		heap.Fix(&r.active, 0)
 	}
-	return x, nil
+	return k, nil
 }
 
 func (r *Reader) activate(path string) error {
@@ -179,8 +178,6 @@ type source struct {
 	window window
 	eof    bool
 }
-
-func (s *source) head() *Exchange { return s.window.first().x }
 
 func (s *source) fill() error {
 	for !s.eof && s.window.len() < reorderWindow {
@@ -234,7 +231,7 @@ func (w *window) push(x *Exchange) {
 	w.buf = slices.Insert(w.buf, w.head+i, k)
 }
 
-func (w *window) pop() *Exchange {
+func (w *window) pop() keyed {
 	k := w.buf[w.head]
 	w.buf[w.head] = keyed{}
 	w.head++
@@ -243,7 +240,7 @@ func (w *window) pop() *Exchange {
 		clear(w.buf[n:])
 		w.buf, w.head = w.buf[:n], 0
 	}
-	return k.x
+	return k
 }
 
 type sourceHeap []*source

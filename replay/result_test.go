@@ -10,10 +10,6 @@ import (
 
 func TestResultsRoundTripKeepsBaselineNulls(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.parquet")
-	w, err := CreateResults(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	st, lat, e, k := int32(0), int64(7), "dial tcp: connection refused", KindRefused
 	now := time.Now().UTC()
 	rows := []Result{
@@ -21,12 +17,7 @@ func TestResultsRoundTripKeepsBaselineNulls(t *testing.T) {
 		{ID: "b", Method: "POST", Path: "/p", SentAt: now, CandidateStatus: 500, CandidateErrorKind: KindHTTP5xx,
 			BaselineStatus: &st, BaselineLatencyNs: &lat, BaselineError: &e, BaselineErrorKind: &k},
 	}
-	if err := w.Write(rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeResultRows(t, path, rows)
 	got := readResultRows(t, path)
 	if len(got) != 2 {
 		t.Fatalf("rows = %d, want 2", len(got))
@@ -47,6 +38,21 @@ func TestResultsRoundTripKeepsBaselineNulls(t *testing.T) {
 }
 
 // readResultRows reads every row of the results file at path.
+// writeResultRows writes rows as a results file at path.
+func writeResultRows(t *testing.T, path string, rows []Result) {
+	t.Helper()
+	w, err := CreateResults(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func readResultRows(t *testing.T, path string) []Result {
 	t.Helper()
 	r, err := OpenResults(path)

@@ -168,16 +168,7 @@ func TestCreateOutputRetryUnansweredDropsRowsWithoutAnAnswer(t *testing.T) {
 		{ID: "canceled", CandidateErrorKind: KindCanceled, CandidateError: "canceled", BaselineStatus: &status, BaselineErrorKind: kind("")},
 		{ID: "baseline-reset", CandidateStatus: 200, BaselineStatus: new(int32), BaselineErrorKind: kind(KindReset), BaselineError: kind("reset")},
 	}
-	w, err := CreateResults(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeResultRows(t, path, rows)
 	for _, c := range []struct {
 		mode    Resume
 		kept    []string
