@@ -2,6 +2,7 @@ package shadow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -75,16 +76,16 @@ func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) answer {
 	}
 	a := answer{Answer: replay.Answer{Status: int32(res.StatusCode)}, header: res.Header}
 	tb := record.TimeBody(res, start)
-	body, err := readBody(res, s.opts.MaxBody)
+	body, held, err := s.readBody(res)
 	a.timing = tb.Done()
+	a.held = held
 	switch {
+	case errors.Is(err, errNotHeld):
+		drop()
+		a.notKept = true
 	case err != nil:
 		drop()
 		a.Err, a.Kind = "read body: "+err.Error(), replay.Classify(err, 0)
-	case int64(len(body)) > s.opts.MaxBody:
-		drop()
-		err = fmt.Errorf("%w: more than %d bytes", replay.ErrBodyTooLarge, s.opts.MaxBody)
-		a.Err, a.Kind = err.Error(), replay.Classify(err, 0)
 	default:
 		a.Body, a.Kind = body, replay.Classify(nil, res.StatusCode)
 		if stop() && !res.Close {
@@ -98,25 +99,89 @@ func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) answer {
 }
 
 // answer is the shadow's answer to a copy: what a results row keeps of it,
-// its timing, and its header (which says how to read its body).
+// its timing, and its header (which says how to read its body). held is
+// what its body reserves of MaxHeld; notKept says the body was not read
+// because the bodies held had reached MaxHeld.
 type answer struct {
 	replay.Answer
-	timing record.AnswerTiming
-	header http.Header
+	timing  record.AnswerTiming
+	header  http.Header
+	held    int64
+	notKept bool
 }
 
-// readBody reads res's body, up to max+1 bytes (one more tells it is too
-// long). A body of known length is read into one buffer of its size,
-// rather than grown from 512 bytes as io.ReadAll grows it; its framing
-// ends it, and a short one is an error (the connection ended early).
-func readBody(res *http.Response, max int64) ([]byte, error) {
+// errNotHeld says an answer's body would take the bodies held past MaxHeld.
+var errNotHeld = errors.New("the bodies held reached their bound")
+
+// readBody reads res's body, up to MaxBody bytes, reserving each byte it
+// keeps of MaxHeld (held says how many; the caller gives them back once
+// the row is made): the answers being read and waiting for their
+// primary's are bodies in memory too, and concurrency × --max-body of
+// them would pass the recorder's memory limit. A body of known length is
+// read into one buffer of its size; its framing ends it, and a short one
+// is an error (the connection ended early). A longer one than MaxBody is
+// replay.ErrBodyTooLarge, found before reading when its length says so.
+func (s *Shadow) readBody(res *http.Response) (body []byte, held int64, err error) {
+	max := s.opts.MaxBody
 	if res.Body == http.NoBody {
-		return []byte{}, nil // HEAD, 204, 304: a Content-Length but no body
+		return []byte{}, 0, nil // HEAD, 204, 304: a Content-Length but no body
 	}
-	if n := res.ContentLength; n >= 0 && n <= max {
+	tooLarge := fmt.Errorf("%w: more than %d bytes", replay.ErrBodyTooLarge, max)
+	if n := res.ContentLength; n > max {
+		return nil, 0, tooLarge
+	} else if n >= 0 {
+		if !s.hold(n) {
+			return nil, 0, errNotHeld
+		}
 		b := make([]byte, n)
 		k, err := io.ReadFull(res.Body, b)
-		return b[:k], err
+		return b[:k], n, err
 	}
-	return io.ReadAll(io.LimitReader(res.Body, max+1))
+	// Unknown length (chunked, or to the close): grown by doubling, each
+	// growth reserved before it is made.
+	b := make([]byte, 0, 512)
+	if !s.hold(int64(cap(b))) {
+		return nil, 0, errNotHeld
+	}
+	held = int64(cap(b))
+	for {
+		if len(b) == cap(b) {
+			if int64(len(b)) > max {
+				s.held.Add(-held)
+				return nil, 0, tooLarge
+			}
+			grow := min(int64(cap(b)), max+1-int64(len(b)))
+			if grow <= 0 {
+				grow = 1
+			}
+			if !s.hold(grow) {
+				s.held.Add(-held)
+				return nil, 0, errNotHeld
+			}
+			held += grow
+			nb := make([]byte, len(b), int64(cap(b))+grow)
+			copy(nb, b)
+			b = nb
+		}
+		n, err := res.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			if int64(len(b)) > max {
+				s.held.Add(-held)
+				return nil, 0, tooLarge
+			}
+			if len(b) < cap(b)/2 {
+				// Waiting for the primary's answer, then queued as a row:
+				// kept at its size, the rest of its reservation given back.
+				b = append(make([]byte, 0, len(b)), b...)
+				s.held.Add(int64(len(b)) - held)
+				held = int64(len(b))
+			}
+			return b, held, nil
+		}
+		if err != nil {
+			s.held.Add(-held)
+			return nil, 0, err
+		}
+	}
 }

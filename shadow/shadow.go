@@ -291,26 +291,27 @@ func (s *Shadow) mirror(p *pending, c *report.Comparator) {
 	s.m.inFlight.Inc()
 	cand := s.send(p.req)
 	s.m.inFlight.Dec()
+	defer s.held.Add(-cand.held) // its body belongs to the row once made
 	if cand.Kind == replay.KindCanceled && s.ctx.Err() != nil {
 		s.cut(p) // cut by Close's deadline: no answer of the shadow's
 		return
 	}
+	prim, ok := p.wait(s.ctx)
+	if !ok {
+		s.cut(p)
+		return
+	}
+	// The request's and primary's bodies now belong to the row (the
+	// results spool bounds the rows it queues).
+	defer s.held.Add(-p.held - p.kept.Load())
+	if cand.notKept {
+		// Its answer would take the bodies held past MaxHeld: dropped as
+		// the queue drops a copy when they are full, not a row.
+		s.drop(DropQueueFull)
+		return
+	}
 	s.mirrored.Add(1)
 	s.m.observe(cand.Answer)
-	var prim *record.MirrorAnswer
-	select {
-	case prim = <-p.primary: // there by Close, which comes after the proxy's drain
-	default:
-		select {
-		case prim = <-p.primary:
-		case <-s.ctx.Done():
-			s.cut(p)
-			return
-		}
-	}
-	// The bodies now belong to the row (the results spool bounds the
-	// rows it queues).
-	defer s.held.Add(-p.held - p.kept.Load())
 	row := newRow(p.req, prim, cand)
 	if compared, agreed := c.Compare(row); compared {
 		s.compared.Add(1)
@@ -328,6 +329,23 @@ func (s *Shadow) mirror(p *pending, c *report.Comparator) {
 	}
 	if s.opts.Rows.Offer(row) {
 		s.written.Add(1)
+	}
+}
+
+// wait returns the primary's answer; false when ctx ended first. The
+// exchange always ends (the proxy tells it), and by Close, which comes
+// after the proxy's drain, the answer is there.
+func (p *pending) wait(ctx context.Context) (*record.MirrorAnswer, bool) {
+	select {
+	case prim := <-p.primary:
+		return prim, true
+	default:
+		select {
+		case prim := <-p.primary:
+			return prim, true
+		case <-ctx.Done():
+			return nil, false
+		}
 	}
 }
 

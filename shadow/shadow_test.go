@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/shadowctl/shadowctl/record"
 	"github.com/shadowctl/shadowctl/replay"
@@ -469,6 +470,87 @@ func TestShadowBoundsTheBodiesItHolds(t *testing.T) {
 	}
 	if h := rg.shadow.held.Load(); h != 0 {
 		t.Errorf("%d bytes still held after the rows were made", h)
+	}
+}
+
+// The shadow's answers count against the bytes held too, while they are
+// read and while they wait for their primary's: concurrency × --max-body
+// of them would pass the recorder's memory limit. Past the bound the copy
+// is dropped (queue_full), for both framings of an answer.
+func TestShadowBoundsTheAnswersItHolds(t *testing.T) {
+	for _, chunked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("chunked=%v", chunked), func(t *testing.T) {
+			big := strings.Repeat("y", 40<<10)
+			var got atomic.Int64
+			cand := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got.Add(1)
+				if chunked {
+					w.Write([]byte(big[:1]))
+					w.(http.Flusher).Flush()
+					w.Write([]byte(big[1:]))
+					return
+				}
+				w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+				w.Write([]byte(big))
+			})
+			release := make(chan struct{})
+			primary := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				<-release // the copies' answers wait for it, held
+				w.Write([]byte(`{}`))
+			})
+			rg := newRig(t, primary, cand, Options{Concurrency: 8, MaxHeld: 100 << 10, Timeout: 30 * time.Second})
+			var wg sync.WaitGroup
+			codes := make([]int, 6)
+			for i := range codes {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					res, err := http.Post(fmt.Sprintf("%s/p/%d", rg.front.URL, i), "application/json", strings.NewReader(`{}`))
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					codes[i] = res.StatusCode
+				}()
+			}
+			// Every copy's answer has come (kept or not) before any primary's.
+			deadline := time.Now().Add(10 * time.Second)
+			for (got.Load() < 6 || testutil.ToFloat64(rg.shadow.m.inFlight) > 0) && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			held := rg.shadow.held.Load()
+			close(release)
+			wg.Wait()
+			st := rg.close(t)
+			for i, c := range codes {
+				if c != 200 {
+					t.Errorf("client %d got %d", i, c)
+				}
+			}
+			if held > 100<<10 {
+				t.Errorf("%d bytes held with every answer in, past the bound of %d", held, 100<<10)
+			}
+			// 100 KiB keeps two 40 KiB answers of known length; the other
+			// four are dropped. A chunked one grows as it is read (to 64
+			// KiB for 40), so while several are read at once as few as one
+			// may be kept.
+			want := int64(2)
+			if chunked && st.Mirrored == 1 {
+				want = 1
+			}
+			if st.Mirrored != want || st.Dropped[DropQueueFull] != 6-want || int64(len(rg.rows.byID())) != want {
+				t.Errorf("mirrored %d, dropped %v, %d rows; want %d, %d queue_full and as many rows", st.Mirrored, st.Dropped, len(rg.rows.byID()), want, 6-want)
+			}
+			for _, r := range rg.rows.byID() {
+				if string(r.CandidateBody) != big {
+					t.Errorf("row %s keeps %d bytes of the shadow's answer, want all %d", r.ID, len(r.CandidateBody), len(big))
+				}
+			}
+			if h := rg.shadow.held.Load(); h != 0 {
+				t.Errorf("%d bytes still held after the rows were made", h)
+			}
+		})
 	}
 }
 
