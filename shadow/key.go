@@ -10,8 +10,10 @@ import (
 
 	"github.com/theory/jsonpath"
 
+	"github.com/shadowctl/shadowctl/internal/h1"
 	"github.com/shadowctl/shadowctl/internal/keyhash"
 	"github.com/shadowctl/shadowctl/record"
+	"github.com/shadowctl/shadowctl/replay"
 )
 
 // Key picks what makes the mirroring choice consistent: the requests of one
@@ -30,7 +32,16 @@ func ParseKey(s string) (*Key, error) {
 	}
 	switch kind {
 	case "header":
-		return &Key{header: http.CanonicalHeaderKey(arg)}, nil
+		if err := replay.CheckHeader(arg, ""); err != nil {
+			return nil, fmt.Errorf("key %q: %w", s, err)
+		}
+		name := http.CanonicalHeaderKey(arg)
+		if h1.IsHopByHop(name) {
+			// Never among the end-to-end headers a key is read from: every
+			// request would have the empty key, mirrored all or none.
+			return nil, fmt.Errorf("key %q: %s is a connection header, not the client's; name an end-to-end header such as X-User-Id", s, name)
+		}
+		return &Key{header: name}, nil
 	case "request":
 		p, err := jsonpath.Parse(arg)
 		if err != nil {
@@ -44,6 +55,9 @@ func ParseKey(s string) (*Key, error) {
 // value is the key of r: the header's first value, or the compact JSON of
 // what the path selects ("" when absent: those requests share one key).
 func (k *Key) value(r *record.MirrorRequest) string {
+	if k.header == "Host" {
+		return r.Host // the request's authority, not among its header fields
+	}
 	if k.header != "" {
 		return r.Get(k.header)
 	}

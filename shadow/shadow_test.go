@@ -433,10 +433,15 @@ func TestParseKey(t *testing.T) {
 	for _, tc := range []struct {
 		in string
 		ok bool
-	}{{"header:X-User-Id", true}, {"request:$.user.id", true}, {"header:", false}, {"cookie:x", false}, {"request:$[", false}, {"x", false}} {
+	}{{"header:X-User-Id", true}, {"header:x-user-id", true}, {"request:$.user.id", true}, {"header:", false},
+		{"header:Bad Name", false}, {"header:X-Id\r\n", false}, {"header:Connection", false}, {"header:te", false}, {"header:Host", true}, {"cookie:x", false}, {"request:$[", false}, {"x", false}} {
 		if _, err := ParseKey(tc.in); (err == nil) != tc.ok {
 			t.Errorf("ParseKey(%q) = %v, want ok %v", tc.in, err, tc.ok)
 		}
+	}
+	h, _ := ParseKey("header:Host")
+	if h.fraction(&record.MirrorRequest{Host: "a.example"}) == h.fraction(&record.MirrorRequest{Host: "b.example"}) {
+		t.Error("header:Host keys every request alike")
 	}
 	k, _ := ParseKey("request:$.user.id")
 	a := &record.MirrorRequest{Body: []byte(`{"user":{"id":7},"x":1}`)}
