@@ -48,6 +48,8 @@ var (
 		"Requests whose primary and shadow answers were compared (live agreement's denominator).", nil, nil)
 	descAgreed = prometheus.NewDesc("shadowctl_shadow_agreed_total",
 		"Compared requests whose answers agreed, by the report's comparator.", nil, nil)
+	descSkipped = prometheus.NewDesc("shadowctl_shadow_compare_skipped_total",
+		"Rows written but not compared live: decoding their answers would take the memory held past its bound (the report compares them).", nil, nil)
 )
 
 // Register adds the shadow's metrics to reg.
@@ -64,7 +66,7 @@ func (s *Shadow) Register(reg prometheus.Registerer) error {
 type collector struct{ s *Shadow }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descMirrored, descDropped, descWritten, descCompared, descAgreed} {
+	for _, d := range []*prometheus.Desc{descMirrored, descDropped, descWritten, descCompared, descAgreed, descSkipped} {
 		ch <- d
 	}
 	if _, ok := c.s.opts.Rows.(RowCounter); ok {
@@ -91,6 +93,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descWritten, prometheus.CounterValue, float64(st.Written))
 	ch <- prometheus.MustNewConstMetric(descCompared, prometheus.CounterValue, float64(st.Compared))
 	ch <- prometheus.MustNewConstMetric(descAgreed, prometheus.CounterValue, float64(st.Agreed))
+	ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(st.Skipped))
 	if rc, ok := c.s.opts.Rows.(RowCounter); ok {
 		rec, dropped := rc.RowCounts()
 		ch <- prometheus.MustNewConstMetric(descRowsRec, prometheus.CounterValue, float64(rec))

@@ -33,6 +33,10 @@ const (
 	DefaultTimeout     = 10 * time.Second
 	DefaultMaxBody     = 4 << 20
 	DefaultMaxHeld     = 128 << 20
+	// compareCost is the bytes comparing takes per byte of the bodies
+	// compared, reserved of MaxHeld while it runs: decoding a JSON array
+	// of numbers allocates about 14 times its size.
+	compareCost = 16
 )
 
 // Reasons a copy is not sent (the dropped metric's label).
@@ -100,6 +104,7 @@ type Stats struct {
 	Written  int64            // rows handed to Rows and taken
 	Compared int64            // requests compared live
 	Agreed   int64            // of them, agreeing
+	Skipped  int64            // rows not compared live: decoding their answers would pass MaxHeld
 }
 
 // Shadow mirrors requests to the candidate. It implements record.Mirror.
@@ -116,6 +121,7 @@ type Shadow struct {
 
 	offered, mirrored, written atomic.Int64
 	compared, agreed           atomic.Int64 // the live comparison's counts
+	skipped                    atomic.Int64 // rows not compared: their decoding's memory was not there
 	dropped                    [3]atomic.Int64
 	held                       atomic.Int64 // bytes of bodies held by pending copies
 }
@@ -313,11 +319,20 @@ func (s *Shadow) mirror(p *pending, c *report.Comparator) {
 	s.mirrored.Add(1)
 	s.m.observe(cand.Answer)
 	row := newRow(p.req, prim, cand)
-	if compared, agreed := c.Compare(row); compared {
-		s.compared.Add(1)
-		if agreed {
-			s.agreed.Add(1)
+	// Comparing decodes both bodies, which takes several times their
+	// size (about 14× for a JSON array of numbers): that memory is
+	// reserved of MaxHeld too, and when it is not there the row is
+	// written but not compared live (the report compares it).
+	if cost := compareCost * int64(len(row.RecordedBody)+len(row.CandidateBody)); s.hold(cost) {
+		if compared, agreed := c.Compare(row); compared {
+			s.compared.Add(1)
+			if agreed {
+				s.agreed.Add(1)
+			}
 		}
+		s.held.Add(-cost)
+	} else {
+		s.skipped.Add(1)
 	}
 	if s.opts.Rows == nil {
 		return
@@ -396,6 +411,7 @@ func (s *Shadow) Stats() Stats {
 	}
 	st.Agreed = s.agreed.Load() // first: a row counts as compared before it agrees
 	st.Compared = s.compared.Load()
+	st.Skipped = s.skipped.Load()
 	return st
 }
 

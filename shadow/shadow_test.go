@@ -559,6 +559,61 @@ func TestShadowBoundsTheAnswersItHolds(t *testing.T) {
 	}
 }
 
+// Comparing live decodes both answers, which takes many times their size:
+// a row whose decoding would pass the bound on memory held is written but
+// not compared live, and counted, so 64 workers decoding 4 MB answers at
+// once cannot take the recorder past its memory limit.
+func TestShadowSkipsComparingAnswersTooLargeToDecode(t *testing.T) {
+	big := `{"predictions":[` + strings.Repeat(`1.5,`, 25<<10) + `1.5]}` // 100 KiB: 1.6 MB to decode
+	cand := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			w.Write([]byte(big))
+			return
+		}
+		w.Write([]byte(`{"predictions":["cat"]}`))
+	})
+	rg := newRig(t, model(func(string) string { return "cat" }), cand, Options{MaxHeld: 1 << 20})
+	reg := prometheus.NewRegistry()
+	if err := rg.shadow.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/small", "/big"} {
+		if code, _ := rg.post(t, path, `{}`); code != 200 {
+			t.Fatalf("client got %d", code)
+		}
+	}
+	st := rg.close(t)
+	if st.Mirrored != 2 || st.Compared != 1 || st.Agreed != 1 || st.Skipped != 1 {
+		t.Errorf("mirrored %d, compared %d, agreed %d, skipped %d; want 2, 1, 1, 1", st.Mirrored, st.Compared, st.Agreed, st.Skipped)
+	}
+	if n := len(rg.rows.byID()); n != 2 {
+		t.Errorf("%d rows, want both written", n)
+	}
+	if got := counters(t, reg)["shadowctl_shadow_compare_skipped_total"]; got != 1 {
+		t.Errorf("shadowctl_shadow_compare_skipped_total = %v, want 1", got)
+	}
+}
+
+// counters gathers reg's counters by name (and label values, after "/").
+func counters(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, l := range m.GetLabel() {
+				name += "/" + l.GetValue()
+			}
+			got[name] = m.GetCounter().GetValue()
+		}
+	}
+	return got
+}
+
 // A shadow that closes a kept-alive connection as the next copy goes out
 // (what a short idle timeout does) gets that copy again on a new
 // connection: the row is its answer, not a reset it did not cause.
@@ -703,20 +758,7 @@ func TestShadowMetricsCountTheRowsLost(t *testing.T) {
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]float64{}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			name := mf.GetName()
-			for _, l := range m.GetLabel() {
-				name += "/" + l.GetValue()
-			}
-			got[name] = m.GetCounter().GetValue()
-		}
-	}
+	got := counters(t, reg)
 	for name, want := range map[string]float64{
 		"shadowctl_shadow_mirrored_total":                 10,
 		"shadowctl_shadow_rows_written_total":             5,
