@@ -56,26 +56,24 @@ func Aggregate(ctx context.Context, opts Options, args []string) (*Builder, erro
 	if err != nil {
 		return nil, err
 	}
-	var readers []*replay.ResultsReader
-	defer func() {
-		for _, r := range readers {
-			r.Close()
-		}
-	}()
+	// Every file is opened once first, for its row count and to refuse a
+	// damaged or foreign one before any is read, and closed: an open
+	// reader holds its column buffers (about 730 KB) and a descriptor,
+	// and a report reads thousands of shards. They are read one at a time.
 	var total int64
 	for _, path := range files {
 		r, err := replay.OpenResults(path)
 		if err != nil {
 			return nil, err
 		}
-		readers = append(readers, r)
 		total += r.NumRows()
+		r.Close()
 	}
 	var progress func(int64)
 	if opts.Progress != nil {
 		progress = func(done int64) { opts.Progress(done, total) }
 	}
-	done, err := addAll(ctx, b, readers, progress)
+	done, err := addAll(ctx, b, files, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -112,10 +110,11 @@ const batchRows = 1024
 // this far ahead of the aggregation, and no further.
 const batchesInFlight = 4
 
-// readBatches reads the rows of readers, in order, into batches taken from
-// free and sends them on full, which it closes when it returns. Each reader
-// is closed once read. It stops early when ctx is done.
-func readBatches(ctx context.Context, readers []*replay.ResultsReader, free <-chan []replay.Result, full chan<- []replay.Result) error {
+// readBatches reads the rows of files, in order, into batches taken from
+// free and sends them on full, which it closes when it returns. It opens
+// one file at a time, closing each once read. It stops early when ctx is
+// done.
+func readBatches(ctx context.Context, files []string, free <-chan []replay.Result, full chan<- []replay.Result) error {
 	defer close(full)
 	var batch []replay.Result
 	send := func() error {
@@ -127,7 +126,7 @@ func readBatches(ctx context.Context, readers []*replay.ResultsReader, free <-ch
 			return ctx.Err()
 		}
 	}
-	for _, r := range readers {
+	read := func(r *replay.ResultsReader) error {
 		for {
 			if batch == nil {
 				select {
@@ -139,7 +138,7 @@ func readBatches(ctx context.Context, readers []*replay.ResultsReader, free <-ch
 			}
 			row, err := r.Next()
 			if errors.Is(err, io.EOF) {
-				break
+				return nil
 			}
 			if err != nil {
 				return err
@@ -154,9 +153,17 @@ func readBatches(ctx context.Context, readers []*replay.ResultsReader, free <-ch
 				}
 			}
 		}
-		// Close now: a long run over many shards should not hold every
-		// file open.
+	}
+	for _, path := range files {
+		r, err := replay.OpenResults(path)
+		if err != nil {
+			return err
+		}
+		err = read(r)
 		r.Close()
+		if err != nil {
+			return err
+		}
 	}
 	if len(batch) > 0 {
 		return send()
@@ -164,7 +171,7 @@ func readBatches(ctx context.Context, readers []*replay.ResultsReader, free <-ch
 	return nil
 }
 
-// addAll feeds every row of readers to b and returns the number of rows.
+// addAll feeds every row of files to b and returns the number of rows.
 // progress, when set, is called on the caller's goroutine after each batch.
 //
 // It runs in two stages so that a report uses two cores: a goroutine decodes
@@ -174,7 +181,7 @@ func readBatches(ctx context.Context, readers []*replay.ResultsReader, free <-ch
 // that of a sequential pass; split aggregations merged at the end would not
 // be (the streaming mean and variance, the label ids and the top-N list all
 // depend on the order).
-func addAll(ctx context.Context, b *Builder, readers []*replay.ResultsReader, progress func(done int64)) (int64, error) {
+func addAll(ctx context.Context, b *Builder, files []string, progress func(done int64)) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	free := make(chan []replay.Result, batchesInFlight)
@@ -183,7 +190,7 @@ func addAll(ctx context.Context, b *Builder, readers []*replay.ResultsReader, pr
 		free <- make([]replay.Result, 0, batchRows)
 	}
 	readErr := make(chan error, 1)
-	go func() { readErr <- readBatches(ctx, readers, free, full) }()
+	go func() { readErr <- readBatches(ctx, files, free, full) }()
 
 	var done int64
 	var err error
