@@ -62,10 +62,10 @@ func (p *stallingProxy) unstall() {
 	}
 }
 
-// spoolRows counts the rows of the finished files in a spool folder, from
-// their footers.
-func spoolRows(dir string) int64 {
-	files, _ := filepath.Glob(filepath.Join(dir, "*.parquet"))
+// spoolRows counts the rows of the finished files in the spool folders of
+// what (recordings, shadow), one per destination, from their footers.
+func spoolRows(spool, what string) int64 {
+	files, _ := filepath.Glob(filepath.Join(spool, what, "*", "*.parquet"))
 	var n int64
 	for _, f := range files {
 		r, err := parquetfile.Open[record.Exchange](f, record.Schema)
@@ -119,7 +119,7 @@ func TestRecordToBucketSurvivesSIGKILLMidUpload(t *testing.T) {
 	// Every answered exchange in finished files of the spool, and an upload
 	// held in flight: then the kill lands mid-upload, with nothing else
 	// at stake.
-	poll.Until(t, func() bool { return spoolRows(filepath.Join(spool, "recordings")) == first })
+	poll.Until(t, func() bool { return spoolRows(spool, "recordings") == first })
 	select {
 	case <-proxy.held:
 	case <-t.Context().Done():
@@ -139,7 +139,7 @@ func TestRecordToBucketSurvivesSIGKILLMidUpload(t *testing.T) {
 	if !strings.Contains(p.stderr(), "left in") || !strings.Contains(p.stderr(), ", 0 left in") {
 		t.Errorf("summary does not say every file was uploaded:\n%s", p.stderr())
 	}
-	if left, _ := filepath.Glob(filepath.Join(spool, "recordings", "*.parquet*")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(spool, "recordings", "*", "*.parquet*")); len(left) != 0 {
 		t.Errorf("files left in the spool folder: %v", left)
 	}
 	if strings.Contains(p.stderr(), s3test.SecretKey) {

@@ -191,7 +191,7 @@ func TestRecordAndShadowToFileBuckets(t *testing.T) {
 		t.Errorf("%d live shadow rows in the results bucket (%v), want %d", rows, results, n)
 	}
 	for _, sub := range []string{"recordings", "shadow"} {
-		if m, _ := filepath.Glob(filepath.Join(spool, sub, "*.parquet*")); len(m) != 0 {
+		if m, _ := filepath.Glob(filepath.Join(spool, sub, "*", "*.parquet*")); len(m) != 0 {
 			t.Errorf("left in the spool: %v", m)
 		}
 	}

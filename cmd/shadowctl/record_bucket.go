@@ -52,7 +52,10 @@ func checkBucketOut(flag, out, spool, what string) (*bucketOut, error) {
 	if spool == "" {
 		return nil, usageErrorf("--spool: want a folder (files bound for --%s are written there until uploaded)", flag)
 	}
-	return &bucketOut{flag: flag, what: what, dir: filepath.Join(spool, what), dest: loc}, nil
+	// A folder of its own per destination: recorders sharing --spool (its
+	// default is one per machine) must each upload only their own files,
+	// and a restarted one still finds what it left for the same --out.
+	return &bucketOut{flag: flag, what: what, dir: filepath.Join(spool, what, loc.ID()), dest: loc}, nil
 }
 
 // shippers run the uploads of a recorder beside it, off the request path.
@@ -70,6 +73,7 @@ func startShippers(logger *slog.Logger, reg prometheus.Registerer, outs ...*buck
 		if b == nil {
 			continue
 		}
+		warnUnkeyedSpool(logger, b)
 		b.shipper = bucket.NewShipper(bucket.ShipperOptions{Dest: b.dest, Ext: ".parquet", Dir: b.dir,
 			Logger: logger.With("flag", "--"+b.flag)})
 		if reg != nil {
@@ -86,6 +90,18 @@ func startShippers(logger *slog.Logger, reg prometheus.Registerer, outs ...*buck
 		}()
 	}
 	return s, nil
+}
+
+// warnUnkeyedSpool says so when finished files lie in the spool folder of b
+// itself rather than in a destination's: left by a shadowctl that kept one
+// folder for every destination, they are not uploaded, since which bucket
+// they are for is not known.
+func warnUnkeyedSpool(logger *slog.Logger, b *bucketOut) {
+	dir := filepath.Dir(b.dir)
+	if left, _ := filepath.Glob(filepath.Join(dir, "*.parquet*")); len(left) > 0 {
+		logger.Warn("finished files of an earlier shadowctl are in the spool folder and are not uploaded: their destination is not known; "+
+			"upload them to their bucket by hand, or remove them", "flag", "--"+b.flag, "folder", dir, "files", len(left))
+	}
 }
 
 // stop ends the background uploads, then uploads what the last rotation

@@ -9,6 +9,8 @@ package bucket
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -113,6 +115,36 @@ func (l Location) Object(key string) string {
 	u.Path = "/" + key
 	u.RawPath = ""
 	return u.String()
+}
+
+// ID names the location in local file and folder names: a hash of its
+// scheme, bucket, key and query, with the query's parameters sorted by name
+// (gocloud reads them by name, so their order changes nothing), so that two
+// spellings of one URL share it and nothing of the URL, a secret in its
+// query least of all, shows in it. A query already in order hashes as the
+// raw URL did, so names made before are found again.
+func (l Location) ID() string {
+	b := l.Bucket
+	if base, query, ok := strings.Cut(b, "?"); ok {
+		b = base + "?" + sortedQuery(query)
+	}
+	sum := sha256.Sum256([]byte(b + "\x00" + l.Key))
+	return hex.EncodeToString(sum[:6])
+}
+
+// sortedQuery is a raw query with its parameters in the order of their
+// names, each written as it was; parameters of one name keep their order.
+func sortedQuery(raw string) string {
+	params := strings.Split(raw, "&")
+	name := func(p string) string {
+		k, _, _ := strings.Cut(p, "=")
+		if u, err := url.QueryUnescape(k); err == nil {
+			return u
+		}
+		return k
+	}
+	sort.SliceStable(params, func(i, j int) bool { return name(params[i]) < name(params[j]) })
+	return strings.Join(params, "&")
 }
 
 // String is the location's URL, redacted for logs and messages.

@@ -160,3 +160,43 @@ func TestS3Bucket(t *testing.T) {
 	s.Bucket(t, "bkt", "")
 	roundTrip(t, func(p string) string { return s.URL("bkt", p) })
 }
+
+// TestLocationID: one destination has one ID however its query is ordered
+// and however its prefix ends; another bucket, prefix, key or parameter
+// value has another; the ID is a short hex name with nothing of the URL in
+// it.
+func TestLocationID(t *testing.T) {
+	id := func(raw string) string {
+		t.Helper()
+		loc, err := bucket.Parse(raw, ".parquet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loc.ID()
+	}
+	base := id("s3://bkt/rec?endpoint=http://127.0.0.1:7070&region=us-east-1&use_path_style=true")
+	for _, same := range []string{
+		"s3://bkt/rec/?endpoint=http://127.0.0.1:7070&region=us-east-1&use_path_style=true",
+		"s3://bkt/rec?use_path_style=true&region=us-east-1&endpoint=http://127.0.0.1:7070",
+		"s3://bkt/rec?region=us-east-1&endpoint=http://127.0.0.1:7070&use_path_style=true",
+	} {
+		if got := id(same); got != base {
+			t.Errorf("ID(%s) = %s, want %s as for the same destination", same, got, base)
+		}
+	}
+	for _, other := range []string{
+		"s3://bkt/rec2?endpoint=http://127.0.0.1:7070&region=us-east-1&use_path_style=true",
+		"s3://bkt2/rec?endpoint=http://127.0.0.1:7070&region=us-east-1&use_path_style=true",
+		"s3://bkt/rec?endpoint=http://127.0.0.1:7071&region=us-east-1&use_path_style=true",
+		"s3://bkt/rec/a.parquet?endpoint=http://127.0.0.1:7070&region=us-east-1&use_path_style=true",
+		"gs://bkt/rec",
+	} {
+		if got := id(other); got == base {
+			t.Errorf("ID(%s) = %s, the ID of another destination", other, got)
+		}
+	}
+	secret := id("azblob://ctr/rec?storage_account=acct&sas_token=hunter2")
+	if len(secret) != 12 || strings.Trim(secret, "0123456789abcdef") != "" {
+		t.Errorf("ID %q: want 12 hex digits", secret)
+	}
+}
