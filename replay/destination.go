@@ -34,6 +34,19 @@ type Destination struct {
 // uploaded; the file is then kept in the spool folder (Destination.Local).
 var ErrUpload = errors.New("upload failed")
 
+// KeptError is the error of a run that would start anew where an earlier
+// run's results for the same object could not be uploaded and are kept
+// locally: starting anew would lose them, so they are left as they are for
+// a run that resumes them (and uploads them) or for the user to remove.
+type KeptError struct {
+	// Dest is the object, redacted; Path the local copy kept.
+	Dest, Path string
+}
+
+func (e *KeptError) Error() string {
+	return fmt.Sprintf("%s: the results of an earlier run that could not be uploaded are kept in %s", e.Dest, e.Path)
+}
+
 // CreateDestination starts the results of a run at name, a file path or a
 // bucket URL (bucket.IsURL). For a bucket the file is written in spool and,
 // with resume, starts from the object already there (downloaded) or from a
@@ -59,20 +72,20 @@ func CreateDestination(ctx context.Context, name, spool string, resume Resume) (
 		// Another run on this machine writes the same object.
 		return nil, fmt.Errorf("%s: %w", loc, ErrBusy)
 	}
+	_, statErr := os.Stat(local)
+	haveLocal := statErr == nil
+	if haveLocal && resume == Fresh {
+		// Rows that were safe: only a run that resumes them, or the
+		// user, may decide they go.
+		return nil, &KeptError{Dest: loc.String(), Path: local}
+	}
 	exists, err := bucket.Exists(ctx, loc)
 	if err != nil {
 		return nil, err
 	}
-	_, statErr := os.Stat(local)
-	haveLocal := statErr == nil
 	switch {
 	case exists && resume == Fresh:
 		return nil, fmt.Errorf("%s: %w", loc, ErrExists)
-	case resume == Fresh && haveLocal:
-		// A spool copy nobody resumes is stale: the new run starts anew.
-		if err := os.Remove(local); err != nil {
-			return nil, err
-		}
 	case resume != Fresh && !haveLocal && exists:
 		if err := bucket.Download(ctx, loc, local); err != nil {
 			return nil, fmt.Errorf("resume %s: %w", loc, err)

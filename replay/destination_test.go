@@ -96,3 +96,56 @@ func TestDestinationInABucket(t *testing.T) {
 		t.Errorf("object has %d rows after the resumed upload, want 3", n)
 	}
 }
+
+// TestDestinationKeepsAnUnuploadedCopy: the local copy of results whose
+// upload failed is not removed by a run that starts anew: that run is
+// refused with a KeptError naming the copy, which stays whole, and a run
+// that resumes it still uploads it.
+func TestDestinationKeepsAnUnuploadedCopy(t *testing.T) {
+	defer func(d time.Duration) { uploadBackoff = d }(uploadBackoff)
+	uploadBackoff = time.Millisecond
+	ctx := context.Background()
+	root, spool := t.TempDir(), t.TempDir()
+	obj := filepath.Join(root, "r.parquet")
+	url := "file://" + filepath.ToSlash(obj)
+	d, err := CreateDestination(ctx, url, spool, Fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Write([]Result{{ID: "a", Method: "POST", Path: "/p"}, {ID: "b", Method: "POST", Path: "/p"}}); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(root) // the bucket's folder becomes a file: the upload fails
+	os.WriteFile(root, []byte("in the way"), 0o600)
+	if err := d.Close(); !errors.Is(err, ErrUpload) {
+		t.Fatalf("Close with the bucket gone: %v, want ErrUpload", err)
+	}
+	kept := d.Local
+	os.Remove(root)
+	os.MkdirAll(root, 0o700)
+
+	_, err = CreateDestination(ctx, url, spool, Fresh)
+	var ke *KeptError
+	if !errors.As(err, &ke) || ke.Path != kept {
+		t.Fatalf("a fresh run over a kept copy: %v, want a KeptError naming %s", err, kept)
+	}
+	if n := countResults(t, kept); n != 2 {
+		t.Errorf("kept copy has %d rows after the refused run, want 2", n)
+	}
+	if _, err := os.Stat(obj); !os.IsNotExist(err) {
+		t.Errorf("the refused run wrote the object: %v", err)
+	}
+	d, err = CreateDestination(ctx, url, spool, Continue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Done.Len() != 2 {
+		t.Errorf("resumed the kept copy with %d done, want 2", d.Done.Len())
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := countResults(t, obj); n != 2 {
+		t.Errorf("object has %d rows after the resumed upload, want 2", n)
+	}
+}

@@ -15,7 +15,9 @@ import (
 	"testing"
 
 	"github.com/shadowctl/shadowctl/internal/bucket"
+	"github.com/shadowctl/shadowctl/internal/fixture"
 	"github.com/shadowctl/shadowctl/internal/s3test"
+	"github.com/shadowctl/shadowctl/replay"
 )
 
 // upload puts a local file at the bucket URL u.
@@ -199,5 +201,39 @@ func TestRecordAndShadowToFileBuckets(t *testing.T) {
 		if !strings.Contains(p.stderr(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, p.stderr())
 		}
+	}
+}
+
+// TestReplayRefusesToDropAKeptUpload: results an earlier run could not
+// upload are kept locally; a run without --resume is refused (exit 2, one
+// line saying what to do) and the kept file stays whole, as an existing
+// local --out stays.
+func TestReplayRefusesToDropAKeptUpload(t *testing.T) {
+	dir, tmp := t.TempDir(), t.TempDir()
+	t.Setenv("TMPDIR", tmp) // where replay keeps its results for a bucket
+	rec := filepath.Join(dir, "rec.parquet")
+	writeReplayFixture(t, rec, 3)
+	os.MkdirAll(filepath.Join(dir, "bkt"), 0o700)
+	out := "file://" + filepath.ToSlash(filepath.Join(dir, "bkt", "r.parquet"))
+	loc, err := bucket.Parse(out, ".parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(tmp, "shadowctl-results-"+loc.ID()+"-r.parquet")
+	fixture.Results(t, kept, []replay.Result{{ID: "a", Method: "POST", Path: "/p"}, {ID: "b", Method: "POST", Path: "/p"}})
+
+	_, stderr, code := runCLI(t, "replay", "--target", "http://127.0.0.1:1", "--out", out, rec)
+	want := ": the results of an earlier run that could not be uploaded are kept in " + kept +
+		" (use --resume to finish them and upload them, or remove the file)"
+	if code != exitUsage || !strings.Contains(stderr, want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Errorf("replay over a kept upload: exit %d, stderr %q; want exit 2 and one line with %q", code, stderr, want)
+	}
+	r, err := replay.OpenResults(kept)
+	if err != nil {
+		t.Fatalf("the kept results are gone: %v", err)
+	}
+	defer r.Close()
+	if n := r.NumRows(); n != 2 {
+		t.Errorf("the kept results have %d rows, want 2", n)
 	}
 }

@@ -246,7 +246,10 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 		resume = replay.Continue
 	}
 	out, err := replay.CreateDestination(context.WithoutCancel(ctx), outName, os.TempDir(), resume)
+	var kept *replay.KeptError
 	switch {
+	case errors.As(err, &kept):
+		return badInput(fmt.Errorf("%w (use --resume to finish them and upload them, or remove the file)", err))
 	case errors.Is(err, replay.ErrBusy):
 		return usageErrorf("another replay is writing %s: wait for it to finish, or give another --out", busyName(outName))
 	case errors.Is(err, replay.ErrFolder):
