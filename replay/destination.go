@@ -50,7 +50,11 @@ func (e *KeptError) Error() string {
 // CreateDestination starts the results of a run at name, a file path or a
 // bucket URL (bucket.IsURL). For a bucket the file is written in spool and,
 // with resume, starts from the object already there (downloaded) or from a
-// spool copy an earlier run could not upload. ctx bounds the transfers.
+// spool copy an earlier run could not upload. ctx bounds what is done at
+// the start (the check for an object already there, its download to
+// resume); the upload at Close does not end with ctx, so that the rows of
+// an interrupted run still reach the bucket, and each of its requests has
+// bucket.RequestTimeout.
 func CreateDestination(ctx context.Context, name, spool string, resume Resume) (*Destination, error) {
 	if !bucket.IsURL(name) {
 		out, err := CreateOutput(name, resume)
@@ -97,7 +101,7 @@ func CreateDestination(ctx context.Context, name, spool string, resume Resume) (
 	if err != nil {
 		return nil, err
 	}
-	return &Destination{Output: out, Name: loc.String(), Local: local, ctx: ctx, loc: loc, up: true}, nil
+	return &Destination{Output: out, Name: loc.String(), Local: local, ctx: context.WithoutCancel(ctx), loc: loc, up: true}, nil
 }
 
 // uploadTries is how often Close tries an upload, waiting uploadBackoff,

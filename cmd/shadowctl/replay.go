@@ -237,7 +237,6 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	}
 	// A missing folder of --out is created (the N Pods of a Job share one).
 	outName := ro.Shard.Name(opts.Out)
-	// Uploads finish after an interrupt: the rows done are kept either way.
 	resume := replay.Fresh
 	switch {
 	case opts.RetryErrors:
@@ -245,7 +244,9 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	case opts.Resume:
 		resume = replay.Continue
 	}
-	out, err := replay.CreateDestination(context.WithoutCancel(ctx), outName, os.TempDir(), resume)
+	// An interrupt ends the start (a bucket that does not answer); the
+	// upload at the end finishes after one: the rows done are kept.
+	out, err := replay.CreateDestination(ctx, outName, os.TempDir(), resume)
 	var kept *replay.KeptError
 	switch {
 	case errors.As(err, &kept):

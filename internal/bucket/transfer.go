@@ -7,14 +7,67 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
+	"time"
 
 	"gocloud.dev/blob"
 )
 
+// stallGuard ends a transfer that makes no progress for RequestTimeout. A
+// whole upload or download may rightly take longer than that, but not that
+// long without a byte moving: a server that accepts and never answers
+// fails the transfer instead of hanging it (and whoever waits for it).
+type stallGuard struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	timer  *time.Timer
+	fired  atomic.Bool
+}
+
+func newStallGuard(parent context.Context) *stallGuard {
+	g := &stallGuard{}
+	g.ctx, g.cancel = context.WithCancel(parent)
+	g.timer = time.AfterFunc(RequestTimeout, func() {
+		g.fired.Store(true)
+		g.cancel()
+	})
+	return g
+}
+
+// reader is r, each read that moves bytes counting as progress.
+func (g *stallGuard) reader(r io.Reader) io.Reader { return &guardedReader{r, g} }
+
+// stop ends the guard and its context.
+func (g *stallGuard) stop() {
+	g.timer.Stop()
+	g.cancel()
+}
+
+// err names the stall when it is why err came.
+func (g *stallGuard) err(err error) error {
+	if g.fired.Load() {
+		return fmt.Errorf("%w (%v without progress): %v", ErrTimeout, RequestTimeout, err)
+	}
+	return err
+}
+
+type guardedReader struct {
+	r io.Reader
+	g *stallGuard
+}
+
+func (r *guardedReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.g.timer.Reset(RequestTimeout)
+	}
+	return n, err
+}
+
 // Upload copies the local file at path to the object loc names, streaming
 // it. The object appears whole or not at all: a provider commits an object
 // (or a multipart upload) only when the writer closes, and ctx's end before
-// that abandons it.
+// that abandons it, as does RequestTimeout without progress (ErrTimeout).
 func Upload(ctx context.Context, path string, loc Location) error {
 	b, err := Open(ctx, loc)
 	if err != nil {
@@ -25,34 +78,39 @@ func Upload(ctx context.Context, path string, loc Location) error {
 		return err
 	}
 	defer f.Close()
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w, err := b.NewWriter(wctx, loc.Key, &blob.WriterOptions{ContentType: "application/vnd.apache.parquet"})
+	// The file is read as fast as the bucket takes it: a read is progress,
+	// and after the last one the commit has RequestTimeout.
+	g := newStallGuard(ctx)
+	defer g.stop()
+	w, err := b.NewWriter(g.ctx, loc.Key, &blob.WriterOptions{ContentType: "application/vnd.apache.parquet"})
 	if err != nil {
-		return fmt.Errorf("upload %s: %w", loc, cleanErr(err))
+		return fmt.Errorf("upload %s: %w", loc, g.err(cleanErr(err)))
 	}
-	if _, err := io.Copy(w, f); err != nil {
-		cancel() // abandon: the half-sent object must not be committed
+	if _, err := io.Copy(w, g.reader(f)); err != nil {
+		g.cancel() // abandon: the half-sent object must not be committed
 		_ = w.Close()
-		return fmt.Errorf("upload %s: %w", loc, err)
+		return fmt.Errorf("upload %s: %w", loc, g.err(err))
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("upload %s: %w", loc, cleanErr(err))
+		return fmt.Errorf("upload %s: %w", loc, g.err(cleanErr(err)))
 	}
 	return nil
 }
 
 // Download copies the object loc names to path (written as path+".tmp"
 // and renamed), streaming it. A missing object is an error wrapping
-// ErrNotFound and leaves nothing behind.
+// ErrNotFound and leaves nothing behind; so is RequestTimeout without
+// progress (ErrTimeout).
 func Download(ctx context.Context, loc Location, path string) error {
 	b, err := Open(ctx, loc)
 	if err != nil {
 		return err
 	}
-	r, err := b.NewReader(ctx, loc.Key, nil)
+	g := newStallGuard(ctx)
+	defer g.stop()
+	r, err := b.NewReader(g.ctx, loc.Key, nil)
 	if err != nil {
-		return fmt.Errorf("download %s: %w", loc, cleanErr(err))
+		return fmt.Errorf("download %s: %w", loc, g.err(cleanErr(err)))
 	}
 	defer r.Close()
 	tmp := path + ".tmp"
@@ -60,8 +118,8 @@ func Download(ctx context.Context, loc Location, path string) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(f, r)
-	err = errors.Join(err, f.Sync(), f.Close())
+	_, err = io.Copy(f, g.reader(r))
+	err = errors.Join(g.err(err), f.Sync(), f.Close())
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("download %s: %w", loc, err)
@@ -73,15 +131,18 @@ func Download(ctx context.Context, loc Location, path string) error {
 	return nil
 }
 
-// Exists reports whether the object loc names exists.
+// Exists reports whether the object loc names exists. The request has
+// RequestTimeout (ErrTimeout) and ends with ctx.
 func Exists(ctx context.Context, loc Location) (bool, error) {
 	b, err := Open(ctx, loc)
 	if err != nil {
 		return false, err
 	}
-	ok, err := b.Exists(ctx, loc.Key)
+	ectx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
+	ok, err := b.Exists(ectx, loc.Key)
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", loc, cleanErr(err))
+		return false, fmt.Errorf("%s: %w", loc, timeoutErr(ectx, cleanErr(err)))
 	}
 	return ok, nil
 }

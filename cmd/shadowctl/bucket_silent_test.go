@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shadowctl/shadowctl/internal/bucket"
+)
+
+// silentBucket listens on loopback, accepts every connection and never
+// answers: a bucket endpoint that hangs. accepted gets a value per
+// connection.
+func silentBucket(t *testing.T) (addr string, accepted <-chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := make(chan struct{}, 64)
+	held := make(chan net.Conn, 64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held <- c // read nothing, answer nothing
+			select {
+			case acc <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for {
+			select {
+			case c := <-held:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	return ln.Addr().String(), acc
+}
+
+// TestReplayToASilentBucketEnds: replay --out to a bucket endpoint that
+// accepts and never answers fails with one line and exit 1 once a request
+// has had bucket.RequestTimeout, and an interrupt ends it at once (exit
+// 130) rather than waiting.
+func TestReplayToASilentBucketEnds(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "rec.parquet")
+	writeReplayFixture(t, rec, 3)
+	t.Setenv("TMPDIR", t.TempDir())
+	// within runs replay to the bucket at addr under ctx, and fails the
+	// test if it has not ended 30 s later.
+	within := func(ctx context.Context, t *testing.T, addr string) (string, int) {
+		out := "s3://silent/run1/r.parquet?endpoint=http://" + addr + "&region=us-east-1&use_path_style=true"
+		t.Helper()
+		type res struct {
+			stderr string
+			code   int
+		}
+		done := make(chan res, 1)
+		go func() {
+			_, stderr, code := runCLIContext(ctx, t, "replay", "--target", "http://127.0.0.1:1", "--out", out, rec)
+			done <- res{stderr, code}
+		}()
+		select {
+		case r := <-done:
+			return r.stderr, r.code
+		case <-time.After(30 * time.Second):
+			t.Fatal("replay still waiting for the bucket after 30s")
+			return "", 0
+		}
+	}
+
+	t.Run("timeout", func(t *testing.T) {
+		defer func(d time.Duration) { bucket.RequestTimeout = d }(bucket.RequestTimeout)
+		bucket.RequestTimeout = 300 * time.Millisecond
+		addr, _ := silentBucket(t)
+		stderr, code := within(context.Background(), t, addr)
+		if code != exitFailed || !strings.Contains(stderr, "no answer from the bucket in time (300ms)") ||
+			strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("exit %d, stderr %q; want exit 1 and one line saying the bucket did not answer", code, stderr)
+		}
+	})
+	t.Run("interrupt", func(t *testing.T) {
+		addr, accepted := silentBucket(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-accepted: // the request is waiting on the bucket
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		start := time.Now()
+		stderr, code := within(ctx, t, addr)
+		if code != exitInterrupted {
+			t.Errorf("exit %d, stderr %q; want 130", code, stderr)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("took %v to stop after the interrupt", d)
+		}
+	})
+}
