@@ -2,8 +2,6 @@ package replay
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -70,8 +68,9 @@ func CreateDestination(ctx context.Context, name, spool string, resume Resume) (
 	if !loc.IsObject() {
 		return nil, fmt.Errorf("%s: want an object ending in %s, or a prefix with a shard", loc, parquetfile.Ext)
 	}
-	sum := sha256.Sum256([]byte(loc.Bucket + "\x00" + loc.Key))
-	local := filepath.Join(spool, "shadowctl-results-"+hex.EncodeToString(sum[:6])+"-"+bucket.LocalName(loc))
+	// Named by the object, however the URL's query is ordered: a run that
+	// resumes finds the copy an earlier one kept.
+	local := filepath.Join(spool, "shadowctl-results-"+loc.ID()+"-"+bucket.LocalName(loc))
 	if parquetfile.Busy(local) {
 		// Another run on this machine writes the same object.
 		return nil, fmt.Errorf("%s: %w", loc, ErrBusy)

@@ -149,3 +149,47 @@ func TestDestinationKeepsAnUnuploadedCopy(t *testing.T) {
 		t.Errorf("object has %d rows after the resumed upload, want 2", n)
 	}
 }
+
+// TestDestinationFindsItsKeptCopyWhateverTheQueryOrder: the copy kept after
+// a failed upload is found by a run naming the same object with the URL's
+// parameters in another order: resumed with resume, refused without.
+func TestDestinationFindsItsKeptCopyWhateverTheQueryOrder(t *testing.T) {
+	defer func(d time.Duration) { uploadBackoff = d }(uploadBackoff)
+	uploadBackoff = time.Millisecond
+	ctx := context.Background()
+	root, spool := t.TempDir(), t.TempDir()
+	obj := "file://" + filepath.ToSlash(filepath.Join(root, "r.parquet"))
+	d, err := CreateDestination(ctx, obj+"?create_dir=true&no_tmp_dir=true", spool, Fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Write([]Result{{ID: "a", Method: "POST", Path: "/p"}}); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(root) // the bucket's folder becomes a file: the upload fails
+	os.WriteFile(root, []byte("in the way"), 0o600)
+	if err := d.Close(); !errors.Is(err, ErrUpload) {
+		t.Fatalf("Close with the bucket gone: %v, want ErrUpload", err)
+	}
+	os.Remove(root)
+	os.MkdirAll(root, 0o700)
+
+	reordered := obj + "?no_tmp_dir=true&create_dir=true"
+	var ke *KeptError
+	if _, err := CreateDestination(ctx, reordered, spool, Fresh); !errors.As(err, &ke) {
+		t.Errorf("a fresh run, the query reordered: %v, want a KeptError", err)
+	}
+	d, err = CreateDestination(ctx, reordered, spool, Continue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Done.Len() != 1 || !d.Done.Has("a") {
+		t.Errorf("resumed with %d ids done, want the kept row a", d.Done.Len())
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := countResults(t, filepath.Join(root, "r.parquet")); n != 1 {
+		t.Errorf("object has %d rows, want the kept 1", n)
+	}
+}
