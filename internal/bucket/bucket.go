@@ -170,7 +170,8 @@ func Open(ctx context.Context, loc Location) (*blob.Bucket, error) {
 	}
 	b, err := blob.OpenBucket(ctx, loc.Bucket)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", Redact(loc.Bucket), cleanErr(err))
+		// gocloud's error repeats the URL, its query (a token) and all.
+		return nil, fmt.Errorf("open bucket %s: %w", Redact(loc.Bucket), redactErr(cleanErr(err), loc.Bucket))
 	}
 	if opened.m == nil {
 		opened.m = map[string]*blob.Bucket{}

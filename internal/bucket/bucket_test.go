@@ -200,3 +200,25 @@ func TestLocationID(t *testing.T) {
 		t.Errorf("ID %q: want 12 hex digits", secret)
 	}
 }
+
+// TestOpenErrorsAreRedacted: gocloud's error for a URL it refuses repeats
+// the URL as given; what Open returns says what is wrong with the URL
+// without the values of its private parameters (a token, a key).
+func TestOpenErrorsAreRedacted(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ raw, want string }{
+		{"s3://bkt/x?region=us-east-1&token=hunter2-session-token", `unknown query parameter "token"`},
+		{"s3://bkt/x?token=hunter2-session-token&region=us-east-1", `unknown query parameter "token"`},
+		{"file://" + filepath.ToSlash(dir) + "?secret_key_path=/keys/hunter2-key", "must supply both base_url and secret_key_path"},
+		{"file://" + filepath.ToSlash(dir) + "?bogus=hunter2-value", `invalid query parameter "bogus"`},
+	} {
+		loc, err := bucket.Parse(tc.raw, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = bucket.Open(context.Background(), loc)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Open(%s): %v; want an error saying %q without the secret", tc.raw, err, tc.want)
+		}
+	}
+}

@@ -73,3 +73,49 @@ func Redact(raw string) string {
 	u.RawQuery = b.String()
 	return u.String()
 }
+
+// redactIn is text with what it says of the URL raw redacted: raw itself,
+// its query, and the values of its parameters not known to be public (those
+// of 8 characters or more: a shorter one is no secret worth mangling the
+// text for). gocloud's errors repeat the URL they were given as it was.
+func redactIn(text, raw string) string {
+	text = strings.ReplaceAll(text, raw, Redact(raw))
+	u, err := url.Parse(raw)
+	if err != nil || u.RawQuery == "" {
+		return text
+	}
+	if red, _ := url.Parse(Redact(raw)); red != nil && red.RawQuery != "" {
+		text = strings.ReplaceAll(text, u.RawQuery, red.RawQuery)
+	}
+	q, _ := url.ParseQuery(u.RawQuery)
+	for k, vs := range q {
+		if publicParams[k] {
+			continue
+		}
+		for _, v := range vs {
+			if len(v) >= 8 {
+				text = strings.ReplaceAll(text, url.QueryEscape(v), "REDACTED")
+				text = strings.ReplaceAll(text, v, "REDACTED")
+			}
+		}
+	}
+	return text
+}
+
+// redactedErr is an error whose message has been through redactIn; it
+// still unwraps to the error it tells of, for errors.Is and gcerrors.
+type redactedErr struct {
+	msg string
+	err error
+}
+
+func (e *redactedErr) Error() string { return e.msg }
+func (e *redactedErr) Unwrap() error { return e.err }
+
+// redactErr is err, its message redacted of the URL raw.
+func redactErr(err error, raw string) error {
+	if msg := redactIn(err.Error(), raw); msg != err.Error() {
+		return &redactedErr{msg, err}
+	}
+	return err
+}
