@@ -144,6 +144,9 @@ func TestBucketURLUsageErrors(t *testing.T) {
 			`--out: bad bucket URL "s3://bkt/rec": credentials in a URL are not used`},
 		{[]string{"record", "--upstream", "http://127.0.0.1:1", "--out", "s3:///rec"}, `--out: bad bucket URL "s3:///rec": no bucket name`},
 		{[]string{"record", "--upstream", "http://127.0.0.1:1", "--out", "s3://b/rec", "--spool", ""}, "--spool: want a folder"},
+		// Found at start, not at the first upload minutes later.
+		{[]string{"record", "--upstream", "http://127.0.0.1:1", "--out", "s3://b/rec?nosuch=1"}, `--out: open bucket s3://b`},
+		{[]string{"record", "--upstream", "http://127.0.0.1:1", "--shadow", "http://127.0.0.1:2", "--shadow-out", "s3://b/sh?nosuch=1"}, `--shadow-out: open bucket s3://b`},
 		{[]string{"replay", "--target", "http://127.0.0.1:1", "--out", "file://host/x.parquet", rec}, `--out: bad bucket URL "file://host/x.parquet": want file:///absolute/path`},
 	} {
 		_, stderr, code := runCLI(t, tc.args...)

@@ -52,6 +52,14 @@ func checkBucketOut(flag, out, spool, what string) (*bucketOut, error) {
 	if spool == "" {
 		return nil, usageErrorf("--spool: want a folder (files bound for --%s are written there until uploaded)", flag)
 	}
+	// Opened now (no request is made): a parameter the provider does not
+	// know, or missing credentials, is refused at start rather than at
+	// the first upload, minutes into serving traffic.
+	ctx, cancel := context.WithTimeout(context.Background(), bucket.RequestTimeout)
+	defer cancel()
+	if _, err := bucket.Open(ctx, loc); err != nil {
+		return nil, usageErrorf("--%s: %v", flag, err)
+	}
 	// A folder of its own per destination: recorders sharing --spool (its
 	// default is one per machine) must each upload only their own files,
 	// and a restarted one still finds what it left for the same --out.
