@@ -241,6 +241,8 @@ func TestRecordShadowFlags(t *testing.T) {
 		{[]string{"--shadow", "ftp://x"}, "--shadow \"ftp://x\": want an http:// or https:// URL"},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-sample", "2"}, "--shadow-sample 2: want a fraction"},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-key", "cookie:x"}, "--shadow-key"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-key", "header:Bad Name"}, "--shadow-key: key \"header:Bad Name\""},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-key", "header:Connection"}, "is a connection header"},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-header", "X: a\r\nB: c"}, "--shadow-header"},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-out", "./recordings"}, "is --out"},
 		// The same folder written another way, or one inside the other:
