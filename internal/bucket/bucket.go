@@ -168,7 +168,10 @@ func Open(ctx context.Context, loc Location) (*blob.Bucket, error) {
 	if err := checkGCSCredentials(ctx, loc.Bucket); err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", Redact(loc.Bucket), err)
 	}
-	b, err := blob.OpenBucket(ctx, loc.Bucket)
+	b, anon, err := openGCSAnonymous(ctx, loc.Bucket)
+	if !anon {
+		b, err = blob.OpenBucket(ctx, loc.Bucket)
+	}
 	if err != nil {
 		// gocloud's error repeats the URL, its query (a token) and all.
 		return nil, fmt.Errorf("open bucket %s: %w", Redact(loc.Bucket), redactErr(cleanErr(err), loc.Bucket))

@@ -3,6 +3,9 @@ package bucket
 import (
 	"context"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -48,5 +51,37 @@ func TestGCSWithoutCredentials(t *testing.T) {
 	}
 	if asked != 0 {
 		t.Errorf("credentials looked up %d times for URLs that need none", asked)
+	}
+}
+
+// A gs:// URL that asks for no credentials opens without looking for them:
+// gocloud's opener would, and print a warning on standard output (where
+// `report --format json` writes) when there are none.
+func TestGCSAnonymousPrintsNothing(t *testing.T) {
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "none.json"))
+	t.Setenv("STORAGE_EMULATOR_HOST", "")
+	t.Setenv("STORAGE_EMULATOR_HOST_GRPC", "")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = w
+	defer func() { os.Stdout = stdout }()
+	for _, u := range []string{"gs://anon-bkt-1/rec/?anonymous=true", "gs://anon-bkt-2/rec/?access_id=-"} {
+		loc, err := Parse(u, ".parquet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Opening makes no request: no network is needed.
+		if _, err := Open(context.Background(), loc); err != nil {
+			t.Errorf("Open %s: %v", u, err)
+		}
+	}
+	os.Stdout = stdout
+	w.Close()
+	out, _ := io.ReadAll(r)
+	if len(out) > 0 {
+		t.Errorf("opening anonymous gs:// buckets printed on standard output: %q", out)
 	}
 }
