@@ -23,9 +23,12 @@ type Destination struct {
 	// Local is the file being written: the destination itself, or its
 	// spool copy.
 	Local string
-	ctx   context.Context
-	loc   bucket.Location
-	up    bool
+	// Abandon, when set, closes to give up an upload Close is making (a
+	// second interrupt): the copy is then kept, as after a failed upload.
+	Abandon <-chan struct{}
+	ctx     context.Context
+	loc     bucket.Location
+	up      bool
 }
 
 // ErrUpload is wrapped by the error of a results file that could not be
@@ -113,25 +116,39 @@ var uploadBackoff = time.Second
 // Close finalizes the file and, for a bucket, uploads it (retrying with
 // backoff), then removes the spool copy. An upload that keeps failing
 // returns an error wrapping ErrUpload and keeps the copy, which a run with
-// resume picks up.
+// resume picks up; so does an upload given up when Abandon closes.
 func (d *Destination) Close() error {
 	if err := d.Output.Close(); err != nil || !d.up {
 		return err
 	}
+	ctx, cancel := context.WithCancel(d.ctx)
+	defer cancel()
+	if d.Abandon != nil {
+		go func() { // ends when Close returns, at the latest
+			select {
+			case <-d.Abandon:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
 	var err error
 	wait := uploadBackoff
 	for try := 1; try <= uploadTries; try++ {
-		if err = bucket.Upload(d.ctx, d.Local, d.loc); err == nil {
+		if err = bucket.Upload(ctx, d.Local, d.loc); err == nil {
 			return os.Remove(d.Local)
 		}
-		if try == uploadTries || d.ctx.Err() != nil {
+		if try == uploadTries || ctx.Err() != nil {
 			break
 		}
 		select {
 		case <-time.After(wait):
-		case <-d.ctx.Done():
+		case <-ctx.Done():
 		}
 		wait *= 2
+	}
+	if ctx.Err() != nil && d.ctx.Err() == nil {
+		err = errors.New("upload abandoned")
 	}
 	return fmt.Errorf("%s: %w (the results are kept in %s, and a run that resumes uploads them): %v", d.Name, ErrUpload, d.Local, err)
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -113,4 +115,66 @@ func TestReplayToASilentBucketEnds(t *testing.T) {
 			t.Errorf("took %v to stop after the interrupt", d)
 		}
 	})
+}
+
+// TestReplaySecondInterruptAbandonsTheUpload: the upload at the end goes on
+// after an interrupt (the rows done must reach the bucket), but a second
+// one gives it up at once, the results kept in the spool for --resume,
+// rather than after four tries of bucket.RequestTimeout each.
+func TestReplaySecondInterruptAbandonsTheUpload(t *testing.T) {
+	putting := make(chan struct{}, 8)
+	release := make(chan struct{})
+	s3 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut {
+			w.WriteHeader(http.StatusNotFound) // no object yet
+			return
+		}
+		putting <- struct{}{}
+		<-release // takes the upload and never answers
+	}))
+	defer s3.Close()
+	defer close(release) // before Close, which waits for the handler
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	spool := t.TempDir()
+	t.Setenv("TMPDIR", spool)
+	model := httptest.NewServer(http.HandlerFunc(labelModel))
+	defer model.Close()
+	rec := filepath.Join(t.TempDir(), "rec.parquet")
+	writeReplayFixture(t, rec, 3)
+
+	again := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), againKey{}, (<-chan struct{})(again)))
+	defer cancel()
+	go func() {
+		<-putting // the upload has begun: interrupt twice
+		cancel()
+		close(again)
+	}()
+	out := "s3://b/run/r.parquet?endpoint=" + s3.URL + "&region=us-east-1&use_path_style=true"
+	done := make(chan struct{})
+	var stderr string
+	var code int
+	start := time.Now()
+	go func() {
+		defer close(done)
+		_, stderr, code = runCLIContext(ctx, t, "replay", "--target", model.URL, "--out", out, rec)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("replay still uploading 30s after the second interrupt")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v", d)
+	}
+	kept, _ := filepath.Glob(filepath.Join(spool, "shadowctl-results-*.parquet"))
+	if code == exitOK || !strings.Contains(stderr, "upload abandoned") || !strings.Contains(stderr, "kept in") {
+		t.Errorf("exit %d, stderr %q; want a failure saying the upload was abandoned and the results kept", code, stderr)
+	}
+	if len(kept) == 0 {
+		all, _ := filepath.Glob(filepath.Join(spool, "*", "*"))
+		t.Errorf("no results kept in the spool: %v (stderr %q)", all, stderr)
+	}
 }

@@ -347,6 +347,10 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	}
 	// Interrupted, stopped by a bad recording or done, the rows done are
 	// safe once the file is closed: then say what was done, last.
+	if out.Local != out.Name && interrupted {
+		logger.Info("uploading the results file; Ctrl-C again abandons the upload (the file is kept for --resume)", "file", out.Local)
+	}
+	out.Abandon = againInterrupt(ctx)
 	closeErr := out.Close()
 	if closeErr != nil && !errors.Is(closeErr, replay.ErrUpload) {
 		return writeFailure(closeErr, out, sum.Sent)
