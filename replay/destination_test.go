@@ -82,19 +82,7 @@ func TestDestinationInABucket(t *testing.T) {
 	}
 	os.Remove(root)
 	os.MkdirAll(root, 0o700)
-	d, err = CreateDestination(ctx, url, spool, Continue)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Done.Len() != 3 {
-		t.Errorf("resumed the spool copy with %d done, want 3", d.Done.Len())
-	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if n := countResults(t, obj); n != 3 {
-		t.Errorf("object has %d rows after the resumed upload, want 3", n)
-	}
+	resumeAndUpload(t, url, spool, 3, obj)
 }
 
 // TestDestinationKeepsAnUnuploadedCopy: the local copy of results whose
@@ -115,14 +103,8 @@ func TestDestinationKeepsAnUnuploadedCopy(t *testing.T) {
 	if err := d.Write([]Result{{ID: "a", Method: "POST", Path: "/p"}, {ID: "b", Method: "POST", Path: "/p"}}); err != nil {
 		t.Fatal(err)
 	}
-	os.RemoveAll(root) // the bucket's folder becomes a file: the upload fails
-	os.WriteFile(root, []byte("in the way"), 0o600)
-	if err := d.Close(); !errors.Is(err, ErrUpload) {
-		t.Fatalf("Close with the bucket gone: %v, want ErrUpload", err)
-	}
+	closeWithTheBucketGone(t, d, root)
 	kept := d.Local
-	os.Remove(root)
-	os.MkdirAll(root, 0o700)
 
 	_, err = CreateDestination(ctx, url, spool, Fresh)
 	var ke *KeptError
@@ -135,19 +117,7 @@ func TestDestinationKeepsAnUnuploadedCopy(t *testing.T) {
 	if _, err := os.Stat(obj); !os.IsNotExist(err) {
 		t.Errorf("the refused run wrote the object: %v", err)
 	}
-	d, err = CreateDestination(ctx, url, spool, Continue)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Done.Len() != 2 {
-		t.Errorf("resumed the kept copy with %d done, want 2", d.Done.Len())
-	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if n := countResults(t, obj); n != 2 {
-		t.Errorf("object has %d rows after the resumed upload, want 2", n)
-	}
+	resumeAndUpload(t, url, spool, 2, obj)
 }
 
 // TestDestinationFindsItsKeptCopyWhateverTheQueryOrder: the copy kept after
@@ -166,30 +136,45 @@ func TestDestinationFindsItsKeptCopyWhateverTheQueryOrder(t *testing.T) {
 	if err := d.Write([]Result{{ID: "a", Method: "POST", Path: "/p"}}); err != nil {
 		t.Fatal(err)
 	}
-	os.RemoveAll(root) // the bucket's folder becomes a file: the upload fails
-	os.WriteFile(root, []byte("in the way"), 0o600)
-	if err := d.Close(); !errors.Is(err, ErrUpload) {
-		t.Fatalf("Close with the bucket gone: %v, want ErrUpload", err)
-	}
-	os.Remove(root)
-	os.MkdirAll(root, 0o700)
+	closeWithTheBucketGone(t, d, root)
 
 	reordered := obj + "?no_tmp_dir=true&create_dir=true"
 	var ke *KeptError
 	if _, err := CreateDestination(ctx, reordered, spool, Fresh); !errors.As(err, &ke) {
 		t.Errorf("a fresh run, the query reordered: %v, want a KeptError", err)
 	}
-	d, err = CreateDestination(ctx, reordered, spool, Continue)
+	resumeAndUpload(t, reordered, spool, 1, filepath.Join(root, "r.parquet"))
+}
+
+// closeWithTheBucketGone closes d with the file bucket's folder root made
+// a file, so that every upload fails and the copy is kept, then makes root
+// a folder again.
+func closeWithTheBucketGone(t *testing.T, d *Destination, root string) {
+	t.Helper()
+	os.RemoveAll(root) // the object and fileblob's attributes beside it
+	os.WriteFile(root, []byte("in the way"), 0o600)
+	if err := d.Close(); !errors.Is(err, ErrUpload) {
+		t.Fatalf("Close with the bucket gone: %v, want ErrUpload", err)
+	}
+	os.Remove(root)
+	os.MkdirAll(root, 0o700)
+}
+
+// resumeAndUpload resumes the results at url, which must find want rows
+// done, and closes them: the object at obj then holds those rows.
+func resumeAndUpload(t *testing.T, url, spool string, want int64, obj string) {
+	t.Helper()
+	d, err := CreateDestination(context.Background(), url, spool, Continue)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Done.Len() != 1 || !d.Done.Has("a") {
-		t.Errorf("resumed with %d ids done, want the kept row a", d.Done.Len())
+	if int64(d.Done.Len()) != want {
+		t.Errorf("resumed with %d rows done, want %d", d.Done.Len(), want)
 	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := countResults(t, filepath.Join(root, "r.parquet")); n != 1 {
-		t.Errorf("object has %d rows, want the kept 1", n)
+	if n := countResults(t, obj); n != want {
+		t.Errorf("object has %d rows after the resumed upload, want %d", n, want)
 	}
 }

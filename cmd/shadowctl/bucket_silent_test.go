@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -11,48 +10,8 @@ import (
 	"time"
 
 	"github.com/shadowctl/shadowctl/internal/bucket"
+	"github.com/shadowctl/shadowctl/internal/s3test"
 )
-
-// silentBucket listens on loopback, accepts every connection and never
-// answers: a bucket endpoint that hangs. accepted gets a value per
-// connection.
-func silentBucket(t *testing.T) (addr string, accepted <-chan struct{}) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc := make(chan struct{}, 64)
-	held := make(chan net.Conn, 64)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			held <- c // read nothing, answer nothing
-			select {
-			case acc <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		for {
-			select {
-			case c := <-held:
-				c.Close()
-			default:
-				return
-			}
-		}
-	})
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	return ln.Addr().String(), acc
-}
 
 // TestReplayToASilentBucketEnds: replay --out to a bucket endpoint that
 // accepts and never answers fails with one line and exit 1 once a request
@@ -88,7 +47,7 @@ func TestReplayToASilentBucketEnds(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		defer func(d time.Duration) { bucket.RequestTimeout = d }(bucket.RequestTimeout)
 		bucket.RequestTimeout = 300 * time.Millisecond
-		addr, _ := silentBucket(t)
+		addr, _ := s3test.Silent(t)
 		stderr, code := within(context.Background(), t, addr)
 		if code != exitFailed || !strings.Contains(stderr, "no answer from the bucket in time (300ms)") ||
 			strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
@@ -96,7 +55,7 @@ func TestReplayToASilentBucketEnds(t *testing.T) {
 		}
 	})
 	t.Run("interrupt", func(t *testing.T) {
-		addr, accepted := silentBucket(t)
+		addr, accepted := s3test.Silent(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go func() {

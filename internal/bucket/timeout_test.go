@@ -3,50 +3,24 @@ package bucket
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/shadowctl/shadowctl/internal/s3test"
 )
 
 // An S3 endpoint that accepts connections and never answers fails a
 // listing, an open, an existence check, an upload and a download with
 // ErrTimeout, instead of hanging them.
 func TestSilentEndpointTimesOut(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	held := make(chan net.Conn, 64)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			held <- c // read nothing, answer nothing
-		}
-	}()
-	defer func() {
-		for {
-			select {
-			case c := <-held:
-				c.Close()
-			default:
-				return
-			}
-		}
-	}()
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	addr, _ := s3test.Silent(t)
 	old := RequestTimeout
 	RequestTimeout = 300 * time.Millisecond
 	defer func() { RequestTimeout = old }()
-	base := "s3://silent-bucket/rec?endpoint=http://" + ln.Addr().String() + "&region=us-east-1&use_path_style=true"
-	obj := "s3://silent-bucket/rec/b.parquet?endpoint=http://" + ln.Addr().String() + "&region=us-east-1&use_path_style=true"
+	base := "s3://silent-bucket/rec?endpoint=http://" + addr + "&region=us-east-1&use_path_style=true"
+	obj := "s3://silent-bucket/rec/b.parquet?endpoint=http://" + addr + "&region=us-east-1&use_path_style=true"
 	dir := t.TempDir()
 	file := filepath.Join(dir, "up.parquet")
 	if err := os.WriteFile(file, []byte("PAR1 not much PAR1"), 0o600); err != nil {
@@ -69,7 +43,7 @@ func TestSilentEndpointTimesOut(t *testing.T) {
 			return err
 		}},
 		{"open", func() error {
-			loc, err := Parse("s3://silent-bucket/rec/a.parquet?endpoint=http://"+ln.Addr().String()+"&region=us-east-1&use_path_style=true", ".parquet")
+			loc, err := Parse("s3://silent-bucket/rec/a.parquet?endpoint=http://"+addr+"&region=us-east-1&use_path_style=true", ".parquet")
 			if err != nil {
 				return err
 			}
