@@ -85,6 +85,11 @@ func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) answer {
 		a.notKept = true
 	case err != nil:
 		drop()
+		if ctx.Err() != nil {
+			// Cut by the copy's timeout (a timeout) or by Close's
+			// deadline (canceled: not the shadow's failure, no row).
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
 		a.Err, a.Kind = "read body: "+err.Error(), replay.Classify(err, 0)
 	default:
 		a.Body, a.Kind = body, replay.Classify(nil, res.StatusCode)

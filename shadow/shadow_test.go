@@ -537,6 +537,40 @@ func TestShadowCountsCopiesCutWhenStoppingAsClosed(t *testing.T) {
 	}
 }
 
+// A copy cut by Close's deadline while its answer's body is still coming
+// is closed too, not a row of kind timeout against the shadow.
+func TestShadowCountsCopiesCutMidAnswerAsClosed(t *testing.T) {
+	hang := make(chan struct{})
+	defer close(hang)
+	drip := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.Write([]byte(`{"predictio`))
+		w.(http.Flusher).Flush()
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	})
+	rg := newRig(t, model(func(string) string { return "cat" }), drip, Options{Concurrency: 4, Timeout: time.Minute})
+	for i := range 3 {
+		if code, _ := rg.post(t, fmt.Sprintf("/p/%d", i), `{}`); code != 200 {
+			t.Fatalf("client got %d", code)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := rg.shadow.Close(ctx); err == nil {
+		t.Error("Close cut copies and said nothing")
+	}
+	st := rg.shadow.Stats()
+	if st.Mirrored != 0 || st.Dropped[DropClosed] != 3 || len(rg.rows.byID()) != 0 {
+		t.Errorf("mirrored %d, closed %d, %d rows; want 0, 3 and none", st.Mirrored, st.Dropped[DropClosed], len(rg.rows.byID()))
+	}
+	if h := rg.shadow.held.Load(); h != 0 {
+		t.Errorf("%d bytes still held", h)
+	}
+}
+
 // countingRows takes every other row and counts the rest as dropped, as a
 // results spool whose queue is full would.
 type countingRows struct {
