@@ -165,6 +165,9 @@ func (l *liveShadow) summary() string {
 		st.Mirrored, st.DroppedTotal(),
 		shadow.DropQueueFull, st.Dropped[shadow.DropQueueFull], shadow.DropUnheld, st.Dropped[shadow.DropUnheld],
 		shadow.DropClosed, st.Dropped[shadow.DropClosed], st.Agreed, st.Compared, rs.Recorded, l.out)
+	if st.Skipped > 0 {
+		line += fmt.Sprintf(" (%d rows too large to compare live; the report compares them)", st.Skipped)
+	}
 	if n := rs.DroppedTotal(); n > 0 {
 		line += fmt.Sprintf(" (%d rows lost: %s=%d, %s=%d, %s=%d)", n, spool.DropQueueFull, rs.Dropped[spool.DropQueueFull],
 			spool.DropWriteError, rs.Dropped[spool.DropWriteError], spool.DropClosed, rs.Dropped[spool.DropClosed])

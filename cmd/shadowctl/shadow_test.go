@@ -322,6 +322,53 @@ func TestLiveShadowSummaryCountsTheRowsLost(t *testing.T) {
 	}
 }
 
+// The closing line says how many rows were too large to compare live, so
+// that "9 of 9 agreeing, 10 rows" does not leave a row unexplained.
+func TestLiveShadowSummarySaysWhatWasNotCompared(t *testing.T) {
+	big := `{"predictions":[` + strings.Repeat(`1.5,`, 25<<10) + `1.5]}`
+	answer := func(body string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.Write([]byte(body))
+		})
+	}
+	up := httptest.NewServer(answer(`{"predictions":[1.5]}`))
+	defer up.Close()
+	cand := httptest.NewServer(answer(big))
+	defer cand.Close()
+	target, _ := url.Parse(cand.URL)
+	sh, err := shadow.New(shadow.Options{Target: target, Sample: 1, MaxHeld: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(up.URL)
+	p, err := record.NewProxy(record.ProxyOptions{Upstream: u, MaxBody: 1 << 20, Sample: 1, Mirror: sh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewServer(p)
+	res, err := http.Post(front.URL+"/p", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	front.Close()
+	p.Close()
+	if err := sh.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := spool.New(spool.Options{Dir: t.TempDir(), Instance: "t"}, shadow.ResultsCodec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows.Close(context.Background())
+	l := &liveShadow{sh: sh, rows: rows, out: "sh"}
+	if got, want := l.summary(), "0 of 0 agreeing, 0 rows in sh (1 rows too large to compare live; the report compares them)"; !strings.HasSuffix(got, want) {
+		t.Errorf("summary %q\nwant it to end %q", got, want)
+	}
+}
+
 // cwdJoin is name under the working directory, as an absolute path.
 func cwdJoin(t *testing.T, name string) string {
 	t.Helper()
