@@ -80,9 +80,11 @@ func Parse(raw string, objectExt string) (Location, error) {
 		if u.Host != "" && u.Host != "localhost" {
 			return Location{}, fmt.Errorf("%w %q: want file:///absolute/path", ErrURL, Redact(raw))
 		}
-		dir, key := p, ""
+		// Cleaned: x, x/ and x//. name one folder, so one spool folder
+		// (Location.ID) and one opened bucket.
+		dir, key := path.Clean(p), ""
 		if objectExt != "" && strings.HasSuffix(p, objectExt) {
-			dir, key = path.Dir(p), path.Base(p)
+			dir, key = path.Dir(dir), path.Base(dir)
 		}
 		b := url.URL{Scheme: "file", Path: dir, RawQuery: u.RawQuery}
 		loc.Bucket, loc.Key = b.String(), key

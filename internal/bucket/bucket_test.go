@@ -195,6 +195,20 @@ func TestLocationID(t *testing.T) {
 			t.Errorf("ID(%s) = %s, the ID of another destination", other, got)
 		}
 	}
+	// A file:// folder however its path is spelled; an object in it too.
+	for _, set := range [][]string{
+		{"file:///tmp/bk/x", "file:///tmp/bk/x/", "file:///tmp/bk//x", "file:///tmp/bk/./x", "file://localhost/tmp/bk/x"},
+		{"file:///tmp/bk/x/r.parquet", "file:///tmp/bk//x/r.parquet", "file:///tmp/bk/x/./r.parquet"},
+	} {
+		for _, same := range set[1:] {
+			if got, want := id(same), id(set[0]); got != want {
+				t.Errorf("ID(%s) = %s, want %s as for %s", same, got, want, set[0])
+			}
+		}
+	}
+	if id("file:///tmp/bk/x") == id("file:///tmp/bk/y") {
+		t.Error("two file:// folders share an ID")
+	}
 	secret := id("azblob://ctr/rec?storage_account=acct&sas_token=hunter2")
 	if len(secret) != 12 || strings.Trim(secret, "0123456789abcdef") != "" {
 		t.Errorf("ID %q: want 12 hex digits", secret)
