@@ -3,8 +3,12 @@ package bucket
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,5 +109,41 @@ func TestSilentEndpointTimesOut(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Errorf("%s: still waiting after 30 s", c.name)
 		}
+	}
+}
+
+// An upload that is slow but moving is not taken for a dead one: the
+// provider's writer holds parts in flight and reads no more of the file
+// until one completes, and its commit comes after the last read, so an
+// upload may go longer than RequestTimeout without a read.
+func TestSlowUploadIsNotAStall(t *testing.T) {
+	old := RequestTimeout
+	RequestTimeout = 200 * time.Millisecond
+	defer func() { RequestTimeout = old }()
+	var puts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		puts.Add(1)
+		time.Sleep(3 * RequestTimeout) // a slow link: the part takes a while
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("ETag", `"e"`)
+	}))
+	defer srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	file := filepath.Join(t.TempDir(), "up.parquet")
+	if err := os.WriteFile(file, []byte("PAR1 a small file PAR1"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	loc, err := Parse("s3://slow/rec/up.parquet?endpoint="+srv.URL+"&region=us-east-1&use_path_style=true", ".parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Upload(context.Background(), file, loc); err != nil {
+		t.Errorf("a slow upload (%d requests): %v", puts.Load(), err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"gocloud.dev/blob"
 )
 
-// stallGuard ends a transfer that makes no progress for RequestTimeout. A
+// stallGuard ends a transfer that makes no progress for its limit. A
 // whole upload or download may rightly take longer than that, but not that
 // long without a byte moving: a server that accepts and never answers
 // fails the transfer instead of hanging it (and whoever waits for it).
@@ -21,13 +21,21 @@ type stallGuard struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	timer  *time.Timer
+	limit  time.Duration
 	fired  atomic.Bool
 }
 
-func newStallGuard(parent context.Context) *stallGuard {
-	g := &stallGuard{}
+// uploadStalls is how many RequestTimeouts an upload may go without a
+// read of its file: the provider's writer holds several parts in flight
+// (S3: 5 of 5 MiB) and reads on only as one completes, so on a slow link a
+// working upload reads nothing for a while. 25 MiB in 10 minutes is about
+// 43 KB/s; a link slower than that is taken for a dead one.
+const uploadStalls = 5
+
+func newStallGuard(parent context.Context, limit time.Duration) *stallGuard {
+	g := &stallGuard{limit: limit}
 	g.ctx, g.cancel = context.WithCancel(parent)
-	g.timer = time.AfterFunc(RequestTimeout, func() {
+	g.timer = time.AfterFunc(limit, func() {
 		g.fired.Store(true)
 		g.cancel()
 	})
@@ -46,7 +54,7 @@ func (g *stallGuard) stop() {
 // err names the stall when it is why err came.
 func (g *stallGuard) err(err error) error {
 	if g.fired.Load() {
-		return fmt.Errorf("%w (%v without progress): %v", ErrTimeout, RequestTimeout, err)
+		return fmt.Errorf("%w (%v without progress): %v", ErrTimeout, g.limit, err)
 	}
 	return err
 }
@@ -59,7 +67,7 @@ type guardedReader struct {
 func (r *guardedReader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	if n > 0 {
-		r.g.timer.Reset(RequestTimeout)
+		r.g.timer.Reset(r.g.limit)
 	}
 	return n, err
 }
@@ -67,7 +75,8 @@ func (r *guardedReader) Read(p []byte) (int, error) {
 // Upload copies the local file at path to the object loc names, streaming
 // it. The object appears whole or not at all: a provider commits an object
 // (or a multipart upload) only when the writer closes, and ctx's end before
-// that abandons it, as does RequestTimeout without progress (ErrTimeout).
+// that abandons it, as does uploadStalls × RequestTimeout without a read of
+// the file (ErrTimeout).
 func Upload(ctx context.Context, path string, loc Location) error {
 	b, err := Open(ctx, loc)
 	if err != nil {
@@ -79,8 +88,8 @@ func Upload(ctx context.Context, path string, loc Location) error {
 	}
 	defer f.Close()
 	// The file is read as fast as the bucket takes it: a read is progress,
-	// and after the last one the commit has RequestTimeout.
-	g := newStallGuard(ctx)
+	// and after the last one the commit has as long.
+	g := newStallGuard(ctx, uploadStalls*RequestTimeout)
 	defer g.stop()
 	w, err := b.NewWriter(g.ctx, loc.Key, &blob.WriterOptions{ContentType: "application/vnd.apache.parquet"})
 	if err != nil {
@@ -106,7 +115,7 @@ func Download(ctx context.Context, loc Location, path string) error {
 	if err != nil {
 		return err
 	}
-	g := newStallGuard(ctx)
+	g := newStallGuard(ctx, RequestTimeout)
 	defer g.stop()
 	r, err := b.NewReader(g.ctx, loc.Key, nil)
 	if err != nil {
