@@ -175,8 +175,13 @@ func Open(ctx context.Context, loc Location) (*blob.Bucket, error) {
 		b, err = blob.OpenBucket(ctx, loc.Bucket)
 	}
 	if err != nil {
-		// gocloud's error repeats the URL, its query (a token) and all.
-		return nil, fmt.Errorf("open bucket %s: %w", Redact(loc.Bucket), redactErr(cleanErr(err), loc.Bucket))
+		// gocloud's error repeats the URL, its query (a token) and all;
+		// most begin "open bucket URL:" as ours would.
+		err = redactErr(cleanErr(err), loc.Bucket)
+		if strings.HasPrefix(err.Error(), "open bucket ") {
+			return nil, err
+		}
+		return nil, fmt.Errorf("open bucket %s: %w", Redact(loc.Bucket), err)
 	}
 	if opened.m == nil {
 		opened.m = map[string]*blob.Bucket{}

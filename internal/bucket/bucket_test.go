@@ -234,5 +234,8 @@ func TestOpenErrorsAreRedacted(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("Open(%s): %v; want an error saying %q without the secret", tc.raw, err, tc.want)
 		}
+		if err != nil && strings.Count(err.Error(), "open bucket") != 1 {
+			t.Errorf("Open(%s): %v; want it to say \"open bucket\" once", tc.raw, err)
+		}
 	}
 }

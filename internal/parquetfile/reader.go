@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/parquet-go/parquet-go"
@@ -84,6 +85,10 @@ func Open[T any](path string, accept ...string) (*Reader[T], error) {
 	// and deaf to signals, and a device may never end.
 	info, err := os.Stat(path)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // "open X: stat X: …" would name it twice
+		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	if err := checkRegular(path, info); err != nil {
