@@ -24,6 +24,11 @@ type reqBody struct {
 	n    int64
 	done bool
 	err  error // the client's body failed (not at its end)
+	// body: init was called (the request has a body) of size bytes (-1:
+	// chunked); eof: it was read to its end. A body not read to its end
+	// (the upstream answered early, the client stopped) is stored cut.
+	body, eof bool
+	size      int64
 	// preloaded: buf is the whole body, read before the request went
 	// upstream (see preload), and mem reads it.
 	preloaded bool
@@ -40,6 +45,7 @@ func (*memBody) Close() error { return nil }
 // waits at most timeout (0: forever), up to max bytes are kept.
 func (b *reqBody) init(rc io.ReadCloser, w http.ResponseWriter, timeout time.Duration, bud *budget, max, size int64) {
 	b.rc = rc
+	b.body, b.size = true, size
 	b.src = clientBody{rc: rc, timeout: timeout}
 	if timeout > 0 {
 		// A copy, not the pointer: one allocation fewer per request.
@@ -54,13 +60,15 @@ func (b *reqBody) canPreload(size int64) bool { return int64(cap(b.k.buf)) >= si
 
 func (b *reqBody) Read(p []byte) (int, error) {
 	n, err := b.src.Read(p)
-	if n > 0 || (err != nil && err != io.EOF) {
+	if n > 0 || err != nil {
 		b.mu.Lock()
 		if !b.done && n > 0 {
 			b.n += int64(n)
 			b.k.add(p[:n])
 		}
-		if err != nil && err != io.EOF && b.err == nil {
+		if err == io.EOF {
+			b.eof = true
+		} else if err != nil && b.err == nil {
 			b.err = err
 		}
 		b.mu.Unlock()
@@ -167,14 +175,19 @@ func (b *reqBody) fill() {
 	_, _ = io.Copy(io.Discard, io.LimitReader(b, room+1))
 }
 
-// snapshot stops the capture and returns what was kept, giving its
-// reservation back.
+// snapshot stops the capture and returns what was kept, the bytes that
+// passed and whether what was kept is cut, giving its reservation back. A
+// body not read to its end is cut: an upstream that answered a large
+// upload early (413) leaves the rest unread, and a replay must not send
+// the part kept as the whole request.
 func (b *reqBody) snapshot() ([]byte, int64, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.done = true
 	b.k.release()
-	return b.k.buf, b.n, b.n > int64(len(b.k.buf))
+	cut := b.n > int64(len(b.k.buf)) ||
+		b.body && !b.preloaded && !b.eof && !(b.size >= 0 && b.n >= b.size)
+	return b.k.buf, b.n, cut
 }
 
 // respBody passes the response body to the client, keeping up to max bytes

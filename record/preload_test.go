@@ -83,3 +83,55 @@ func TestProxyPreloadsSmallBodies(t *testing.T) {
 		}
 	})
 }
+
+// An upstream that answers a large upload before reading it (a 413) leaves
+// the rest of the client's body unread: the row stores what passed, cut,
+// so a replay does not send that part as the whole request.
+func TestProxyStoresAnUploadAnsweredEarlyAsCut(t *testing.T) {
+	early := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+	})
+	rg := newRig(t, early, ProxyOptions{MaxBody: 16 << 20}, SinkOptions{})
+	body := bytes.Repeat([]byte("u"), 8<<20)
+	req, _ := http.NewRequest("POST", rg.front.URL+"/upload", bytes.NewReader(body))
+	res, err := http.DefaultClient.Do(req)
+	if err == nil {
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("client got %d, want 413", res.StatusCode)
+		}
+	}
+	x := rg.rows(1)[0]
+	if x.RequestBodySize >= int64(len(body)) {
+		t.Skipf("the whole body passed (%d bytes): nothing cut to show", x.RequestBodySize)
+	}
+	if !x.RequestBodyTruncated || int64(len(x.RequestBody)) != x.RequestBodySize {
+		t.Errorf("row keeps %d bytes of %d passed, truncated %v; want them all, marked truncated",
+			len(x.RequestBody), x.RequestBodySize, x.RequestBodyTruncated)
+	}
+}
+
+// A chunked body read to its end, and one of known length, are whole.
+func TestProxyStoresWholeBodiesAsWhole(t *testing.T) {
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Write([]byte("ok"))
+	})
+	rg := newRig(t, echo, ProxyOptions{MaxBody: 1 << 20}, SinkOptions{})
+	for _, chunked := range []bool{false, true} {
+		body := bytes.Repeat([]byte("w"), 200<<10)
+		var r io.Reader = bytes.NewReader(body)
+		if chunked {
+			r = io.MultiReader(r) // no length: sent chunked
+		}
+		req, _ := http.NewRequest("POST", rg.front.URL+"/w", r)
+		do(t, http.DefaultClient, req)
+	}
+	for _, x := range rg.rows(2) {
+		if x.RequestBodyTruncated || x.RequestBodySize != 200<<10 || len(x.RequestBody) != 200<<10 {
+			t.Errorf("row keeps %d bytes, size %d, truncated %v; want all 204800, whole", len(x.RequestBody), x.RequestBodySize, x.RequestBodyTruncated)
+		}
+	}
+}
