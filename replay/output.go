@@ -78,6 +78,23 @@ func CreateOutput(path string, resume Resume) (*Output, error) {
 	_, statErr := os.Stat(path)
 	exists := statErr == nil
 	if exists && resume == Fresh {
+		// Not a results file (a recording, say): the advice for one,
+		// resume it or remove it, would cost data.
+		r, err := OpenResults(path)
+		var se *parquetfile.SchemaError
+		switch {
+		case errors.As(err, &se):
+			what := "a Parquet file without shadowctl metadata"
+			if se.Schema != "" {
+				what = fmt.Sprintf("a %q file", se.Schema)
+			}
+			return nil, fmt.Errorf("%s: %w: it is %s, not results, and a run would replace it", path, ErrFormat, what)
+		case errors.Is(err, ErrFormat):
+			return nil, fmt.Errorf("%s exists, is not a results file, and a run would replace it: %w", path, err)
+		}
+		if r != nil {
+			r.Close()
+		}
 		return nil, fmt.Errorf("%s: %w", path, ErrExists)
 	}
 	var old *ResultsReader

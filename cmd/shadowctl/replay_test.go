@@ -65,6 +65,8 @@ func TestReplayUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	rec := filepath.Join(dir, "rec.parquet")
 	writeReplayFixture(t, rec, 1)
+	results := filepath.Join(dir, "results.parquet")
+	fixture.Results(t, results, []replay.Result{{ID: "a", Method: "POST", Path: "/p"}})
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -92,9 +94,10 @@ func TestReplayUsageErrors(t *testing.T) {
 		{[]string{"replay", "--target", "http://x", "--max-body", "lots", rec}, "--max-body \"lots\": want a size"},
 		{[]string{"replay", "--target", "http://x", "--max-body", "0", rec}, "--max-body \"0\""},
 		{[]string{"replay", "--target", "http://x", filepath.Join(dir, "none")}, "none"},
-		{[]string{"replay", "--target", "http://x", "--out", rec, rec}, "results file exists"},
+		// A recording as --out: said so, and never "remove it".
+		{[]string{"replay", "--target", "http://x", "--out", rec, rec}, rec + `: bad input file: it is a "shadowctl.recording/2" file, not results, and a run would replace it`},
 		// The library names the file; the command says what to do about it.
-		{[]string{"replay", "--target", "http://x", "--out", rec, rec}, rec + ": results file exists (use --resume to continue it, or remove it)"},
+		{[]string{"replay", "--target", "http://x", "--out", results, rec}, results + ": results file exists (use --resume to continue it, or remove it)"},
 	} {
 		_, stderr, code := runCLI(t, tc.args...)
 		if code != exitUsage || !strings.Contains(stderr, tc.want) {
