@@ -94,6 +94,14 @@ func (s h1Sender) send(ctx context.Context, deadline time.Time, method string, u
 				stale = false
 				res, err = pc.ReadResponse(req, nil)
 			}
+		} else if len(body) > 0 {
+			// The target may have answered before it stopped reading
+			// the body (a 413 for a large upload): that answer is the
+			// row, as http.Transport, reading while it writes, gives it.
+			if early, rerr := pc.ReadResponse(req, nil); rerr == nil {
+				res, err, stale = early, nil, false
+				res.Close = true // the request was not sent whole
+			}
 		}
 		pc.EndHead()
 		if err != nil {

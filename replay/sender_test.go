@@ -248,3 +248,40 @@ func TestEndlessAnswerStopsAtMaxBody(t *testing.T) {
 		}
 	}
 }
+
+// A target that answers a large upload early (a 413) and stops reading it
+// gets that answer as its row, not the write's broken pipe: http.Transport
+// reads while it writes and gives the answer, and a resend with
+// --retry-errors would lose it again.
+func TestEarlyAnswerToALargeUploadIsTheRow(t *testing.T) {
+	url := rawTarget(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		// Answer before reading the body, stop reading, then go.
+		fmt.Fprintf(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large")
+		c.(*net.TCPConn).CloseWrite()
+		time.Sleep(300 * time.Millisecond)
+	})
+	for _, client := range []string{"h1", "net/http"} {
+		t.Run(client, func(t *testing.T) {
+			opts := Options{Target: mustURL(t, url), Concurrency: 1, MaxBody: 1 << 20, Timeout: 10 * time.Second, EarlyStop: -1}
+			if client == "net/http" {
+				opts.Client = NewClient(1, nil)
+				defer opts.Client.CloseIdleConnections()
+			}
+			x := ex(0, "/upload")
+			x.RequestBody = bytes.Repeat([]byte("u"), 16<<20)
+			x.RequestBodySize = int64(len(x.RequestBody))
+			sink := &memWriter{}
+			if _, err := Run(context.Background(), opts, &sliceSource{xs: []record.Exchange{x}}, sink); err != nil {
+				t.Fatal(err)
+			}
+			r := sink.byID()[x.ID]
+			if r.CandidateStatus != 413 || string(r.CandidateBody) != "too large" || r.CandidateErrorKind != KindHTTP4xx {
+				t.Errorf("row: status %d, body %q, kind %q, error %q; want 413, its body, %s",
+					r.CandidateStatus, r.CandidateBody, r.CandidateErrorKind, r.CandidateError, KindHTTP4xx)
+			}
+		})
+	}
+}
