@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/shadowctl/shadowctl/internal/parquetfile"
 )
@@ -54,6 +55,39 @@ type Output struct {
 	// StalePartial names a leftover partial file of a run that was killed,
 	// removed to start anew; empty when there was none.
 	StalePartial string
+	// retry holds the rows RetryUnanswered left out, by id, until the
+	// run writes their exchange again: Close writes back those it did not
+	// (an interrupt, a --limit), so no exchange leaves the file.
+	retry map[string]Result
+}
+
+// Write writes rows to the file.
+func (o *Output) Write(rows []Result) error {
+	for i := range rows {
+		if len(o.retry) == 0 {
+			break
+		}
+		delete(o.retry, rows[i].ID)
+	}
+	return o.ResultsWriter.Write(rows)
+}
+
+// Close writes back the rows left out for a retry that the run did not
+// send again, as they were, then finalizes the file (ResultsWriter.Close).
+func (o *Output) Close() error {
+	if len(o.retry) > 0 {
+		rows := make([]Result, 0, len(o.retry))
+		for _, r := range o.retry {
+			rows = append(rows, r)
+		}
+		sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+		o.retry = nil
+		if err := o.ResultsWriter.Write(rows); err != nil {
+			o.Abort()
+			return err
+		}
+	}
+	return o.ResultsWriter.Close()
 }
 
 // CreateOutput starts the results file path. Resuming an existing file, its
@@ -138,6 +172,10 @@ func CreateOutput(path string, resume Resume) (*Output, error) {
 			}
 			if resume == RetryUnanswered && x.Unanswered() {
 				out.Dropped++
+				if out.retry == nil {
+					out.retry = map[string]Result{}
+				}
+				out.retry[x.ID] = *x
 				continue
 			}
 			ids = append(ids, x.ID)

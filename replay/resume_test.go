@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -192,5 +193,48 @@ func TestCreateOutputRetryUnansweredDropsRowsWithoutAnAnswer(t *testing.T) {
 		if err := out.Abort(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A retry that does not send every row it left out again (interrupted, or
+// a --limit) writes the others back as they were: the file never holds
+// fewer exchanges than before the retry.
+func TestRetryUnansweredKeepsTheRowsNotSentAgain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "results.parquet")
+	rows := []Result{
+		{ID: "a", CandidateStatus: 200},
+		{ID: "b", CandidateErrorKind: KindReset, CandidateError: "reset"},
+		{ID: "c", CandidateErrorKind: KindTimeout, CandidateError: "timeout"},
+	}
+	writeResultRows(t, path, rows)
+	out, err := CreateOutput(path, RetryUnanswered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only b is sent again before the run stops.
+	if err := out.Write([]Result{{ID: "b", CandidateStatus: 200}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenResults(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got := map[string]Result{}
+	for {
+		x, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[x.ID] = *x
+	}
+	if len(got) != 3 || got["b"].CandidateStatus != 200 || got["c"].CandidateErrorKind != KindTimeout || got["a"].CandidateStatus != 200 {
+		t.Errorf("rows after the stopped retry: %+v; want a as it was, b answered, c still its timeout", got)
 	}
 }
