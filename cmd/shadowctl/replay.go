@@ -227,6 +227,9 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	if err != nil {
 		return err
 	}
+	if err := checkOutOutsideInputs(ro.Shard.Name(opts.Out), args); err != nil {
+		return err
+	}
 	src, err := record.Open(args)
 	if err != nil {
 		return badInput(fmt.Errorf("read recordings: %w", err))
@@ -371,6 +374,28 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	// keeps it, and the file is finished, so say so.
 	return inputError(fmt.Errorf("%w; the %d rows done are kept in %s (--resume continues after them)",
 		runErr, out.Rows(), out.Name))
+}
+
+// checkOutOutsideInputs refuses an --out inside a folder of recordings
+// given: the run would go once, and then the results file (another
+// shard's, or its own on --resume) would be read as a recording.
+func checkOutOutsideInputs(out string, args []string) error {
+	if bucket.IsURL(out) {
+		return nil
+	}
+	dir := folderKey(filepath.Dir(out))
+	for _, a := range args {
+		if bucket.IsURL(a) {
+			continue
+		}
+		if info, err := os.Stat(a); err != nil || !info.IsDir() {
+			continue
+		}
+		if strings.HasPrefix(dir, folderKey(a)) {
+			return usageErrorf("--out %s is inside %s, a folder of recordings given: a later run (--resume, another shard) would read it as a recording; write it elsewhere", out, a)
+		}
+	}
+	return nil
 }
 
 // checkOut refuses an --out that names no results file report would read:

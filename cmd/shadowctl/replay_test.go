@@ -98,6 +98,9 @@ func TestReplayUsageErrors(t *testing.T) {
 		{[]string{"replay", "--target", "http://x", "--out", rec, rec}, rec + `: bad input file: it is a "shadowctl.recording/2" file, not results, and a run would replace it`},
 		// The library names the file; the command says what to do about it.
 		{[]string{"replay", "--target", "http://x", "--out", results, rec}, results + ": results file exists (use --resume to continue it, or remove it)"},
+		// Inside a folder of recordings given: a --resume would read it as one.
+		{[]string{"replay", "--target", "http://x", "--out", filepath.Join(dir, "sub", "r.parquet"), dir}, "is inside " + dir + ", a folder of recordings given"},
+		{[]string{"replay", "--target", "http://x", "--out", filepath.Join(dir, "r.parquet"), "--shard", "0/2", dir + "/"}, "a folder of recordings given"},
 	} {
 		_, stderr, code := runCLI(t, tc.args...)
 		if code != exitUsage || !strings.Contains(stderr, tc.want) {
