@@ -3,7 +3,6 @@ package replay
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -218,21 +217,9 @@ func TestRetryUnansweredKeepsTheRowsNotSentAgain(t *testing.T) {
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := OpenResults(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 	got := map[string]Result{}
-	for {
-		x, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got[x.ID] = *x
+	for _, x := range readResultRows(t, path) {
+		got[x.ID] = x
 	}
 	if len(got) != 3 || got["b"].CandidateStatus != 200 || got["c"].CandidateErrorKind != KindTimeout || got["a"].CandidateStatus != 200 {
 		t.Errorf("rows after the stopped retry: %+v; want a as it was, b answered, c still its timeout", got)
