@@ -358,6 +358,11 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	if closeErr != nil && !errors.Is(closeErr, replay.ErrUpload) {
 		return writeFailure(closeErr, out, sum.Sent)
 	}
+	if n := int64(out.Done.Len()); interrupted && n > sum.Resumed {
+		// Stopped before the recording's merge reached every row carried
+		// over: those are done all the same.
+		sum.Resumed = n
+	}
 	fmt.Fprintln(g.Stderr, summaryLine(sum, opts.Rate > 0 || opts.Speed > 0))
 	if closeErr != nil {
 		// Kept in the spool folder, which a run that resumes uploads.

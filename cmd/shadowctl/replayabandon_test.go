@@ -171,6 +171,11 @@ func TestReplayInterruptedBeforeAnyAnswerWritesNoFile(t *testing.T) {
 	if rows := readResults(t, out); len(rows) != 5 {
 		t.Errorf("an interrupted --resume left %d rows (exit %d: %s), want the 5 resumed", len(rows), code, stderr)
 	}
+	// The summary counts every row carried over, not only those the
+	// recording's merge had reached when the interrupt came.
+	if !strings.Contains(stderr, "; 5 already done (resumed)") {
+		t.Errorf("an interrupted --resume said %q; want its summary to count the 5 done", stderr)
+	}
 }
 
 // A target that failed some requests (here it reset them) is fixed, and
