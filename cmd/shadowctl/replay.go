@@ -344,8 +344,10 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 		return inputError(runErr)
 	case interrupted && out.Rows() == 0:
 		// Interrupted before any answer (and nothing resumed): an empty
-		// file would only make the next run need --resume.
+		// file would only make the next run need --resume. The run still
+		// ends with its summary line (what was abandoned, say).
 		_ = out.Abort()
+		fmt.Fprintln(g.Stderr, summaryLine(sum, opts.Rate > 0 || opts.Speed > 0))
 		return fmt.Errorf("%w before any answer came: no results file written", runErr)
 	}
 	// Interrupted, stopped by a bad recording or done, the rows done are

@@ -158,8 +158,8 @@ func TestReplayInterruptedBeforeAnyAnswerWritesNoFile(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, stderr, code := runCLIContext(ctx, t, "replay", "--target", srv.URL, "--out", out, "--progress", "never", rec)
-	if code != 130 || !strings.Contains(stderr, "no results file written") {
-		t.Errorf("exit %d, stderr %q; want 130 and no results file written", code, stderr)
+	if code != 130 || !strings.Contains(stderr, "no results file written") || !strings.Contains(stderr, "replayed 0 exchanges in ") {
+		t.Errorf("exit %d, stderr %q; want 130, the summary line, and no results file written", code, stderr)
 	}
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("results file after an interrupt before any answer: %v", err)
