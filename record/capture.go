@@ -24,11 +24,11 @@ type reqBody struct {
 	n    int64
 	done bool
 	err  error // the client's body failed (not at its end)
-	// body: init was called (the request has a body) of size bytes (-1:
-	// chunked); eof: it was read to its end. A body not read to its end
-	// (the upstream answered early, the client stopped) is stored cut.
-	body, eof bool
-	size      int64
+	// size is the body's length (-1: chunked) and eof says it was read
+	// to its end: a body not read to its end (the upstream answered
+	// early, the client stopped) is stored cut.
+	size int64
+	eof  bool
 	// preloaded: buf is the whole body, read before the request went
 	// upstream (see preload), and mem reads it.
 	preloaded bool
@@ -45,7 +45,7 @@ func (*memBody) Close() error { return nil }
 // waits at most timeout (0: forever), up to max bytes are kept.
 func (b *reqBody) init(rc io.ReadCloser, w http.ResponseWriter, timeout time.Duration, bud *budget, max, size int64) {
 	b.rc = rc
-	b.body, b.size = true, size
+	b.size = size
 	b.src = clientBody{rc: rc, timeout: timeout}
 	if timeout > 0 {
 		// A copy, not the pointer: one allocation fewer per request.
@@ -185,8 +185,9 @@ func (b *reqBody) snapshot() ([]byte, int64, bool) {
 	defer b.mu.Unlock()
 	b.done = true
 	b.k.release()
+	hasBody := b.src.rc != nil // init was called (preload clears b.rc)
 	cut := b.n > int64(len(b.k.buf)) ||
-		b.body && !b.preloaded && !b.eof && !(b.size >= 0 && b.n >= b.size)
+		hasBody && !b.preloaded && !b.eof && !(b.size >= 0 && b.n >= b.size)
 	return b.k.buf, b.n, cut
 }
 

@@ -147,7 +147,7 @@ func (d *Destination) Close() error {
 		}
 		wait *= 2
 	}
-	if ctx.Err() != nil && d.ctx.Err() == nil {
+	if ctx.Err() != nil { // d.ctx never ends: Abandon did
 		err = errors.New("upload abandoned")
 	}
 	return fmt.Errorf("%s: %w (the results are kept in %s, and a run that resumes uploads them): %v", d.Name, ErrUpload, d.Local, err)

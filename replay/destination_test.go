@@ -70,18 +70,10 @@ func TestDestinationInABucket(t *testing.T) {
 	if err := d.Write(rows("c")); err != nil {
 		t.Fatal(err)
 	}
-	// The bucket's folder becomes a file: every upload fails.
-	os.RemoveAll(root) // the object and fileblob's attributes beside it
-	os.WriteFile(root, []byte("in the way"), 0o600)
-	err = d.Close()
-	if !errors.Is(err, ErrUpload) {
-		t.Fatalf("Close with the bucket gone: %v, want ErrUpload", err)
-	}
+	closeWithTheBucketGone(t, d, root)
 	if n := countResults(t, d.Local); n != 3 {
 		t.Errorf("spool copy has %d rows, want 3 kept", n)
 	}
-	os.Remove(root)
-	os.MkdirAll(root, 0o700)
 	resumeAndUpload(t, url, spool, 3, obj)
 }
 

@@ -63,11 +63,10 @@ type Output struct {
 
 // Write writes rows to the file.
 func (o *Output) Write(rows []Result) error {
-	for i := range rows {
-		if len(o.retry) == 0 {
-			break
+	if len(o.retry) > 0 {
+		for i := range rows {
+			delete(o.retry, rows[i].ID)
 		}
-		delete(o.retry, rows[i].ID)
 	}
 	return o.ResultsWriter.Write(rows)
 }
@@ -118,11 +117,7 @@ func CreateOutput(path string, resume Resume) (*Output, error) {
 		var se *parquetfile.SchemaError
 		switch {
 		case errors.As(err, &se):
-			what := "a Parquet file without shadowctl metadata"
-			if se.Schema != "" {
-				what = fmt.Sprintf("a %q file", se.Schema)
-			}
-			return nil, fmt.Errorf("%s: %w: it is %s, not results, and a run would replace it", path, ErrFormat, what)
+			return nil, fmt.Errorf("%s: %w: it is %s, not results, and a run would replace it", path, ErrFormat, se.What())
 		case errors.Is(err, ErrFormat):
 			return nil, fmt.Errorf("%s exists, is not a results file, and a run would replace it: %w", path, err)
 		}

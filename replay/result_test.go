@@ -37,8 +37,8 @@ func TestResultsRoundTripKeepsBaselineNulls(t *testing.T) {
 	}
 }
 
-// readResultRows reads every row of the results file at path.
-// writeResultRows writes rows as a results file at path.
+// writeResultRows writes rows as a results file at path (internal/fixture
+// has it too, but imports this package).
 func writeResultRows(t *testing.T, path string, rows []Result) {
 	t.Helper()
 	w, err := CreateResults(path)
@@ -53,6 +53,7 @@ func writeResultRows(t *testing.T, path string, rows []Result) {
 	}
 }
 
+// readResultRows reads every row of the results file at path.
 func readResultRows(t *testing.T, path string) []Result {
 	t.Helper()
 	r, err := OpenResults(path)

@@ -127,13 +127,13 @@ var errNotHeld = errors.New("the bodies held reached their bound")
 // is an error (the connection ended early). A longer one than MaxBody is
 // replay.ErrBodyTooLarge, found before reading when its length says so.
 func (s *Shadow) readBody(res *http.Response) (body []byte, held int64, err error) {
-	max := s.opts.MaxBody
+	limit := s.opts.MaxBody
 	if res.Body == http.NoBody {
 		return []byte{}, 0, nil // HEAD, 204, 304: a Content-Length but no body
 	}
-	tooLarge := fmt.Errorf("%w: more than %d bytes", replay.ErrBodyTooLarge, max)
-	if n := res.ContentLength; n > max {
-		return nil, 0, tooLarge
+	tooLarge := func() error { return fmt.Errorf("%w: more than %d bytes", replay.ErrBodyTooLarge, limit) }
+	if n := res.ContentLength; n > limit {
+		return nil, 0, tooLarge()
 	} else if n >= 0 {
 		if !s.hold(n) {
 			return nil, 0, errNotHeld
@@ -142,26 +142,24 @@ func (s *Shadow) readBody(res *http.Response) (body []byte, held int64, err erro
 		k, err := io.ReadFull(res.Body, b)
 		return b[:k], n, err
 	}
-	// Unknown length (chunked, or to the close): grown by doubling, each
-	// growth reserved before it is made.
-	b := make([]byte, 0, 512)
-	if !s.hold(int64(cap(b))) {
-		return nil, 0, errNotHeld
-	}
-	held = int64(cap(b))
+	// Unknown length (chunked, or to the close): grown by doubling up to
+	// limit+1 bytes (one more tells it is too long), each growth reserved
+	// before it is made; all given back on failure.
+	defer func() {
+		if err != nil {
+			s.held.Add(-held)
+			body, held = nil, 0
+		}
+	}()
+	var b []byte
 	for {
 		if len(b) == cap(b) {
-			if int64(len(b)) > max {
-				s.held.Add(-held)
-				return nil, 0, tooLarge
+			if int64(len(b)) > limit {
+				return nil, held, tooLarge()
 			}
-			grow := min(int64(cap(b)), max+1-int64(len(b)))
-			if grow <= 0 {
-				grow = 1
-			}
+			grow := min(max(int64(cap(b)), 512), limit+1-int64(len(b)))
 			if !s.hold(grow) {
-				s.held.Add(-held)
-				return nil, 0, errNotHeld
+				return nil, held, errNotHeld
 			}
 			held += grow
 			nb := make([]byte, len(b), int64(cap(b))+grow)
@@ -170,11 +168,10 @@ func (s *Shadow) readBody(res *http.Response) (body []byte, held int64, err erro
 		}
 		n, err := res.Body.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
-		if err == io.EOF {
-			if int64(len(b)) > max {
-				s.held.Add(-held)
-				return nil, 0, tooLarge
-			}
+		switch {
+		case err == io.EOF && int64(len(b)) > limit:
+			return nil, held, tooLarge()
+		case err == io.EOF:
 			if len(b) < cap(b)/2 {
 				// Waiting for the primary's answer, then queued as a row:
 				// kept at its size, the rest of its reservation given back.
@@ -183,10 +180,8 @@ func (s *Shadow) readBody(res *http.Response) (body []byte, held int64, err erro
 				held = int64(len(b))
 			}
 			return b, held, nil
-		}
-		if err != nil {
-			s.held.Add(-held)
-			return nil, 0, err
+		case err != nil:
+			return nil, held, err
 		}
 	}
 }

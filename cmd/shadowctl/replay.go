@@ -227,7 +227,9 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	if err != nil {
 		return err
 	}
-	if err := checkOutOutsideInputs(ro.Shard.Name(opts.Out), args); err != nil {
+	// A missing folder of --out is created (the N Pods of a Job share one).
+	outName := ro.Shard.Name(opts.Out)
+	if err := checkOutOutsideInputs(outName, args); err != nil {
 		return err
 	}
 	src, err := record.Open(args)
@@ -238,8 +240,6 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 	for _, p := range src.Skipped() {
 		logger.Warn("skipping in-progress recording file", "file", bucket.Redact(p))
 	}
-	// A missing folder of --out is created (the N Pods of a Job share one).
-	outName := ro.Shard.Name(opts.Out)
 	resume := replay.Fresh
 	switch {
 	case opts.RetryErrors:

@@ -163,11 +163,15 @@ type SchemaError struct {
 }
 
 func (e *SchemaError) Error() string {
-	what := "a Parquet file without shadowctl metadata"
-	if e.Schema != "" {
-		what = fmt.Sprintf("a %q file", e.Schema)
+	return fmt.Sprintf("read %s: %v: it is %s, want %v", e.Path, ErrFormat, e.What(), e.Want)
+}
+
+// What says what the file is: `a "shadowctl.recording/2" file`, say.
+func (e *SchemaError) What() string {
+	if e.Schema == "" {
+		return "a Parquet file without shadowctl metadata"
 	}
-	return fmt.Sprintf("read %s: %v: it is %s, want %v", e.Path, ErrFormat, what, e.Want)
+	return fmt.Sprintf("a %q file", e.Schema)
 }
 
 func (e *SchemaError) Unwrap() error { return ErrFormat }
