@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
@@ -23,9 +24,9 @@ type reportOptions struct {
 	By        []string
 	MaxGroups int
 	FailOn    []string
-	// shaped is set when a flag that shapes the aggregation was given:
-	// report states must then match it, rather than lend it theirs.
-	shaped  bool
+	// shaped names the flags given that shape the aggregation: report
+	// states must then match them, rather than lend theirs.
+	shaped  []string
 	TextSim string
 	// Ground truth and bias (issue 13).
 	Labels        []string
@@ -42,6 +43,10 @@ var shapingFlags = map[string]string{"Field": "--field", "Ignore": "--ignore", "
 	"RelTol": "--rel-tol", "Top": "--top", "By": "--by", "MaxGroups": "--max-groups", "Text": "--text-similarity",
 	"ByAlso": "--by", "PositiveClass": "--positive-class", "MinGroup": "--min-group", "Labels": "--labels",
 	"LabelKey": "--label-key"}
+
+// shapingFlagOrder is shapingFlags' flags in the order help lists them.
+var shapingFlagOrder = []string{"--field", "--ignore", "--abs-tol", "--rel-tol", "--top", "--by", "--max-groups",
+	"--text-similarity", "--positive-class", "--min-group", "--labels", "--label-key"}
 
 func (o *reportOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Format, "format", "table", "output format: "+strings.Join(report.Formats, ", ")+
@@ -100,9 +105,11 @@ or input errors.
 few KB, versioned, see README "Report state") where the results are; 'report
 STATE...' merges any number of them, mixed with results files, into the report
 of all their rows. States are found by their content, whatever their name.
-Without --field, --ignore, --abs-tol, --rel-tol, --top, --by or --max-groups the
-options come from the first state; every state must have been made with the
-same ones.`,
+Without any of the options that shape the aggregation (--field, --ignore,
+--abs-tol, --rel-tol, --top, --by, --max-groups, --text-similarity,
+--positive-class, --min-group, --labels, --label-key) the options come from the
+first state; once one is given, the others are the command line's too (their
+defaults when not given), and every state must have been made with the same.`,
 		Example: `  shadowctl report results/
   shadowctl report --format json 'results/*.parquet' | jq .agreement.rate
   shadowctl report --by path --ignore '$.model_version' --abs-tol 1e-6 results.parquet
@@ -128,8 +135,17 @@ same ones.`,
 				_, err := fmt.Fprintln(cmd.OutOrStdout(), strings.Join(report.GateKeys(), "\n"))
 				return err
 			}
-			for _, flag := range shapingFlags {
-				o.shaped = o.shaped || cmd.Flags().Changed(strings.TrimPrefix(flag, "--"))
+			for _, flag := range shapingFlagOrder {
+				if cmd.Flags().Changed(strings.TrimPrefix(flag, "--")) {
+					o.shaped = append(o.shaped, flag)
+				}
+			}
+			// Flags that only act with another: given alone they would
+			// change nothing, which is a mistake to say, not to ignore.
+			for _, d := range [][2]string{{"positive-class", "by"}, {"min-group", "by"}, {"label-key", "labels"}} {
+				if cmd.Flags().Changed(d[0]) && !cmd.Flags().Changed(d[1]) {
+					return usageErrorf("--%s acts only with --%s: give --%s too, or leave --%s out", d[0], d[1], d[1], d[0])
+				}
 			}
 			return runReport(cmd.Context(), g, o, args)
 		},
@@ -175,7 +191,7 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 		return usageErrorf("--min-group must be at least 1")
 	}
 	opts := report.Options{Field: o.Field, Ignore: o.Ignore, AbsTol: o.AbsTol, RelTol: o.RelTol,
-		Top: o.Top, MaxGroups: o.MaxGroups, FromStates: !o.shaped, Text: text,
+		Top: o.Top, MaxGroups: o.MaxGroups, FromStates: len(o.shaped) == 0, Text: text,
 		LabelKey: o.LabelKey, PositiveClass: o.PositiveClass, MinGroup: o.MinGroup}
 	if len(o.By) > 0 {
 		opts.By, opts.ByAlso = o.By[0], o.By[1:]
@@ -209,11 +225,11 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions, args []s
 		defer bar.Finish()
 	}
 	if o.Format == stateFormat {
-		return writeState(ctx, g, opts, args)
+		return writeState(ctx, g, opts, args, o.shaped)
 	}
 	rep, err := report.Build(ctx, opts, args)
 	if err != nil {
-		return reportInputError(err, args)
+		return reportInputError(err, args, o.shaped)
 	}
 	for _, p := range rep.PartialFiles {
 		g.Logger.Warn("skipping in-progress results file", "path", p)
@@ -296,10 +312,10 @@ func optionError(err error) error {
 }
 
 // writeState writes the report state of args on stdout.
-func writeState(ctx context.Context, g *globalOptions, opts report.Options, args []string) error {
+func writeState(ctx context.Context, g *globalOptions, opts report.Options, args []string, shaped []string) error {
 	b, err := report.Aggregate(ctx, opts, args)
 	if err != nil {
-		return reportInputError(err, args)
+		return reportInputError(err, args, shaped)
 	}
 	for _, p := range b.PartialFiles() {
 		g.Logger.Warn("skipping in-progress results file", "path", p)
@@ -308,13 +324,19 @@ func writeState(ctx context.Context, g *globalOptions, opts report.Options, args
 }
 
 // reportInputError words an error of reading results and report states
-// given as args.
-func reportInputError(err error, args []string) error {
+// given as args; shaped are the shaping flags given.
+func reportInputError(err error, args []string, shaped []string) error {
 	err = foundInFolder(err, args)
 	var me *report.OptionMismatchError
 	switch {
 	case errors.As(err, &me):
 		flag := shapingFlags[me.Option]
+		if me.From == "" && !slices.Contains(shaped, flag) {
+			// The user did not give this one: it is the default because
+			// others were given.
+			return usageErrorf("state %s was made with %s %s; with %s given, every option that shapes the aggregation is the command line's (%s %s by default): give %s %s too, or none of them to use the state's",
+				me.File, flag, me.Got, strings.Join(shaped, ", "), flag, me.Want, flag, me.Got)
+		}
 		if me.From == "" {
 			return usageErrorf("state %s was made with %s %s, this report has %s %s: give the same options, or none to use the state's",
 				me.File, flag, me.Got, flag, me.Want)

@@ -209,6 +209,8 @@ func TestReportStatesMergeOnTheBinary(t *testing.T) {
 		{"a JSON report", []string{asState, states[1]}, "shadowctl: " + asState + " is a JSON report, not a report state: make states with --format state"},
 		{"options differ from the flags", []string{"--by", "method", "--top", "5", states[0]},
 			"shadowctl: state " + states[0] + ` was made with --by "path", this report has --by "method": give the same options, or none to use the state's`},
+		{"an option not given differs", []string{"--top", "5", states[0]},
+			"shadowctl: state " + states[0] + ` was made with --by "path"; with --top given, every option that shapes the aggregation is the command line's (--by "" by default): give --by "path" too, or none of them to use the state's`},
 		{"states differ", []string{states[0], tol},
 			"shadowctl: state " + tol + " was made with --abs-tol 0.25, but " + states[0] + " with --abs-tol 0: states made with other options do not merge"},
 		{"a state is not gated", []string{"--format", "state", "--fail-on", "exchanges < 1", shards[0]},
