@@ -103,6 +103,31 @@ var ErrWrite = errors.New("writing the results failed")
 // requests in flight short (the count is in Stats.Abandoned).
 var ErrAbandoned = errors.New("requests in flight abandoned")
 
+// InterruptedError is Run's error when its context ended (an interrupt):
+// it wraps the context's error, and ErrAbandoned when requests in flight
+// were abandoned. Its text says how far the run got, not the context's
+// "context canceled".
+type InterruptedError struct {
+	Sent      int64
+	Abandoned int64
+	Cause     error
+}
+
+func (e *InterruptedError) Error() string {
+	s := fmt.Sprintf("replay interrupted after %d exchanges", e.Sent)
+	if e.Abandoned > 0 {
+		s += fmt.Sprintf(", %d %v", e.Abandoned, ErrAbandoned)
+	}
+	return s
+}
+
+func (e *InterruptedError) Unwrap() []error {
+	if e.Abandoned > 0 {
+		return []error{e.Cause, ErrAbandoned}
+	}
+	return []error{e.Cause}
+}
+
 // job is one exchange to send, due at a time (zero: at once).
 type job struct {
 	x   *record.Exchange
@@ -242,12 +267,11 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 	case srcErr != nil:
 		return c.stats, fmt.Errorf("read recordings: %w", srcErr)
 	case reqCtx.Err() != nil && ctx.Err() != nil:
-		return c.stats, fmt.Errorf("replay interrupted after %d exchanges: %w, %d %w", c.stats.Sent, ctx.Err(),
-			c.stats.Abandoned, ErrAbandoned)
+		return c.stats, &InterruptedError{Sent: c.stats.Sent, Abandoned: c.stats.Abandoned, Cause: ctx.Err()}
 	case reqCtx.Err() != nil:
 		return c.stats, fmt.Errorf("replay stopped after %d exchanges: %d %w", c.stats.Sent, c.stats.Abandoned, ErrAbandoned)
 	case ctx.Err() != nil:
-		return c.stats, fmt.Errorf("replay interrupted after %d exchanges: %w", c.stats.Sent, ctx.Err())
+		return c.stats, &InterruptedError{Sent: c.stats.Sent, Cause: ctx.Err()}
 	}
 	return c.stats, nil
 }

@@ -285,6 +285,7 @@ func TestReplayRefusesBadHeadersAndTargets(t *testing.T) {
 		{[]string{"--target", "http://127.0.0.1:1/v1?key=abc"}, "a query in the base URL is not sent: each request keeps its recorded query"},
 		{[]string{"--target", "http://127.0.0.1:1/v1#x"}, "a fragment (#...) is never sent"},
 		{[]string{"--target", "ftp://127.0.0.1:1"}, `--target "ftp://127.0.0.1:1": want http:// or https:// and a host`},
+		{[]string{"--max-gap", "5s"}, "--max-gap acts only with --speed: give --speed too, or leave --max-gap out"},
 	} {
 		args := append([]string{"replay", "--target", "http://127.0.0.1:1", "--out", out}, tc.flags...)
 		_, stderr, code := runCLI(t, append(args, rec)...)

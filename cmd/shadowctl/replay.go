@@ -36,6 +36,7 @@ type replayOptions struct {
 	Rate               float64
 	Speed              float64
 	MaxGap             time.Duration
+	maxGapSet          bool // --max-gap was given
 	Timeout            time.Duration
 	MaxBody            string
 	Limit              int64
@@ -98,6 +99,7 @@ locked), a second run on the same --out is refused.`,
   shadowctl replay --target http://127.0.0.1:9000 --baseline http://127.0.0.1:8080 --rate 200 --out results.parquet ./recordings`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.maxGapSet = cmd.Flags().Changed("max-gap")
 			return runReplay(cmd.Context(), g, opts, args)
 		},
 	}
@@ -110,6 +112,9 @@ func (o *replayOptions) check(logger *slog.Logger) (replay.Options, error) {
 	var ro replay.Options
 	if o.Target == "" {
 		return ro, usageErrorf("--target is required (e.g. --target http://127.0.0.1:9000)")
+	}
+	if o.maxGapSet && o.Speed == 0 {
+		return ro, usageErrorf("--max-gap acts only with --speed: give --speed too, or leave --max-gap out")
 	}
 	if o.RetryErrors && !o.Resume {
 		return ro, usageErrorf("--retry-errors goes with --resume: it sends again the unanswered exchanges of the existing --out")

@@ -260,6 +260,9 @@ func TestReplayBinary(t *testing.T) {
 		if !strings.Contains(stderr.String(), "continue with --resume") {
 			t.Errorf("stderr %q does not say how to continue", stderr.String())
 		}
+		if strings.Contains(stderr.String(), "context canceled") {
+			t.Errorf("stderr %q shows Go's context error to the user", stderr.String())
+		}
 		first := readResults(t, out)
 		if len(first) < 9 || len(first) >= len(xs) {
 			t.Fatalf("interrupted run kept %d rows, want 9..%d", len(first), len(xs)-1)

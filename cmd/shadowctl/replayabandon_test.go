@@ -114,7 +114,7 @@ func TestReplaySecondInterruptAbandonsInFlight(t *testing.T) {
 		t.Fatalf("%v, want exit 130; stderr:\n%s", err, strings.Join(all, "\n"))
 	}
 	last := all[len(all)-1]
-	for _, want := range []string{"4 requests in flight abandoned", "6 rows kept in " + out, "continue with --resume"} {
+	for _, want := range []string{"replay interrupted after 6 exchanges, 4 requests in flight abandoned; 6 rows kept in " + out, "continue with --resume"} {
 		if !strings.Contains(last, want) {
 			t.Errorf("last line %q lacks %q", last, want)
 		}
