@@ -78,6 +78,26 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 			c.RunE = func(cmd *cobra.Command, args []string) error { return kindHint(run(cmd, args)) }
 		}
 	}
+	// cobra's completion command prints its help, exit 0, for a shell it
+	// does not know (or none): 'completion tcsh > file' would write help
+	// text as a script. Those are usage errors.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		shells := make([]string, 0, len(c.Commands()))
+		for _, sh := range c.Commands() {
+			shells = append(shells, sh.Name())
+		}
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("completion: name a shell: %s (see 'shadowctl completion --help')", strings.Join(shells, ", "))
+			}
+			return usageErrorf("completion %q: unknown shell; want %s", args[0], strings.Join(shells, ", "))
+		}
+	}
 	// The root takes any arguments, so that an unknown command comes here
 	// (cobra's own check would return an untyped error).
 	root.Args = cobra.ArbitraryArgs

@@ -46,6 +46,8 @@ func TestUnknownCommandIsAUsageError(t *testing.T) {
 		{[]string{"replya"}, `unknown command "replya"; did you mean "replay"?`},
 		{[]string{"frobnicate"}, `unknown command "frobnicate" (see 'shadowctl --help')`},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
+		{[]string{"completion", "tcsh"}, `completion "tcsh": unknown shell; want bash, fish, powershell, zsh`},
+		{[]string{"completion"}, "completion: name a shell: bash, fish, powershell, zsh"},
 	}
 	for _, tc := range cases {
 		_, stderr, code := runCLI(t, tc.args...)
@@ -55,6 +57,9 @@ func TestUnknownCommandIsAUsageError(t *testing.T) {
 	}
 	if out, _, code := runCLI(t); code != exitOK || !strings.Contains(out, "Usage:") {
 		t.Errorf("no arguments: exit %d, want 0 and the help", code)
+	}
+	if out, _, code := runCLI(t, "completion", "bash"); code != exitOK || !strings.Contains(out, "bash completion") {
+		t.Errorf("completion bash: exit %d, want 0 and the script", code)
 	}
 }
 
