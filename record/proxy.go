@@ -61,7 +61,7 @@ type ProxyOptions struct {
 	MaxResponseHeaderBytes int64
 	// BodyMemory bounds the bytes of request and response bodies held in
 	// memory at once by exchanges in flight (for recording and preloading);
-	// past it, bodies stream through unrecorded and flagged. 0 means
+	// past it, bodies stream through whole, stored cut and flagged. 0 means
 	// DefaultBodyMemory.
 	BodyMemory int64
 	// TLSConfig is used for an https:// upstream (CAs, verification).

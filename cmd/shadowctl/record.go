@@ -88,7 +88,7 @@ func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.ClientBodyTimeout, "client-body-timeout", 60*time.Second, "wait this long for each further read of a client's request body, then 408; 0 waits forever")
 	fs.DurationVar(&o.UpstreamReadTimeout, "upstream-read-timeout", 60*time.Second, "wait this long for each further read of the upstream's response body, then the response is cut; 0 waits forever")
 	fs.StringVar(&o.MaxUpstreamHeaderBytes, "max-upstream-header-bytes", "1MiB", "largest response header block accepted from the upstream (larger: 502)")
-	fs.StringVar(&o.BodyMemory, "body-memory", "128MiB", "bytes of bodies held in memory at once by requests in flight, for recording; past it bodies stream through unrecorded and flagged")
+	fs.StringVar(&o.BodyMemory, "body-memory", "128MiB", "bytes of bodies held in memory at once by requests in flight, for recording; past it bodies stream through whole but are stored cut, flagged truncated with their real size")
 }
 
 func newRecordCmd(g *globalOptions) *cobra.Command {
@@ -100,7 +100,7 @@ func newRecordCmd(g *globalOptions) *cobra.Command {
 the upstream sent, streamed as it arrives, while a copy of each exchange is
 written to rotating Parquet files in --out. Recording never slows or fails a
 request: when the queue is full or the disk fails, the row is dropped and
-counted. SIGTERM or SIGINT stops it cleanly: in-flight requests finish, the
+counted. SIGTERM, SIGINT or SIGHUP stops it cleanly: in-flight requests finish, the
 last file is finalized, and one summary line is printed.
 
 With --shadow URL it is also the live shadow: each sampled request goes to
