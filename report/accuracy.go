@@ -168,22 +168,36 @@ func (s *truthSide) add(j judgment, label string) {
 		s.Correct++
 	}
 	if j.numeric {
-		s.NumN++
-		s.AbsSum += math.Abs(j.diff)
-		s.SqSum += j.diff * j.diff
+		// MAE and RMSE are over the finite errors: one NaN or Inf would
+		// make them null for every other pair.
+		if !math.IsNaN(j.diff) && !math.IsInf(j.diff, 0) {
+			s.NumN++
+			s.AbsSum += math.Abs(j.diff)
+			s.SqSum += j.diff * j.diff
+		}
 		return
 	}
 	if s.Classes == nil {
 		s.Classes = map[string]*classCount{}
 	}
-	s.class(label).True++
+	s.class(classKey(label)).True++
 	if j.class != "" {
-		p := s.class(j.class)
+		p := s.class(classKey(j.class))
 		p.Pred++
-		if j.class == label {
-			p.TP++
+		if j.correct {
+			p.TP++ // right means the same class (classKey)
 		}
 	}
+}
+
+// classKey is the name a class is counted under: a number as Go writes it
+// (labels 1.0 and 1 and a prediction 1 are one class, as judge counts a 1
+// right for a label 1.0), anything else as it is.
+func classKey(c string) string {
+	if x, err := strconv.ParseFloat(c, 64); err == nil {
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	return c
 }
 
 // class is the counter of c, or of otherClass past maxLabels classes.

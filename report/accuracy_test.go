@@ -303,3 +303,13 @@ func TestAccuracyStateMerges(t *testing.T) {
 }
 
 func hdr(name, value string) record.Header { return record.Header{Name: name, Value: value} }
+
+// TestErrorsOverTheFiniteOnes: one label of Inf makes its error infinite;
+// MAE and RMSE are over the other pairs, not null for all.
+func TestErrorsOverTheFiniteOnes(t *testing.T) {
+	rows := []replay.Result{v1Row("r0", "[2.5]", "[2.5]"), v1Row("r1", "[1.0]", "[1.0]"), v1Row("r2", "[3.5]", "[3.5]")}
+	rep := build(t, Options{Labels: labelsOf(t, "r0", "2", "r1", "1.5", "r2", "inf")}, rows)
+	// Errors 0.5, -0.5 (and -Inf): MAE 0.5, RMSE sqrt((0.25 + 0.25) / 2).
+	nearP(t, "MAE", rep.Accuracy.Recorded.MAE, 0.5)
+	nearP(t, "RMSE", rep.Accuracy.Recorded.RMSE, 0.5)
+}

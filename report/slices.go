@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -73,10 +74,14 @@ type slicePreds struct {
 }
 
 type sliceSide struct {
-	// N counts the instances the side answered with a class; Classes
-	// counts them by class (bounded), Positive those of the positive class.
-	N       int64
-	Classes map[string]int64
+	// Instances counts the group's instances the side was sent (answered
+	// or not): the denominator of its positive rate, and the group's size
+	// that --min-group judges. N counts those it answered with a class;
+	// Classes counts them by class (bounded), Positive those of the
+	// positive class.
+	Instances int64
+	N         int64
+	Classes   map[string]int64
 	// Order lists the keys of Classes as first seen: a merge takes them in
 	// that order, so the classes kept under maxGroupClasses are those a
 	// single pass keeps.
@@ -118,6 +123,7 @@ func (s *sliceSide) count(c string, n int64) {
 }
 
 func (s *sliceSide) merge(o *sliceSide) {
+	s.Instances += o.Instances
 	s.N += o.N
 	s.Positive += o.Positive
 	s.Labeled += o.Labeled
@@ -145,10 +151,11 @@ func (p *slicePreds) add(v *rowView, i int, positive string) {
 			continue
 		}
 		side := &p.Sides[s]
+		side.Instances++
 		pred := v.pred(s, i)
 		c, numeric := classOf(pred)
 		if c != "" && !numeric && !v.text {
-			side.addClass(c, positive != "" && c == positive)
+			side.addClass(c, positive != "" && sameClass(c, positive))
 		}
 		if v.labels == nil {
 			continue
@@ -159,9 +166,9 @@ func (p *slicePreds) add(v *rowView, i int, positive string) {
 		if j.correct {
 			side.Correct++
 		}
-		if positive != "" && label == positive {
+		if positive != "" && sameClass(label, positive) {
 			side.LabelPos++
-			if j.class == positive {
+			if j.class != "" && sameClass(j.class, positive) {
 				side.TruePos++
 			}
 		}
@@ -178,8 +185,10 @@ type GroupPredictions struct {
 // SidePredictions are one side's class shares in a group.
 type SidePredictions struct {
 	Count int64 `json:"count"`
-	// PositiveRate is the share of the positive class (null without
-	// one).
+	// PositiveRate is the share of the group's instances the side
+	// predicted as the positive class, an instance it failed to answer
+	// counting as not (null without a positive class). Classes' shares
+	// are of the instances it answered with a class (Count).
 	PositiveRate *float64     `json:"positive_rate" gate:"unit"`
 	Classes      []ClassShare `json:"classes"`
 }
@@ -222,7 +231,7 @@ func (p *slicePreds) predictions(positive string) *GroupPredictions {
 		}
 		out := &SidePredictions{Count: s.N, Classes: []ClassShare{}}
 		if positive != "" {
-			out.PositiveRate = num(float64(s.Positive) / float64(s.N))
+			out.PositiveRate = num(float64(s.Positive) / float64(s.Instances))
 		}
 		for c, n := range s.Classes {
 			out.Classes = append(out.Classes, ClassShare{Class: c, Count: n, Share: float64(n) / float64(s.N)})
@@ -340,6 +349,21 @@ func (b *Builder) bias() *Bias {
 		}
 	}
 	out.Classes = slices.Sorted(maps.Keys(classes))
+	// A group's size is its instances (every side was sent the same), so
+	// every side compares the same groups: a side that failed in a group
+	// neither hides it nor makes it smaller.
+	size := func(p *slicePreds) int64 {
+		var n int64
+		for i := range p.Sides {
+			n = max(n, p.Sides[i].Instances)
+		}
+		return n
+	}
+	for _, k := range keys {
+		if c := b.groups[k]; c.preds != nil && size(c.preds) < int64(b.opts.MinGroup) {
+			out.Excluded = append(out.Excluded, k)
+		}
+	}
 	found := false
 	for s, dst := range []**SideBias{&out.Recorded, &out.Candidate, &out.Baseline} {
 		var parity, opp extremes
@@ -351,18 +375,15 @@ func (b *Builder) bias() *Bias {
 				continue
 			}
 			side := &c.preds.Sides[s]
-			if side.N == 0 {
-				continue
+			if side.Instances == 0 {
+				continue // a side not in the run (no baseline)
 			}
 			seen = true
-			if side.N < int64(b.opts.MinGroup) {
-				if s == sideRecorded {
-					out.Excluded = append(out.Excluded, k)
-				}
+			if size(c.preds) < int64(b.opts.MinGroup) {
 				continue
 			}
 			used++
-			parity.add(k, float64(side.Positive)/float64(side.N))
+			parity.add(k, float64(side.Positive)/float64(side.Instances))
 			if side.LabelPos > 0 {
 				opp.add(k, float64(side.TruePos)/float64(side.LabelPos))
 			}
@@ -390,6 +411,18 @@ func (b *Builder) bias() *Bias {
 		out.Delta = d
 	}
 	return out
+}
+
+// sameClass reports whether two class names are one class: the same text,
+// or the same number written two ways (an integer prediction 1 and a
+// label 1.0, as judge counts it right).
+func sameClass(a, b string) bool {
+	if a == b {
+		return true
+	}
+	x, err1 := strconv.ParseFloat(a, 64)
+	y, err2 := strconv.ParseFloat(b, 64)
+	return err1 == nil && err2 == nil && x == y
 }
 
 // extremes tracks the highest and lowest rate across groups.

@@ -241,3 +241,79 @@ func TestSeveralSlicesNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestBiasCountsAFailedAnswerAsNotPositive: a group's size is its
+// instances, the same for every side, so a side that failed in a group
+// neither drops it from the gaps nor shrinks its positive rate's
+// denominator (Fairlearn's selection rate is over every sample; a failed
+// answer is no positive prediction, as it is no right one for accuracy).
+func TestBiasCountsAFailedAnswerAsNotPositive(t *testing.T) {
+	var rows []replay.Result
+	var kv []string
+	// cand -1: the candidate failed (a 500) on that instance.
+	add := func(clinic string, rec, cand, label []int) {
+		for i := range rec {
+			id := fmt.Sprintf("%s-%d", clinic, i)
+			r := v1Row(id, fmt.Sprintf("[%d]", rec[i]), fmt.Sprintf("[%d]", cand[i]))
+			if cand[i] < 0 {
+				r = row(id, v1Path, side{status: 200, body: fmt.Sprintf(`{"predictions":[%d]}`, rec[i]), lat: 1},
+					side{status: 500, kind: replay.KindHTTP5xx, lat: 1}, nil)
+			}
+			r.RequestBody = []byte(`{"clinic": "` + clinic + `"}`)
+			rows = append(rows, r)
+			kv = append(kv, id, fmt.Sprint(label[i]))
+		}
+	}
+	add("north", []int{1, 1, 0, 0}, []int{1, 1, 0, 0}, []int{1, 0, 1, 0})
+	add("d", []int{1, 1, 1, 0}, []int{1, -1, -1, 0}, []int{1, 1, 0, 0})
+	add("tiny", []int{1}, []int{1}, []int{1})
+	rep := build(t, Options{By: "request:$.clinic", PositiveClass: "1", MinGroup: 3, Labels: labelsOf(t, kv...)}, rows)
+	b := rep.Bias
+	if b == nil {
+		t.Fatal("no bias")
+	}
+	if !reflect.DeepEqual(b.Excluded, []string{"tiny"}) || b.Recorded.GroupsUsed != 2 || b.Candidate.GroupsUsed != 2 {
+		t.Errorf("excluded %v, groups used %d and %d; want [tiny], 2 and 2", b.Excluded, b.Recorded.GroupsUsed, b.Candidate.GroupsUsed)
+	}
+	// Positive rates: recorded north 2/4, d 3/4 → 0.25; candidate north
+	// 2/4, d 1/4 (two of its four failed) → 0.25.
+	nearP(t, "recorded parity", b.Recorded.ParityGap, 0.25)
+	nearP(t, "candidate parity", b.Candidate.ParityGap, 0.25)
+	nearP(t, "delta parity", b.Delta.ParityGap, 0)
+	if !reflect.DeepEqual(b.Candidate.ParityGroups, []string{"north", "d"}) {
+		t.Errorf("candidate parity groups %v, want north (highest) and d", b.Candidate.ParityGroups)
+	}
+	// True-positive rates (labels 1 at north 0, 2 and d 0, 1): recorded
+	// north 1/2, d 2/2 → 0.5; candidate north 1/2, d 1/2 → 0.
+	nearP(t, "recorded opportunity", b.Recorded.OpportunityGap, 0.5)
+	nearP(t, "candidate opportunity", b.Candidate.OpportunityGap, 0)
+	nearP(t, "delta opportunity", b.Delta.OpportunityGap, -0.5)
+	d := groupByKey(t, rep, "d")
+	if c := d.Predictions.Candidate; c.Count != 2 {
+		t.Errorf("d candidate count %d, want the 2 it answered", c.Count)
+	}
+	nearP(t, "d candidate positive rate", d.Predictions.Candidate.PositiveRate, 0.25)
+	nearP(t, "d candidate accuracy", d.Accuracy.Candidate.Rate, 0.5)
+}
+
+// TestBiasAndClassesTakeOneForOnePointZero: a prediction 1 is right for a
+// label written 1.0 (accuracy), and is that class everywhere else too: in
+// the per-class scores and in the bias's positive class.
+func TestBiasAndClassesTakeOneForOnePointZero(t *testing.T) {
+	rows := []replay.Result{v1Row("a0", "[1]", "[1]"), v1Row("a1", "[0]", "[0]"), v1Row("b0", "[1]", "[0]"), v1Row("b1", "[0]", "[0]")}
+	for i, c := range []string{"a", "a", "b", "b"} {
+		rows[i].RequestBody = []byte(`{"clinic": "` + c + `"}`)
+	}
+	labels := labelsOf(t, "a0", "1.0", "a1", "0.0", "b0", "1", "b1", "0")
+	rep := build(t, Options{By: "request:$.clinic", PositiveClass: "1", MinGroup: 1, Labels: labels}, rows)
+	acc := rep.Accuracy
+	nearP(t, "recorded accuracy", acc.Recorded.Rate, 1)
+	nearP(t, "recorded macro-F1", acc.Recorded.MacroF1, 1)
+	// Candidate: class 1 precision 1/1, recall 1/2 → F1 2/3; class 0
+	// precision 2/3, recall 2/2 → F1 0.8; macro (2/3 + 0.8) / 2.
+	nearP(t, "candidate macro-F1", acc.Candidate.MacroF1, (2.0/3+0.8)/2)
+	// TPR: recorded a 1/1, b 1/1 → 0; candidate a 1/1, b 0/1 → 1.
+	nearP(t, "recorded opportunity", rep.Bias.Recorded.OpportunityGap, 0)
+	nearP(t, "candidate opportunity", rep.Bias.Candidate.OpportunityGap, 1)
+	nearP(t, "a recorded TPR", groupByKey(t, rep, "a").Accuracy.Recorded.TruePositiveRate, 1)
+}

@@ -19,7 +19,7 @@ import (
 // StateFormat names the format and version of a report state file. A reader
 // refuses any other version: a state holds what one build of shadowctl
 // counted, and merging it as something else would give wrong figures.
-const StateFormat = "shadowctl.report-state/1"
+const StateFormat = "shadowctl.report-state/2"
 
 // statePrefix starts the format of every version.
 const statePrefix = "shadowctl.report-state/"

@@ -75,7 +75,8 @@ func (p *slicePreds) check() error {
 				return errors.New("a group's classes are not in order")
 			}
 		}
-		if err := nonNegative(s.N, s.Positive, s.Labeled, s.Correct, s.LabelPos, s.TruePos); err != nil ||
+		if err := nonNegative(s.Instances, s.N, s.Positive, s.Labeled, s.Correct, s.LabelPos, s.TruePos); err != nil ||
+			s.N > s.Instances || s.Labeled > s.Instances ||
 			s.Positive > s.N || n > s.N || s.Correct > s.Labeled || s.LabelPos > s.Labeled || s.TruePos > s.LabelPos {
 			return errors.New("a group's predictions do not add up")
 		}

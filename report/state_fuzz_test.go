@@ -46,7 +46,7 @@ func FuzzReadState(f *testing.F) {
 			f.Add(seed)
 		}
 	}
-	f.Add([]byte(`{"format":"shadowctl.report-state/1"}`))
+	f.Add([]byte(`{"format":"shadowctl.report-state/2"}`))
 	f.Add([]byte{0x1f, 0x8b, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := ReadState(bytes.NewReader(data))

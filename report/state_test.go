@@ -357,7 +357,7 @@ func TestStateBadFiles(t *testing.T) {
 		// A JSON report says what it is, and is still a format error.
 		{"a JSON report", jsonReportText(t), ErrJSONReport, "a JSON report, not a report state"},
 		{"a JSON report as a format error", jsonReportText(t), ErrStateFormat, "a JSON report"},
-		{"a newer version", edit(StateFormat, "shadowctl.report-state/2"), ErrStateVersion, `"shadowctl.report-state/2" (this shadowctl reads shadowctl.report-state/1)`},
+		{"a newer version", edit(StateFormat, "shadowctl.report-state/3"), ErrStateVersion, `"shadowctl.report-state/3" (this shadowctl reads shadowctl.report-state/2)`},
 		{"another histogram", edit(`"histogram_rel_err":0.001`, `"histogram_rel_err":0.01`), ErrStateVersion, "relative error 0.01"},
 		{"an unknown part", edit(`"parts":{`, `"parts":{"bananas":{},`), ErrStateFormat, `unknown part "bananas"`},
 		{"a missing part", edit(`"top":[`, `"topp":[`), ErrStateFormat, `part "top" is missing`},
@@ -489,7 +489,7 @@ func TestBuildMergesStateFiles(t *testing.T) {
 		t.Errorf("states that differ: %v", err)
 	}
 	// A damaged state is named.
-	os.WriteFile(filepath.Join(dir, "e.state"), []byte(`{"format":"shadowctl.report-state/1","parts":`), 0o600)
+	os.WriteFile(filepath.Join(dir, "e.state"), []byte(`{"format":"shadowctl.report-state/2","parts":`), 0o600)
 	_, err = Build(context.Background(), opts, []string{filepath.Join(dir, "e.state")})
 	if !errors.Is(err, ErrStateFormat) || !strings.HasPrefix(err.Error(), "read state "+filepath.Join(dir, "e.state")+": ") {
 		t.Errorf("damaged state: %v", err)

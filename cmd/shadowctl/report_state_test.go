@@ -185,7 +185,7 @@ func TestReportStatesMergeOnTheBinary(t *testing.T) {
 		return p
 	}
 	truncated := bad("truncated.state", string(state[:len(state)/2]))
-	newer := bad("newer.state", strings.Replace(string(state), `"shadowctl.report-state/1"`, `"shadowctl.report-state/9"`, 1))
+	newer := bad("newer.state", strings.Replace(string(state), `"shadowctl.report-state/2"`, `"shadowctl.report-state/9"`, 1))
 	notState := bad("notes.json", `{"hello": "world"}`)
 	jsonReport, _, code := runBinary(t, bin, "report", "--format", "json", shards[0])
 	if code != 0 {
@@ -204,7 +204,7 @@ func TestReportStatesMergeOnTheBinary(t *testing.T) {
 		stderr string
 	}{
 		{"truncated", []string{truncated}, "shadowctl: read state " + truncated + ": not a report state, or a damaged one: unexpected end of JSON input"},
-		{"unknown version", []string{newer}, "shadowctl: read state " + newer + `: report state of an unknown version: "shadowctl.report-state/9" (this shadowctl reads shadowctl.report-state/1)`},
+		{"unknown version", []string{newer}, "shadowctl: read state " + newer + `: report state of an unknown version: "shadowctl.report-state/9" (this shadowctl reads shadowctl.report-state/2)`},
 		{"not a state", []string{notState}, "shadowctl: read state " + notState + `: not a report state, or a damaged one: format ""`},
 		{"a JSON report", []string{asState, states[1]}, "shadowctl: " + asState + " is a JSON report, not a report state: make states with --format state"},
 		{"options differ from the flags", []string{"--by", "method", "--top", "5", states[0]},
