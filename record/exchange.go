@@ -114,7 +114,7 @@ func headersFrom(h http.Header, redact map[string]bool, keep func(string) bool) 
 	sort.Strings(names)
 	out := make([]Header, 0, n)
 	for _, k := range names {
-		hide := redact[http.CanonicalHeaderKey(k)]
+		hide := redact[redactKey(k)]
 		for _, v := range h[k] {
 			if hide {
 				v = Redacted
@@ -123,6 +123,14 @@ func headersFrom(h http.Header, redact map[string]bool, keep func(string) bool) 
 		}
 	}
 	return out
+}
+
+// redactKey is the name a header is matched under against the redaction
+// set: canonical, with "_" read as "-" (servers that map headers to
+// variables, as CGI and WSGI do, read x_api_key as X-Api-Key) and spaces
+// trimmed.
+func redactKey(k string) string {
+	return http.CanonicalHeaderKey(strings.ReplaceAll(strings.TrimSpace(k), "_", "-"))
 }
 
 // HTTPHeader converts stored rows back to an http.Header.

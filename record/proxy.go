@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/shadowctl/shadowctl/internal/h1"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Offerer takes finished exchanges without blocking (a *Sink).
@@ -187,6 +188,12 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 		t := NewTransport(opts.UpstreamTimeout)
 		t.TLSClientConfig = opts.TLSConfig
 		t.MaxResponseHeaderBytes = opts.MaxResponseHeaderBytes
+		// Only upgrades go this way: a new connection each (a switched
+		// one is the client's until it ends), so none is ever reused
+		// after an answer that did not switch. http.Transport reuses a
+		// connection after a 204, 304 or HEAD answer that carried a body
+		// (see internal/h1): its bytes would be the next answer.
+		t.DisableKeepAlives = true
 		p.opts.Transport = t
 		// Every request but upgrades goes through the own client, which
 		// is stricter than http.Transport about reusing a connection.
@@ -334,7 +341,19 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Whatever path the proxy takes (even a panic to abort the handler),
 	// the exchange ends here at the latest.
 	defer st.finish("proxy: exchange ended without a complete response")
-	if p.client != nil && r.Header["Upgrade"] == nil && r.Method != http.MethodConnect {
+	if r.Method == http.MethodConnect {
+		// A tunnel is no exchange with a model server: ReverseProxy would
+		// send it as "CONNECT /" and hand a 2xx back as an open tunnel.
+		h := w.Header()
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Connection", "close")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		_, _ = io.WriteString(w, "Method Not Allowed: CONNECT is not forwarded\n")
+		st.status = http.StatusMethodNotAllowed
+		st.finish("proxy: CONNECT is not forwarded")
+		return
+	}
+	if p.client != nil && !isUpgrade(r) {
 		p.forward(st, w, r)
 		return
 	}
@@ -344,6 +363,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	st.cancel = cancel
 	p.rp.ServeHTTP(transparentWriter{w}, r.WithContext(context.WithValue(ctx, stateKey{}, st)))
+}
+
+// isUpgrade reports whether r asks for a protocol switch (an Upgrade
+// header named by Connection, as RFC 9110 §7.8 and ReverseProxy have it).
+// An Upgrade header alone is a hop-by-hop header like any other: the
+// request goes the proxy's own way, without it.
+func isUpgrade(r *http.Request) bool {
+	return r.Header["Upgrade"] != nil && httpguts.HeaderValuesContainsToken(r.Header["Connection"], "upgrade")
 }
 
 // transparentWriter is the client's ResponseWriter as ReverseProxy sees it:
@@ -476,8 +503,13 @@ func suppressAdded(h http.Header) {
 }
 
 // forwardInterim passes an interim response (103 Early Hints, say) on to
-// the client as it came, as ReverseProxy does.
-func forwardInterim(w http.ResponseWriter, res *http.Response) {
+// the client as it came, as ReverseProxy does, unless the client speaks
+// HTTP/1.0, which has no 1xx (RFC 9110 §15.2: it would take it as the
+// answer).
+func forwardInterim(w http.ResponseWriter, r *http.Request, res *http.Response) {
+	if !r.ProtoAtLeast(1, 1) {
+		return
+	}
 	h := w.Header()
 	h1.RemoveHopByHop(res.Header)
 	for k, vs := range res.Header {
@@ -599,6 +631,8 @@ func (p *Proxy) upstreamFailed(st *exchange, w http.ResponseWriter, r *http.Requ
 		code, reason, stored = http.StatusBadRequest, "malformed request body", "client body: "+bodyErr.Error()
 	case errors.Is(err, h1.ErrHeadTooLarge):
 		reason = "upstream sent too big header"
+	case errors.Is(err, h1.ErrInvalidResponse):
+		reason = "upstream sent an invalid header"
 	case r.Context().Err() != nil:
 		code, reason, stored = StatusClientClosed, "", ErrorClientCanceled
 	case errors.As(err, &ne) && ne.Timeout():
@@ -634,6 +668,13 @@ func (p *Proxy) upstreamFailed(st *exchange, w http.ResponseWriter, r *http.Requ
 	if st != nil {
 		st.status = code
 		st.finish(stored)
+	}
+	if reason == "" {
+		// The client went away (Go's server saw its connection end,
+		// which a client that only half-closed also does): write
+		// nothing, or the server would end the handler with a 200 of its
+		// own that the upstream never sent. nginx closes too (its 499).
+		panic(http.ErrAbortHandler)
 	}
 }
 

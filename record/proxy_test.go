@@ -61,7 +61,9 @@ func newRig(t *testing.T, upstream http.Handler, popts ProxyOptions, sopts SinkO
 		t.Fatal(err)
 	}
 	r.proxy = p
-	r.front = httptest.NewServer(p)
+	r.front = httptest.NewUnstartedServer(p)
+	r.front.Config.DisableGeneralOptionsHandler = true // as NewRecorder's server
+	r.front.Start()
 	t.Cleanup(r.front.Close)
 	t.Cleanup(p.Close)
 	return r

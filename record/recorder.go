@@ -122,6 +122,8 @@ func NewRecorder(opts RecorderOptions) (*Recorder, error) {
 		MaxHeaderBytes:    opts.MaxHeaderBytes,
 		IdleTimeout:       opts.IdleTimeout,
 		ErrorLog:          errLog,
+		// OPTIONS * is the upstream's to answer (and a row), not Go's.
+		DisableGeneralOptionsHandler: true,
 	}
 	var admin http.Handler = AdminHandler(r.metrics, func() bool { return r.ready.Load() && r.sink.Running() })
 	if opts.WrapAdmin != nil {

@@ -48,7 +48,7 @@ func (p *Proxy) send(st *exchange, w http.ResponseWriter, r *http.Request) *call
 	// The copy goes out at the moment the request does, so that both are
 	// measured under the same load.
 	p.offerMirror(st, r, keep, mem, body == nil)
-	interim := func(res *http.Response) { forwardInterim(w, res) }
+	interim := func(res *http.Response) { forwardInterim(w, r, res) }
 	for attempt := 0; ; attempt++ {
 		pc, err := p.client.Get(ctx)
 		if err != nil {

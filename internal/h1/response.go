@@ -3,15 +3,44 @@ package h1
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"syscall"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // ErrUnrequestedUpgrade is a 101 answer to a request that asked for no
 // protocol switch (httputil.ReverseProxy answers 502 too): the connection
 // no longer speaks HTTP/1.1.
 var ErrUnrequestedUpgrade = errors.New("101 Switching Protocols to a request without Upgrade")
+
+// ErrInvalidResponse is a response head http.ReadResponse parses but a
+// strict peer refuses (nginx's "upstream sent invalid header"): a status
+// below 100, a header name that is no token (a space before the colon),
+// a value with a control character. Passed on, such a header would be
+// dropped by Go's server on the way to the client yet kept in the
+// recording, and missed by redaction (its name is no name).
+var ErrInvalidResponse = errors.New("invalid response head")
+
+// checkHead refuses what ErrInvalidResponse says.
+func checkHead(res *http.Response) error {
+	if res.StatusCode < 100 {
+		return fmt.Errorf("%w: status %d", ErrInvalidResponse, res.StatusCode)
+	}
+	for k, vs := range res.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return fmt.Errorf("%w: header name %q", ErrInvalidResponse, k)
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return fmt.Errorf("%w: header %s holds a control character", ErrInvalidResponse, k)
+			}
+		}
+	}
+	return nil
+}
 
 // ReadResponse reads the upstream's response head from br (a Conn's
 // Reader). Interim responses are handed to interim, which may be nil (103
@@ -22,6 +51,9 @@ func ReadResponse(br *bufio.Reader, req *http.Request, interim func(*http.Respon
 	for range 10 {
 		res, err := http.ReadResponse(br, req)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkHead(res); err != nil {
 			return nil, err
 		}
 		switch {
