@@ -46,7 +46,7 @@ func TestProxyUpgradeRequestsNeverGetAnothersAnswer(t *testing.T) {
 					for j := range each {
 						kind := kinds[(i+j)%len(kinds)]
 						id := fmt.Sprintf("%s-c%02d-r%02d", kind, i, j)
-						out[i*each+j] = sendIDHeader(hc, rg.front.URL, kind, id, tc.hdr)
+						out[i*each+j] = sendIDHeader(hc, rg.front.URL, "GET", kind, id, tc.hdr)
 					}
 				})
 			}
@@ -55,29 +55,6 @@ func TestProxyUpgradeRequestsNeverGetAnothersAnswer(t *testing.T) {
 			up.checkNoViolations(t)
 		})
 	}
-}
-
-// sendIDHeader is sendID for a GET with more headers.
-func sendIDHeader(hc *http.Client, base, kind, id string, hdr http.Header) outcome {
-	r := outcome{id: id, method: "GET", kind: kind}
-	req, err := http.NewRequest("GET", fmt.Sprintf("%s/%s/%s?id=%s", base, kind, id, id), nil)
-	if err != nil {
-		r.err = err
-		return r
-	}
-	for k, vs := range hdr {
-		req.Header[k] = vs
-	}
-	req.Header.Set("X-Req-Id", id)
-	res, err := hc.Do(req)
-	if err != nil {
-		r.err = err
-		return r
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	r.status, r.respID, r.body, r.err = res.StatusCode, res.Header.Get("X-Resp-Id"), string(b), err
-	return r
 }
 
 // A client that sends its request and half-closes (shutdown(SHUT_WR)) is

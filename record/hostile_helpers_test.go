@@ -301,11 +301,19 @@ func hammer(t *testing.T, base string, clients, each int, pick pickFunc) []outco
 
 // sendID makes one request with id in its header, path and query.
 func sendID(hc *http.Client, base, method, kind, id string) outcome {
+	return sendIDHeader(hc, base, method, kind, id, nil)
+}
+
+// sendIDHeader is sendID with more headers.
+func sendIDHeader(hc *http.Client, base, method, kind, id string, hdr http.Header) outcome {
 	r := outcome{id: id, method: method, kind: kind}
 	req, err := http.NewRequest(method, fmt.Sprintf("%s/%s/%s?id=%s", base, kind, id, id), nil)
 	if err != nil {
 		r.err = err
 		return r
+	}
+	for k, vs := range hdr {
+		req.Header[k] = vs
 	}
 	req.Header.Set("X-Req-Id", id)
 	res, err := hc.Do(req)

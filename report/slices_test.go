@@ -99,23 +99,38 @@ func TestSlicesCombined(t *testing.T) {
 	}
 }
 
+// clinics builds one single-instance row per prediction, its request
+// naming its clinic, and the labels of them.
+type clinics struct {
+	rows []replay.Result
+	kv   []string
+}
+
+// add appends a clinic's rows: the recorded and candidate predictions and
+// the labels, one each per instance; a candidate's -1 is a failed answer
+// (a 500).
+func (c *clinics) add(clinic string, rec, cand, label []int) {
+	for i := range rec {
+		id := fmt.Sprintf("%s-%d", clinic, i)
+		r := v1Row(id, fmt.Sprintf("[%d]", rec[i]), fmt.Sprintf("[%d]", cand[i]))
+		if cand[i] < 0 {
+			r = row(id, v1Path, side{status: 200, body: fmt.Sprintf(`{"predictions":[%d]}`, rec[i]), lat: 1},
+				side{status: 500, kind: replay.KindHTTP5xx, lat: 1}, nil)
+		}
+		r.RequestBody = []byte(`{"clinic": "` + clinic + `"}`)
+		c.rows = append(c.rows, r)
+		c.kv = append(c.kv, id, fmt.Sprint(label[i]))
+	}
+}
+
 // TestBiasGapsByHand: two clinics of four labeled instances and one of one.
 func TestBiasGapsByHand(t *testing.T) {
-	var rows []replay.Result
-	var kv []string
-	add := func(clinic string, rec, cand, label []int) {
-		for i := range rec {
-			id := fmt.Sprintf("%s-%d", clinic, i)
-			r := v1Row(id, fmt.Sprintf("[%d]", rec[i]), fmt.Sprintf("[%d]", cand[i]))
-			r.RequestBody = []byte(`{"clinic": "` + clinic + `"}`)
-			rows = append(rows, r)
-			kv = append(kv, id, fmt.Sprint(label[i]))
-		}
-	}
+	var c clinics
+	add := c.add
 	add("north", []int{1, 1, 0, 0}, []int{1, 1, 1, 0}, []int{1, 0, 1, 0})
 	add("south", []int{1, 0, 0, 0}, []int{1, 0, 0, 0}, []int{1, 1, 0, 0})
 	add("tiny", []int{1}, []int{1}, []int{1})
-	rep := build(t, Options{By: "request:$.clinic", PositiveClass: "1", MinGroup: 2, Labels: labelsOf(t, kv...)}, rows)
+	rep := build(t, Options{By: "request:$.clinic", PositiveClass: "1", MinGroup: 2, Labels: labelsOf(t, c.kv...)}, c.rows)
 	b := rep.Bias
 	if b == nil {
 		t.Fatal("no bias")
@@ -248,26 +263,12 @@ func TestSeveralSlicesNamed(t *testing.T) {
 // denominator (Fairlearn's selection rate is over every sample; a failed
 // answer is no positive prediction, as it is no right one for accuracy).
 func TestBiasCountsAFailedAnswerAsNotPositive(t *testing.T) {
-	var rows []replay.Result
-	var kv []string
-	// cand -1: the candidate failed (a 500) on that instance.
-	add := func(clinic string, rec, cand, label []int) {
-		for i := range rec {
-			id := fmt.Sprintf("%s-%d", clinic, i)
-			r := v1Row(id, fmt.Sprintf("[%d]", rec[i]), fmt.Sprintf("[%d]", cand[i]))
-			if cand[i] < 0 {
-				r = row(id, v1Path, side{status: 200, body: fmt.Sprintf(`{"predictions":[%d]}`, rec[i]), lat: 1},
-					side{status: 500, kind: replay.KindHTTP5xx, lat: 1}, nil)
-			}
-			r.RequestBody = []byte(`{"clinic": "` + clinic + `"}`)
-			rows = append(rows, r)
-			kv = append(kv, id, fmt.Sprint(label[i]))
-		}
-	}
+	var c clinics
+	add := c.add // cand -1: the candidate failed (a 500) on that instance
 	add("north", []int{1, 1, 0, 0}, []int{1, 1, 0, 0}, []int{1, 0, 1, 0})
 	add("d", []int{1, 1, 1, 0}, []int{1, -1, -1, 0}, []int{1, 1, 0, 0})
 	add("tiny", []int{1}, []int{1}, []int{1})
-	rep := build(t, Options{By: "request:$.clinic", PositiveClass: "1", MinGroup: 3, Labels: labelsOf(t, kv...)}, rows)
+	rep := build(t, Options{By: "request:$.clinic", PositiveClass: "1", MinGroup: 3, Labels: labelsOf(t, c.kv...)}, c.rows)
 	b := rep.Bias
 	if b == nil {
 		t.Fatal("no bias")
