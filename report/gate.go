@@ -445,6 +445,11 @@ func evaluate(g Gate, doc map[string]any, keys map[string]bool, group string) Ga
 	res := GateResult{Expr: g.Expr, Group: group, Key: g.Key, Op: g.Op, Threshold: g.Threshold}
 	where := ""
 	if group != "" {
+		// Quoted (its controls escaped) and clipped: a group is a path
+		// or a header's value, and this line goes to stderr and CI logs.
+		if r := []rune(group); len(r) > maxCell {
+			group = string(r[:maxCell-1]) + "…"
+		}
 		where = " in group " + strconv.Quote(group)
 	}
 	v, ok := lookup(doc, g.Key, keys)

@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/shadowctl/shadowctl/internal/safetext"
 )
 
 // ErrLabels is wrapped by every error about a label file or a label that
@@ -208,7 +210,7 @@ func (l *Labels) readCSV(path string) error {
 		}
 	}
 	if ki < 0 || li < 0 {
-		return &LabelError{File: path, Line: 1, Err: fmt.Errorf("want columns key and label, have %s", strings.Join(head, ", "))}
+		return &LabelError{File: path, Line: 1, Err: fmt.Errorf("want columns key and label, have %s", safetext.Clip(strings.Join(head, ", "), maxCell))}
 	}
 	for line := int64(2); ; line++ {
 		rec, err := r.Read()
@@ -314,7 +316,7 @@ func (l *Labels) readParquet(path string) (err error) {
 		for _, c := range pf.Schema().Columns() {
 			have = append(have, strings.Join(c, "."))
 		}
-		return &LabelError{File: path, Err: fmt.Errorf("want columns key and label (not lists), have %s", strings.Join(have, ", "))}
+		return &LabelError{File: path, Err: fmt.Errorf("want columns key and label (not lists), have %s", safetext.Clip(strings.Join(have, ", "), maxCell))}
 	}
 	var row int64
 	buf := make([]parquet.Row, 256)

@@ -172,3 +172,19 @@ func TestLabelsHashCollisions(t *testing.T) {
 		t.Errorf("len %d unmatched %d", l.Len(), l.unmatched())
 	}
 }
+
+// TestLabelErrorsShowNoControlBytes: a label file comes from outside the
+// tool, and its errors land in terminals and CI logs: its columns and
+// labels are shown escaped (a header could retitle the terminal).
+func TestLabelErrorsShowNoControlBytes(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, text, want string }{
+		{"hdr.csv", "\x1b]0;pwned\x07\x1b[31mkey,lbl\nk,1\n", `have \x1b]0;pwned\a\x1b[31mkey, lbl`},
+		{"twice.csv", "key,label\nk1,a\x1b[2J\nk1,\"b\x1b[5m\r\"\n", `key "k1" labeled twice: a\x1b[2J and b\x1b[5m\r`},
+	} {
+		_, err := ReadLabels([]string{writeFile(t, dir, tc.name, tc.text)})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.ContainsAny(err.Error(), "\x1b\r\a") {
+			t.Errorf("%s: %v; want %q, no control byte", tc.name, err, tc.want)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"strings"
+
+	"github.com/shadowctl/shadowctl/internal/safetext"
 )
 
 // Labels are true values keyed by what the requests carried. Keys and
@@ -98,7 +100,8 @@ func (l *Labels) Set(key string, label any) error {
 	if i, ok := l.find(key); ok {
 		old := &l.entries[i]
 		if l.text(old) != text {
-			return fmt.Errorf("key %q labeled twice: %s and %s", key, shownLabel(l.text(old), old.batch), shownLabel(text, batch))
+			return fmt.Errorf("key %q labeled twice: %s and %s", key, safetext.Clip(shownLabel(l.text(old), old.batch), maxCell),
+				safetext.Clip(shownLabel(text, batch), maxCell))
 		}
 		return nil
 	}

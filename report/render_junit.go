@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+
+	"github.com/shadowctl/shadowctl/internal/safetext"
 )
 
 // WriteJUnit writes JUnit XML for CI systems that show test results: one
@@ -39,7 +41,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	for _, g := range r.Gates {
 		c := testcase{Name: g.Expr, Classname: "shadowctl.gates", SystemOut: g.Message}
 		if g.Group != "" {
-			c.Name = g.Expr + " [" + r.Settings.slices() + "=" + g.Group + "]"
+			c.Name = g.Expr + " [" + r.Settings.slices() + "=" + safetext.Clip(g.Group, maxCell) + "]"
 			c.Classname = "shadowctl.gates." + r.Settings.By
 		}
 		if !g.Passed {

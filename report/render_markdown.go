@@ -54,5 +54,11 @@ func writeMarkdownRow(w io.Writer, cells []string, bold bool) {
 }
 
 // escapeMarkdown keeps cell text from breaking the table or turning into
-// markup: ids and diffs are data, not Markdown.
-var escapeMarkdown = strings.NewReplacer(`|`, `\|`, `*`, `\*`, `_`, `\_`, "`", "\\`", "<", "&lt;", ">", "&gt;", "\n", " ").Replace
+// markup: ids and diffs are data, not Markdown. Besides the table's own
+// characters it escapes what GitHub renders: links and images ([, ], !),
+// autolinks (https://, mailto:, www.; an address's @), mentions and
+// references (@, #), strikethrough (~), and & (an entity such as &#x202E;
+// would bring back a character visible escaped).
+var escapeMarkdown = strings.NewReplacer(`|`, `\|`, `*`, `\*`, `_`, `\_`, "`", "\\`", "<", "&lt;", ">", "&gt;", "\n", " ",
+	"&", "&amp;", "[", `\[`, "]", `\]`, "!", `\!`, "@", `\@`, "#", `\#`, "~", `\~`,
+	"://", `\://`, "mailto:", `mailto\:`, "www.", `www\.`, "WWW.", `WWW\.`).Replace

@@ -1,43 +1,20 @@
 package report
 
 import (
-	"strconv"
-	"strings"
-	"unicode"
-	"unicode/utf8"
+	"github.com/shadowctl/shadowctl/internal/safetext"
 )
 
 // visible makes untrusted text (a class, a group key, an id, a path, an
 // error kind: anything a results file or a body holds) safe to show in the
-// table, Markdown and HTML reports. Invalid UTF-8 becomes U+FFFD, and every
-// control character (C0 with tab and newline, DEL, C1) is written as Go
-// writes it in a quoted string: \t, \n, \x1b, \u0085. A terminal then draws
-// an escape sequence as text instead of obeying it, and a table row stays
-// one line. Nothing else is changed (a backslash stays one backslash), so
-// text that has none of these reads as it is; the JSON report has the exact
-// value. Bidirectional controls (U+202E and its kin, Unicode's
-// Bidi_Control) are written so too (\u202e): they reorder what a terminal
-// or a browser shows, so a cell could show text that is not in it.
-func visible(s string) string {
-	if utf8.ValidString(s) && strings.IndexFunc(s, hidden) < 0 {
-		return s
-	}
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	var b strings.Builder
-	b.Grow(len(s) + 8)
-	for _, r := range s {
-		if !hidden(r) {
-			b.WriteRune(r)
-			continue
-		}
-		q := strconv.QuoteRune(r) // '\x1b'
-		b.WriteString(q[1 : len(q)-1])
-	}
-	return b.String()
-}
+// table, Markdown and HTML reports: see safetext.Visible. The JSON report
+// has the exact value.
+func visible(s string) string { return safetext.Visible(s) }
 
-// hidden reports whether r changes what is shown instead of showing.
-func hidden(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }
+// maxCell bounds a cell of the table and Markdown reports, in runes: a
+// table pads every cell of a column to its widest, so one 5 MB path (or a
+// confusion matrix of 100 KB labels) made a report of gigabytes. The JSON
+// report has the whole value.
+const maxCell = 200
 
 // visibleSections applies visible to every text of the sections: their
 // cells come from results files and bodies.
@@ -46,11 +23,11 @@ func visibleSections(ss []section) []section {
 		s := &ss[i]
 		s.title = visible(s.title)
 		for j := range s.header {
-			s.header[j] = visible(s.header[j])
+			s.header[j] = safetext.Clip(s.header[j], maxCell)
 		}
 		for _, row := range s.rows {
 			for j := range row {
-				row[j] = visible(row[j])
+				row[j] = safetext.Clip(row[j], maxCell)
 			}
 		}
 		for j := range s.notes {

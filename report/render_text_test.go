@@ -2,6 +2,8 @@ package report
 
 import (
 	"bytes"
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode"
@@ -18,9 +20,9 @@ import (
 // own newline.
 func TestHumanFormatsShowNoControlBytes(t *testing.T) {
 	const (
-		esc   = "\x1b]0;pwned\x07\x1b[2J"                      // retitle the terminal, clear the screen
-		ctl   = "a\x01b\tc\nd\re\x7f\u0085\u202eexe.txt\u2066" // C0, tab, newline, CR, DEL, C1, bidi
-		bad   = "caf\xe9 \xff\xfe"                             // not UTF-8
+		esc   = "\x1b]0;pwned\x07\x1b[2J"                                  // retitle the terminal, clear the screen
+		ctl   = "a\x01b\tc\nd\re\x7f\u0085\u202eexe.txt\u2066\u200b\u2028" // C0, tab, newline, CR, DEL, C1, bidi, zero-width, line separator
+		bad   = "caf\xe9 \xff\xfe"                                         // not UTF-8
 		class = esc + bad
 	)
 	var rows []replay.Result
@@ -63,13 +65,13 @@ func TestHumanFormatsShowNoControlBytes(t *testing.T) {
 				t.Errorf("%s, %s: the output is not valid UTF-8", name, format)
 			}
 			for i, r := range out {
-				if r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)) {
+				if r != '\n' && (unicode.IsControl(r) || unicode.In(r, unicode.Bidi_Control, unicode.Cf, unicode.Zl, unicode.Zp)) {
 					t.Errorf("%s, %s: control character %U at byte %d: %q", name, format, r, i, out[max(0, i-40):min(len(out), i+40)])
 					break
 				}
 			}
 			// What was escaped is still shown, visibly.
-			for _, want := range []string{`\x1b]0;pwned\a\x1b[2J`, `a\x01b\tc\nd\re\x7f\u0085\u202eexe.txt\u2066`, "caf\uFFFD \uFFFD"} {
+			for _, want := range []string{`\x1b]0;pwned\a\x1b[2J`, `a\x01b\tc\nd\re\x7f\u0085\u202eexe.txt\u2066\u200b\u2028`, "caf\uFFFD \uFFFD"} {
 				if format == "markdown" {
 					want = escapeMarkdown(want)
 				}
@@ -100,4 +102,70 @@ func jsonEsc(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestMarkdownShowsMarkupAsText: a group, class or path is data. GitHub
+// renders links, images, autolinks, mentions, references and entities in a
+// step summary or a PR comment: escaped, they show as the text they are
+// (no phishing link, no tracking pixel fetched by every viewer, no
+// notification, no character an entity would bring back).
+func TestMarkdownShowsMarkupAsText(t *testing.T) {
+	const evil = "[click me](https://evil.example/) ![p](https://evil.example/p.png) www.evil.example a@b.example @octocat #123 ~~s~~ &#x202E;"
+	got := escapeMarkdown(evil)
+	want := `\[click me\](https\://evil.example/) \!\[p\](https\://evil.example/p.png) www\.evil.example a\@b.example \@octocat \#123 \~\~s\~\~ &amp;\#x202E;`
+	if got != want {
+		t.Errorf("escapeMarkdown:\n got %s\nwant %s", got, want)
+	}
+	rows := []replay.Result{v1Row("r1", `["`+jsonEsc(evil)+`"]`, `["x"]`)}
+	rows[0].Path = "/p/" + evil
+	var buf bytes.Buffer
+	if err := build(t, Options{By: "path"}, rows).Write(&buf, "markdown"); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{`\]\(https://`, `[^\\]!\[`, `[^\\]@octocat`, `&#x202E;`} {
+		if regexp.MustCompile(bad).MatchString(buf.String()) {
+			t.Errorf("the Markdown report holds %s as markup", bad)
+		}
+	}
+}
+
+// TestHumanFormatsClipLongText: a table pads every cell of a column to its
+// widest, so a 5 MB path made a report of gigabytes, and Markdown passed
+// GitHub's 1 MiB step-summary limit. Cells are clipped (the JSON report has
+// the whole value).
+func TestHumanFormatsClipLongText(t *testing.T) {
+	long := strings.Repeat("p", 1<<20)
+	var rows []replay.Result
+	for i, label := range []string{"a", "b", "c"} {
+		r := v1Row(fmt.Sprint("r", i), `["`+label+strings.Repeat("x", 100<<10)+`"]`, `["`+label+`"]`)
+		r.Path = "/" + label + long
+		rows = append(rows, r)
+	}
+	rep := build(t, Options{By: "path"}, rows)
+	// A gate per group: its message (stderr, CI logs) clips the group, the
+	// result keeps it whole.
+	if _, err := rep.Evaluate([]Gate{mustGate(t, "agreement.rate < 0.99")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range rep.Gates {
+		if len(g.Message) > 1000 || (g.Group != "" && len(g.Group) < 1<<20) {
+			t.Errorf("gate of group %.20q…: message of %d bytes, group of %d", g.Group, len(g.Message), len(g.Group))
+		}
+	}
+	for _, format := range []string{"table", "markdown", "junit"} {
+		var buf bytes.Buffer
+		if err := rep.Write(&buf, format); err != nil {
+			t.Fatal(err)
+		}
+		if buf.Len() > 256<<10 {
+			t.Errorf("%s: %d bytes for 3 rows", format, buf.Len())
+		}
+	}
+	var buf bytes.Buffer
+	if err := rep.Write(&buf, "json"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), long) {
+		t.Error("the JSON report lost the whole path")
+	}
 }

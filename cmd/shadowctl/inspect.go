@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/shadowctl/shadowctl/internal/safetext"
 	"github.com/shadowctl/shadowctl/record"
 	"github.com/shadowctl/shadowctl/replay"
 )
@@ -101,7 +102,7 @@ func renderInspect(w io.Writer, s *record.Summary, top int) error {
 		s.Exchanges, len(s.Files), dups, span, s.Truncated.Requests, s.Truncated.Responses, s.Errors)
 	files := make([][]string, 0, len(s.Files))
 	for _, f := range s.Files {
-		files = append(files, []string{f.Path, strconv.FormatInt(f.Rows, 10)})
+		files = append(files, []string{safetext.Visible(f.Path), strconv.FormatInt(f.Rows, 10)})
 	}
 	if err := renderTable(w, []string{"File", "Rows"}, files); err != nil {
 		return err
@@ -132,7 +133,9 @@ func countRows(counts []record.Count, limit int, total int64) [][]string {
 			rest += c.Count
 			continue
 		}
-		rows = append(rows, []string{c.Key, strconv.FormatInt(c.Count, 10), share(c.Count, total)})
+		// Recorded methods and paths are the clients': drawn as text,
+		// never obeyed by the terminal, and no wider than a report's cell.
+		rows = append(rows, []string{safetext.Clip(c.Key, 200), strconv.FormatInt(c.Count, 10), share(c.Count, total)})
 	}
 	if rest > 0 {
 		rows = append(rows, []string{fmt.Sprintf("(%d more)", len(counts)-limit), strconv.FormatInt(rest, 10), share(rest, total)})

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shadowctl/shadowctl/internal/fixture"
 	"github.com/shadowctl/shadowctl/record"
@@ -182,5 +183,32 @@ func TestACopiedRecordingIsReadOnce(t *testing.T) {
 	var s record.Summary
 	if err := json.Unmarshal([]byte(stdout), &s); err != nil || s.Exchanges != 20 || s.Duplicates != 20 {
 		t.Errorf("inspect json: exchanges %d, duplicates %d (%v), want 20 and 20", s.Exchanges, s.Duplicates, err)
+	}
+}
+
+// A recorded method and path are the clients': inspect draws their escape
+// sequences as text (a path could clear the screen, recolour it or plant
+// an OSC 8 link), and clips a long one.
+func TestInspectShowsNoControlBytes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rec.parquet")
+	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	fixture.Recording(t, path, []record.Exchange{
+		{ID: "a", StartedAt: base, Method: "GE\x1b[2JT", Path: "/x\x1b]8;;http://evil.example\a\rOVER\u202eRTL\xff", Status: 200},
+		{ID: "b", StartedAt: base.Add(time.Millisecond), Method: "GET", Path: "/" + strings.Repeat("p", 100000), Status: 200},
+	})
+	out, _, code := runCLI(t, "inspect", path)
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.ContainsAny(out, "\x1b\a\r\u202e") || !utf8.ValidString(out) {
+		t.Errorf("inspect wrote control bytes: %q", out)
+	}
+	for _, want := range []string{`GE\x1b[2JT`, `/x\x1b]8;;http://evil.example\a\rOVER\u202eRTL`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect does not show %q", want)
+		}
+	}
+	if len(out) > 10000 {
+		t.Errorf("inspect wrote %d bytes for two exchanges", len(out))
 	}
 }
