@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"strings"
 )
@@ -20,6 +21,10 @@ import (
 // refuses any other version: a state holds what one build of shadowctl
 // counted, and merging it as something else would give wrong figures.
 const StateFormat = "shadowctl.report-state/2"
+
+// stateFormatV1 is the version before groups counted the instances sent
+// (sliceSide.Instances); it is still read (see groupInstances).
+const stateFormatV1 = "shadowctl.report-state/1"
 
 // statePrefix starts the format of every version.
 const statePrefix = "shadowctl.report-state/"
@@ -223,8 +228,8 @@ func ReadState(r io.Reader) (*Builder, error) {
 	if !strings.HasPrefix(head.Format, statePrefix) {
 		return nil, fmt.Errorf("%w: format %q", ErrStateFormat, head.Format)
 	}
-	if head.Format != StateFormat {
-		return nil, fmt.Errorf("%w: %q (this shadowctl reads %s)", ErrStateVersion, head.Format, StateFormat)
+	if head.Format != StateFormat && head.Format != stateFormatV1 {
+		return nil, fmt.Errorf("%w: %q (this shadowctl reads %s and %s)", ErrStateVersion, head.Format, StateFormat, stateFormatV1)
 	}
 	var f stateFile
 	var parts json.RawMessage
@@ -253,6 +258,9 @@ func ReadState(r io.Reader) (*Builder, error) {
 		return nil, fmt.Errorf("%w: %v", ErrStateFormat, err)
 	}
 	if err := b.readParts(parts); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrStateFormat, err)
+	}
+	if err := b.groupInstances(head.Format == stateFormatV1); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStateFormat, err)
 	}
 	b.files, b.partial = f.Files, f.PartialFiles
@@ -309,4 +317,29 @@ func stateLabels(had bool) *Labels {
 		return nil
 	}
 	return &Labels{}
+}
+
+// groupInstances checks the instances each group's sides were sent, or,
+// for a version 1 state, which did not count them, takes them as the
+// instances a side answered or had labels for, whichever is more (all of
+// them when every row was labeled).
+func (b *Builder) groupInstances(v1 bool) error {
+	all := maps.Clone(b.groups)
+	if b.overflw != nil {
+		all[otherGroup] = b.overflw
+	}
+	for key, c := range all {
+		if c == nil || c.preds == nil {
+			continue
+		}
+		for i := range c.preds.Sides {
+			s := &c.preds.Sides[i]
+			if v1 {
+				s.Instances = max(s.N, s.Labeled)
+			} else if s.Instances < max(s.N, s.Labeled) {
+				return fmt.Errorf("group %q: %d instances, fewer than answered or labeled", key, s.Instances)
+			}
+		}
+	}
+	return nil
 }

@@ -76,7 +76,6 @@ func (p *slicePreds) check() error {
 			}
 		}
 		if err := nonNegative(s.Instances, s.N, s.Positive, s.Labeled, s.Correct, s.LabelPos, s.TruePos); err != nil ||
-			s.N > s.Instances || s.Labeled > s.Instances ||
 			s.Positive > s.N || n > s.N || s.Correct > s.Labeled || s.LabelPos > s.Labeled || s.TruePos > s.LabelPos {
 			return errors.New("a group's predictions do not add up")
 		}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -357,7 +358,7 @@ func TestStateBadFiles(t *testing.T) {
 		// A JSON report says what it is, and is still a format error.
 		{"a JSON report", jsonReportText(t), ErrJSONReport, "a JSON report, not a report state"},
 		{"a JSON report as a format error", jsonReportText(t), ErrStateFormat, "a JSON report"},
-		{"a newer version", edit(StateFormat, "shadowctl.report-state/3"), ErrStateVersion, `"shadowctl.report-state/3" (this shadowctl reads shadowctl.report-state/2)`},
+		{"a newer version", edit(StateFormat, "shadowctl.report-state/3"), ErrStateVersion, `"shadowctl.report-state/3" (this shadowctl reads shadowctl.report-state/2 and shadowctl.report-state/1)`},
 		{"another histogram", edit(`"histogram_rel_err":0.001`, `"histogram_rel_err":0.01`), ErrStateVersion, "relative error 0.01"},
 		{"an unknown part", edit(`"parts":{`, `"parts":{"bananas":{},`), ErrStateFormat, `unknown part "bananas"`},
 		{"a missing part", edit(`"top":[`, `"topp":[`), ErrStateFormat, `part "top" is missing`},
@@ -518,5 +519,41 @@ func TestAggregationOptionsNameEveryOption(t *testing.T) {
 	}
 	if len(listed) != ot.NumField()-2 {
 		t.Errorf("aggregationOptions lists %d options, Options has %d that shape", len(listed), ot.NumField()-2)
+	}
+}
+
+// TestStateReadsVersion1: a version 1 state (its groups did not count the
+// instances sent) is still read, each group's sides taking the instances
+// they answered or had labels for; a version 2 state whose groups count
+// fewer instances than that is damaged.
+func TestStateReadsVersion1(t *testing.T) {
+	var c clinics
+	c.add("north", []int{1, 1, 0, 0}, []int{1, 1, -1, 0}, []int{1, 0, 1, 0})
+	c.add("south", []int{1, 0, 0, 0}, []int{1, 0, 0, 0}, []int{1, 1, 0, 0})
+	opts := Options{By: "request:$.clinic", PositiveClass: "1", MinGroup: 1, Labels: labelsOf(t, c.kv...)}
+	v2 := stateText(t, opts, c.rows)
+	instances := regexp.MustCompile(`"Instances":\d+,`)
+	if n := len(instances.FindAllString(v2, -1)); n < 2 {
+		t.Fatalf("the state counts no instances (%d): %s", n, v2)
+	}
+	v1 := strings.Replace(instances.ReplaceAllString(v2, ""), StateFormat, "shadowctl.report-state/1", 1)
+	b, err := ReadState(strings.NewReader(v1))
+	if err != nil {
+		t.Fatalf("version 1: %v", err)
+	}
+	for key, g := range b.groups {
+		for i, s := range g.preds.Sides {
+			if s.Instances != max(s.N, s.Labeled) {
+				t.Errorf("group %s side %d: %d instances, want max(%d answered, %d labeled)", key, i, s.Instances, s.N, s.Labeled)
+			}
+		}
+	}
+	// The candidate failed once in north: 4 labeled, 3 answered.
+	if s := b.groups["north"].preds.Sides[sideCandidate]; s.Instances != 4 || s.N != 3 {
+		t.Errorf("north candidate: %d instances, %d answered; want 4 and 3", s.Instances, s.N)
+	}
+	damaged := strings.Replace(v2, `"Instances":4,`, `"Instances":1,`, 1)
+	if _, err := ReadState(strings.NewReader(damaged)); !errors.Is(err, ErrStateFormat) {
+		t.Errorf("a group counting fewer instances than answered: %v, want ErrStateFormat", err)
 	}
 }

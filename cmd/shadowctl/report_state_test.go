@@ -204,7 +204,7 @@ func TestReportStatesMergeOnTheBinary(t *testing.T) {
 		stderr string
 	}{
 		{"truncated", []string{truncated}, "shadowctl: read state " + truncated + ": not a report state, or a damaged one: unexpected end of JSON input"},
-		{"unknown version", []string{newer}, "shadowctl: read state " + newer + `: report state of an unknown version: "shadowctl.report-state/9" (this shadowctl reads shadowctl.report-state/2)`},
+		{"unknown version", []string{newer}, "shadowctl: read state " + newer + `: report state of an unknown version: "shadowctl.report-state/9" (this shadowctl reads shadowctl.report-state/2 and shadowctl.report-state/1)`},
 		{"not a state", []string{notState}, "shadowctl: read state " + notState + `: not a report state, or a damaged one: format ""`},
 		{"a JSON report", []string{asState, states[1]}, "shadowctl: " + asState + " is a JSON report, not a report state: make states with --format state"},
 		{"options differ from the flags", []string{"--by", "method", "--top", "5", states[0]},
