@@ -183,3 +183,27 @@ func TestProxyOptionsStarAndConnect(t *testing.T) {
 		t.Errorf("OPTIONS row %s %s %d", rows[0].Method, rows[0].Path, rows[0].Status)
 	}
 }
+
+// A chunked upload's trailer fields reach the upstream (they were cut: the
+// body ended with the last chunk alone), announced as the client announced
+// them; fields that may not be trailers (Content-Length) are not sent.
+func TestProxyPassesRequestTrailers(t *testing.T) {
+	rg := newRig(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		declared := r.Trailer
+		keys := make([]string, 0, len(declared))
+		for k := range declared {
+			keys = append(keys, k)
+		}
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "body=%s declared=%v sum=%q late=%q cl=%q", body, keys, r.Trailer.Get("X-Sum"), r.Trailer.Get("X-Late"), r.Trailer.Get("Content-Length"))
+	}), ProxyOptions{}, SinkOptions{})
+	res, body, err := rawExchange(t, rg, "POST /t HTTP/1.1\r\nHost: m\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"+
+		"4\r\nabcd\r\n0\r\nX-Sum: 123\r\nX-Late: yes\r\nContent-Length: 99\r\n\r\n", 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `body=abcd declared=[X-Sum] sum="123" late="yes" cl=""`
+	if res.StatusCode != 200 || body != want {
+		t.Errorf("upstream saw %q (status %d), want %q", body, res.StatusCode, want)
+	}
+}

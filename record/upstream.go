@@ -73,7 +73,7 @@ func (p *Proxy) send(st *exchange, w http.ResponseWriter, r *http.Request) *call
 			// body and chunked as arguments: captured, they would be
 			// moved to the heap for every request, streamed or not.
 			go func(body io.Reader, chunked bool) {
-				err := writeBody(pc, body, r.ContentLength, chunked)
+				err := writeBody(pc, body, r, chunked)
 				if err == nil {
 					pc.ArmHeaderTimeout()
 				}
@@ -143,9 +143,11 @@ func (c *call) release(cl *h1.Client) {
 }
 
 // writeBody streams a request body that is not in memory to the upstream,
-// n bytes long, or chunked. On failure it aborts the connection, so that the
-// upstream does not wait for the rest.
-func writeBody(pc *h1.Conn, body io.Reader, n int64, chunked bool) error {
+// r.ContentLength bytes long, or chunked and ended with r's trailer fields
+// (Go's server fills r.Trailer as the body's end is read). On failure it
+// aborts the connection, so that the upstream does not wait for the rest.
+func writeBody(pc *h1.Conn, body io.Reader, r *http.Request, chunked bool) error {
+	n := r.ContentLength
 	bw := pc.Writer()
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
@@ -153,9 +155,7 @@ func writeBody(pc *h1.Conn, body io.Reader, n int64, chunked bool) error {
 	if chunked {
 		cw := httputil.NewChunkedWriter(flushWriter{bw})
 		if _, err = io.CopyBuffer(cw, onlyReader{body}, *bp); err == nil {
-			if err = cw.Close(); err == nil {
-				_, err = bw.WriteString("\r\n")
-			}
+			h1.WriteTrailer(bw, r.Trailer) // the last chunk, then the trailers
 		}
 	} else {
 		var m int64

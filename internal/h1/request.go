@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"net/http"
 	"strconv"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // WriteRequestHead writes the request line and headers the upstream gets:
@@ -35,12 +37,52 @@ func WriteRequestHead(bw *bufio.Writer, r *http.Request, target, host string, ke
 	switch {
 	case chunked:
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
+		// The trailer fields the client announced follow the body (see
+		// WriteTrailer).
+		first := true
+		for k := range r.Trailer {
+			if !httpguts.ValidTrailerHeader(k) || !httpguts.ValidHeaderFieldName(k) {
+				continue
+			}
+			if first {
+				bw.WriteString("Trailer: ")
+			} else {
+				bw.WriteString(", ")
+			}
+			bw.WriteString(k)
+			first = false
+		}
+		if !first {
+			bw.WriteString("\r\n")
+		}
 	case r.ContentLength > 0:
 		bw.WriteString("Content-Length: ")
 		bw.WriteString(strconv.FormatInt(r.ContentLength, 10))
 		bw.WriteString("\r\n")
 	case r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch:
 		bw.WriteString("Content-Length: 0\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+// WriteTrailer ends a chunked body: the last chunk, the trailer fields of
+// t (a request's Trailer, filled once its body was read to the end) that
+// may be trailers, and the empty line.
+func WriteTrailer(bw *bufio.Writer, t http.Header) {
+	bw.WriteString("0\r\n")
+	for k, vs := range t {
+		if !httpguts.ValidTrailerHeader(k) || !httpguts.ValidHeaderFieldName(k) {
+			continue
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				continue
+			}
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
 	}
 	bw.WriteString("\r\n")
 }
