@@ -122,6 +122,9 @@ func TestProxyRefusesAnInvalidUpstreamHead(t *testing.T) {
 func TestRedactionReadsUnderscoresAsDashes(t *testing.T) {
 	hs := HeadersFrom(http.Header{"X_api_key": {"TOPSECRET"}, "Authorization": {"Bearer x"}, "X-Trace": {"t"}},
 		RedactSet([]string{"X-Api-Key", "Authorization"}))
+	if len(hs) != 3 {
+		t.Fatalf("%d headers stored, want 3: %v", len(hs), hs)
+	}
 	for _, h := range hs {
 		if h.Name != "X-Trace" && h.Value != Redacted {
 			t.Errorf("header %s stored as %q, want it redacted", h.Name, h.Value)

@@ -342,15 +342,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// the exchange ends here at the latest.
 	defer st.finish("proxy: exchange ended without a complete response")
 	if r.Method == http.MethodConnect {
-		// A tunnel is no exchange with a model server: ReverseProxy would
-		// send it as "CONNECT /" and hand a 2xx back as an open tunnel.
-		h := w.Header()
-		h.Set("Content-Type", "text/plain; charset=utf-8")
-		h.Set("Connection", "close")
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		_, _ = io.WriteString(w, "Method Not Allowed: CONNECT is not forwarded\n")
-		st.status = http.StatusMethodNotAllowed
-		st.finish("proxy: CONNECT is not forwarded")
+		refuseConnect(st, w)
 		return
 	}
 	if p.client != nil && !isUpgrade(r) {
@@ -363,6 +355,19 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	st.cancel = cancel
 	p.rp.ServeHTTP(transparentWriter{w}, r.WithContext(context.WithValue(ctx, stateKey{}, st)))
+}
+
+// refuseConnect answers a CONNECT with 405 and records it: a tunnel is no
+// exchange with a model server (ReverseProxy would send it as "CONNECT /"
+// and hand a 2xx back as an open tunnel).
+func refuseConnect(st *exchange, w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Connection", "close")
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	_, _ = io.WriteString(w, "Method Not Allowed: CONNECT is not forwarded\n")
+	st.status = http.StatusMethodNotAllowed
+	st.finish("proxy: CONNECT is not forwarded")
 }
 
 // isUpgrade reports whether r asks for a protocol switch (an Upgrade
@@ -669,7 +674,7 @@ func (p *Proxy) upstreamFailed(st *exchange, w http.ResponseWriter, r *http.Requ
 		st.status = code
 		st.finish(stored)
 	}
-	if reason == "" {
+	if code == StatusClientClosed {
 		// The client went away (Go's server saw its connection end,
 		// which a client that only half-closed also does): write
 		// nothing, or the server would end the handler with a 200 of its

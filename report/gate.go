@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shadowctl/shadowctl/internal/safetext"
 	"github.com/shadowctl/shadowctl/replay"
 )
 
@@ -447,10 +448,7 @@ func evaluate(g Gate, doc map[string]any, keys map[string]bool, group string) Ga
 	if group != "" {
 		// Quoted (its controls escaped) and clipped: a group is a path
 		// or a header's value, and this line goes to stderr and CI logs.
-		if r := []rune(group); len(r) > maxCell {
-			group = string(r[:maxCell-1]) + "…"
-		}
-		where = " in group " + strconv.Quote(group)
+		where = " in group " + strconv.Quote(safetext.Truncate(group, maxCell))
 	}
 	v, ok := lookup(doc, g.Key, keys)
 	if !ok {

@@ -9,6 +9,8 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/shadowctl/shadowctl/internal/safetext"
 )
 
 // chart is one SVG figure.
@@ -149,14 +151,7 @@ func dataValue(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
 // clip shortens text (a class, a group key: untrusted) for an axis label,
 // made visible first so that an escape counts as the runes it shows.
-func clip(s string, n int) string {
-	s = visible(s)
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
-}
+func clip(s string, n int) string { return safetext.Clip(s, n) }
 
 // clipMiddle shortens text keeping both ends, where paths differ (the
 // model's name, the verb after the colon).

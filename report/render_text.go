@@ -10,11 +10,9 @@ import (
 // has the exact value.
 func visible(s string) string { return safetext.Visible(s) }
 
-// maxCell bounds a cell of the table and Markdown reports, in runes: a
-// table pads every cell of a column to its widest, so one 5 MB path (or a
-// confusion matrix of 100 KB labels) made a report of gigabytes. The JSON
-// report has the whole value.
-const maxCell = 200
+// maxCell bounds a cell of the table and Markdown reports, in runes (see
+// safetext.MaxCell); the JSON report has the whole value.
+const maxCell = safetext.MaxCell
 
 // visibleSections applies visible to every text of the sections: their
 // cells come from results files and bodies.

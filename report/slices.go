@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -155,7 +154,7 @@ func (p *slicePreds) add(v *rowView, i int, positive string) {
 		pred := v.pred(s, i)
 		c, numeric := classOf(pred)
 		if c != "" && !numeric && !v.text {
-			side.addClass(c, positive != "" && sameClass(c, positive))
+			side.addClass(c, positive != "" && classKey(c) == classKey(positive))
 		}
 		if v.labels == nil {
 			continue
@@ -166,9 +165,9 @@ func (p *slicePreds) add(v *rowView, i int, positive string) {
 		if j.correct {
 			side.Correct++
 		}
-		if positive != "" && sameClass(label, positive) {
+		if positive != "" && classKey(label) == classKey(positive) {
 			side.LabelPos++
-			if j.class != "" && sameClass(j.class, positive) {
+			if j.class != "" && classKey(j.class) == classKey(positive) {
 				side.TruePos++
 			}
 		}
@@ -352,15 +351,18 @@ func (b *Builder) bias() *Bias {
 	// A group's size is its instances (every side was sent the same), so
 	// every side compares the same groups: a side that failed in a group
 	// neither hides it nor makes it smaller.
-	size := func(p *slicePreds) int64 {
-		var n int64
-		for i := range p.Sides {
-			n = max(n, p.Sides[i].Instances)
-		}
-		return n
-	}
+	small := map[string]bool{}
 	for _, k := range keys {
-		if c := b.groups[k]; c.preds != nil && size(c.preds) < int64(b.opts.MinGroup) {
+		c := b.groups[k]
+		if c.preds == nil {
+			continue
+		}
+		var size int64
+		for i := range c.preds.Sides {
+			size = max(size, c.preds.Sides[i].Instances)
+		}
+		if size < int64(b.opts.MinGroup) {
+			small[k] = true
 			out.Excluded = append(out.Excluded, k)
 		}
 	}
@@ -379,7 +381,7 @@ func (b *Builder) bias() *Bias {
 				continue // a side not in the run (no baseline)
 			}
 			seen = true
-			if size(c.preds) < int64(b.opts.MinGroup) {
+			if small[k] {
 				continue
 			}
 			used++
@@ -411,18 +413,6 @@ func (b *Builder) bias() *Bias {
 		out.Delta = d
 	}
 	return out
-}
-
-// sameClass reports whether two class names are one class: the same text,
-// or the same number written two ways (an integer prediction 1 and a
-// label 1.0, as judge counts it right).
-func sameClass(a, b string) bool {
-	if a == b {
-		return true
-	}
-	x, err1 := strconv.ParseFloat(a, 64)
-	y, err2 := strconv.ParseFloat(b, 64)
-	return err1 == nil && err2 == nil && x == y
 }
 
 // extremes tracks the highest and lowest rate across groups.

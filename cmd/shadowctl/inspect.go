@@ -135,7 +135,7 @@ func countRows(counts []record.Count, limit int, total int64) [][]string {
 		}
 		// Recorded methods and paths are the clients': drawn as text,
 		// never obeyed by the terminal, and no wider than a report's cell.
-		rows = append(rows, []string{safetext.Clip(c.Key, 200), strconv.FormatInt(c.Count, 10), share(c.Count, total)})
+		rows = append(rows, []string{safetext.Clip(c.Key, safetext.MaxCell), strconv.FormatInt(c.Count, 10), share(c.Count, total)})
 	}
 	if rest > 0 {
 		rows = append(rows, []string{fmt.Sprintf("(%d more)", len(counts)-limit), strconv.FormatInt(rest, 10), share(rest, total)})

@@ -41,7 +41,7 @@ func WriteRequestHead(bw *bufio.Writer, r *http.Request, target, host string, ke
 		// WriteTrailer).
 		first := true
 		for k := range r.Trailer {
-			if !httpguts.ValidTrailerHeader(k) || !httpguts.ValidHeaderFieldName(k) {
+			if !trailerName(k) {
 				continue
 			}
 			if first {
@@ -71,7 +71,7 @@ func WriteRequestHead(bw *bufio.Writer, r *http.Request, target, host string, ke
 func WriteTrailer(bw *bufio.Writer, t http.Header) {
 	bw.WriteString("0\r\n")
 	for k, vs := range t {
-		if !httpguts.ValidTrailerHeader(k) || !httpguts.ValidHeaderFieldName(k) {
+		if !trailerName(k) {
 			continue
 		}
 		for _, v := range vs {
@@ -85,6 +85,12 @@ func WriteTrailer(bw *bufio.Writer, t http.Header) {
 		}
 	}
 	bw.WriteString("\r\n")
+}
+
+// trailerName reports whether k may be sent as a trailer field: a valid
+// name, and none that framing or routing needs in the head.
+func trailerName(k string) bool {
+	return httpguts.ValidHeaderFieldName(k) && httpguts.ValidTrailerHeader(k)
 }
 
 // Retryable reports whether r may be sent again after a kept-alive

@@ -49,9 +49,16 @@ func Hidden(r rune) bool {
 	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Bidi_Control)
 }
 
-// Clip is Visible(s) cut to n runes, its last one "…" when cut.
-func Clip(s string, n int) string {
-	s = Visible(s)
+// MaxCell is how many runes of untrusted text a cell, a line or a name
+// shown to a person holds (Clip): a table pads every cell of a column to
+// its widest, so one 5 MB path made a report of gigabytes.
+const MaxCell = 200
+
+// Clip is Visible(s) cut to n runes (Truncate).
+func Clip(s string, n int) string { return Truncate(Visible(s), n) }
+
+// Truncate cuts s to n runes, its last one "…" when cut.
+func Truncate(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
