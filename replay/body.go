@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"net/http"
 	"sync"
@@ -89,7 +90,11 @@ func readBody(resp *http.Response, max int64) ([]byte, error) {
 	}
 	buf := scratch.Get().(*bytes.Buffer)
 	buf.Reset()
-	_, err := buf.ReadFrom(io.LimitReader(resp.Body, max+1))
+	limit := max // one byte more than max tells a longer body, unless max is all there is
+	if limit < math.MaxInt64 {
+		limit++
+	}
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, limit))
 	if err == nil && int64(buf.Len()) > max {
 		err = fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, max)
 		buf.Reset()

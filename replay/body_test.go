@@ -3,8 +3,10 @@ package replay
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -195,5 +197,21 @@ func TestAnswersOverMaxBodyAreErrorRows(t *testing.T) {
 			!strings.Contains(r.CandidateError, fmt.Sprint(max))):
 			t.Errorf("%s: kept %d bytes, error %q; want none, and an error saying it was over %d bytes", c.path, len(r.CandidateBody), r.CandidateError, max)
 		}
+	}
+}
+
+// The largest --max-body there is still keeps a body of unknown length:
+// one byte over it (how a longer body is told) must not wrap around.
+func TestReadBodyUnknownLengthAtTheLargestMax(t *testing.T) {
+	for _, max := range []int64{math.MaxInt64, math.MaxInt64 - 1, 5} {
+		res := &http.Response{ContentLength: -1, Body: io.NopCloser(strings.NewReader("hello"))}
+		b, err := readBody(res, max)
+		if err != nil || string(b) != "hello" {
+			t.Errorf("max %d: got %q, %v; want the whole body", max, b, err)
+		}
+	}
+	res := &http.Response{ContentLength: -1, Body: io.NopCloser(strings.NewReader("hello!"))}
+	if _, err := readBody(res, 5); !errors.Is(err, ErrBodyTooLarge) {
+		t.Errorf("6 bytes over max 5: err %v, want ErrBodyTooLarge", err)
 	}
 }
