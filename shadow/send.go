@@ -109,6 +109,7 @@ func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) answer {
 // because the bodies held had reached MaxHeld.
 type answer struct {
 	replay.Answer
+	sent    time.Time // when it left
 	timing  record.AnswerTiming
 	header  http.Header
 	held    int64

@@ -118,6 +118,8 @@ type Shadow struct {
 	closing bool
 	m       *metrics
 	h1      *h1.Client // sends the copies
+	late    *late
+	last    *report.Comparator // Close's, once the workers are done
 
 	offered, mirrored, written atomic.Int64
 	compared, agreed           atomic.Int64 // the live comparison's counts
@@ -187,7 +189,8 @@ func New(opts Options) (*Shadow, error) {
 		return nil, fmt.Errorf("shadow target: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Shadow{opts: opts, queue: make(chan *pending, opts.Queue), ctx: ctx, cancel: cancel, m: newMetrics(), h1: hc}
+	s := &Shadow{opts: opts, queue: make(chan *pending, opts.Queue), ctx: ctx, cancel: cancel, m: newMetrics(), h1: hc,
+		late: newLate(), last: cmps[0]}
 	for _, c := range cmps {
 		s.wg.Add(1)
 		go s.work(c)
@@ -195,27 +198,116 @@ func New(opts Options) (*Shadow, error) {
 	return s, nil
 }
 
-// pending is one mirrored request: its copy, and the primary's answer
-// once the exchange ends; held is what they reserve of MaxHeld.
+// pending is one mirrored request: its copy, the shadow's answer and the
+// primary's, each of which may come first. Whoever comes second makes the
+// row: a worker once the shadow answered, or a free worker (see late) once
+// a slow primary's answer came after the shadow's. So a slow primary never
+// holds a worker, and the copies still queued leave when a worker is free.
 type pending struct {
-	s       *Shadow
-	req     *record.MirrorRequest
-	primary chan *record.MirrorAnswer // buffered 1: Primary never blocks
-	held    int64                     // the request body's reservation
-	kept    atomic.Int64              // the primary body's
+	s    *Shadow
+	req  *record.MirrorRequest
+	held int64 // the request body's reservation of MaxHeld
+
+	mu   sync.Mutex
+	prim *record.MirrorAnswer // the primary's answer, once its exchange ended
+	kept int64                // its body's reservation
+	cand *answer              // the shadow's answer, once it came before the primary's
+	cut  bool                 // ended without a row: Close's deadline
 }
 
+// Primary takes the primary's answer, on the proxy's goroutine: it never
+// blocks and never makes the row itself.
 func (p *pending) Primary(a *record.MirrorAnswer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cut || p.prim != nil {
+		return
+	}
 	if n := int64(len(a.Body)); n > 0 {
 		if p.s.hold(n) {
-			p.kept.Store(n)
+			p.kept = n
 		} else {
 			cut := *a
 			cut.Body, cut.Truncated = nil, true
 			a = &cut
 		}
 	}
-	p.primary <- a
+	p.prim = a
+	if p.cand != nil {
+		p.s.late.ready(p)
+	}
+}
+
+// release gives back what p holds of MaxHeld, with the shadow's answer's
+// reservation (0 if it had none); under p.mu or once p is p's only owner.
+func (p *pending) release(cand int64) {
+	p.s.held.Add(-p.held - p.kept - cand)
+	p.held, p.kept = 0, 0
+}
+
+// late holds the pendings whose shadow answered before their primary: those
+// still waiting for it, and those it has since come to, for a free worker
+// to make their rows. Its lock is taken under a pending's, never around one.
+type late struct {
+	mu      sync.Mutex
+	waiting map[*pending]struct{}
+	due     []*pending
+	closed  bool
+	signal  chan struct{} // buffered 1: something is ready
+}
+
+func newLate() *late {
+	return &late{waiting: map[*pending]struct{}{}, signal: make(chan struct{}, 1)}
+}
+
+// park keeps p until its primary's answer comes; false once closed.
+func (l *late) park(p *pending) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.waiting[p] = struct{}{}
+	return true
+}
+
+// ready moves p, parked, to the ones a worker is to finish.
+func (l *late) ready(p *pending) {
+	l.mu.Lock()
+	if _, ok := l.waiting[p]; !ok || l.closed {
+		l.mu.Unlock()
+		return // Close took it
+	}
+	delete(l.waiting, p)
+	l.due = append(l.due, p)
+	l.mu.Unlock()
+	select {
+	case l.signal <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the pendings ready to finish.
+func (l *late) take() []*pending {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.due
+	l.due = nil
+	return r
+}
+
+// close stops parking, and returns the pendings ready and those whose
+// primary never came (the proxy's drain was cut short).
+func (l *late) close() (ready, waiting []*pending) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	ready, l.due = l.due, nil
+	for p := range l.waiting {
+		waiting = append(waiting, p)
+	}
+	clear(l.waiting)
+	return ready, waiting
 }
 
 // Offer takes a copy of r if it is sampled and a worker or the queue has
@@ -247,7 +339,7 @@ func (s *Shadow) Offer(r *record.MirrorRequest) record.Mirrored {
 		return nil
 	}
 	r.Take()
-	p := &pending{s: s, req: r, primary: make(chan *record.MirrorAnswer, 1), held: n}
+	p := &pending{s: s, req: r, held: n}
 	select {
 	case s.queue <- p:
 		return p
@@ -279,37 +371,60 @@ func (s *Shadow) drop(reason string) {
 	}
 }
 
-// work sends copies until the queue is closed, comparing with its own c.
+// work sends copies until the queue is closed, comparing with its own c,
+// and makes the rows of copies whose primary answered last.
 func (s *Shadow) work(c *report.Comparator) {
 	defer s.wg.Done()
-	for p := range s.queue {
-		s.mirror(p, c)
+	for {
+		select {
+		case p, ok := <-s.queue:
+			if !ok {
+				return
+			}
+			s.mirror(p, c)
+		case <-s.late.signal:
+			for _, p := range s.late.take() {
+				s.finish(p, c)
+			}
+		}
 	}
 }
 
-// mirror sends one copy, waits for the primary's answer (the exchange
-// always ends: the proxy tells it), and writes and compares the row.
+// mirror sends one copy, then makes its row if the primary has answered;
+// otherwise the row is made when it does (see pending).
 func (s *Shadow) mirror(p *pending, c *report.Comparator) {
 	if s.ctx.Err() != nil {
-		s.cut(p) // still queued at Close's deadline: never sent
+		s.cut(p, 0) // still queued at Close's deadline: never sent
 		return
 	}
 	s.m.inFlight.Inc()
 	cand := s.send(p.req)
 	s.m.inFlight.Dec()
-	defer s.held.Add(-cand.held) // its body belongs to the row once made
 	if cand.Kind == replay.KindCanceled && s.ctx.Err() != nil {
-		s.cut(p) // cut by Close's deadline: no answer of the shadow's
+		s.cut(p, cand.held) // cut by Close's deadline: no answer of the shadow's
 		return
 	}
-	prim, ok := p.wait(s.ctx)
-	if !ok {
-		s.cut(p)
+	p.mu.Lock()
+	p.cand = &cand
+	if p.prim == nil {
+		if s.late.park(p) {
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		s.cut(p, cand.held)
 		return
 	}
+	p.mu.Unlock()
+	s.finish(p, c)
+}
+
+// finish makes, compares and writes the row of p, both answers in.
+func (s *Shadow) finish(p *pending, c *report.Comparator) {
+	prim, cand := p.prim, *p.cand
 	// The request's and primary's bodies now belong to the row (the
-	// results spool bounds the rows it queues).
-	defer s.held.Add(-p.held - p.kept.Load())
+	// results spool bounds the rows it queues), the shadow's too.
+	defer p.release(cand.held)
 	if cand.notKept {
 		// Its answer would take the bodies held past MaxHeld: dropped as
 		// the queue drops a copy when they are full, not a row.
@@ -347,35 +462,25 @@ func (s *Shadow) mirror(p *pending, c *report.Comparator) {
 	}
 }
 
-// wait returns the primary's answer; false when ctx ended first. The
-// exchange always ends (the proxy tells it), and by Close, which comes
-// after the proxy's drain, the answer is there.
-func (p *pending) wait(ctx context.Context) (*record.MirrorAnswer, bool) {
-	select {
-	case prim := <-p.primary:
-		return prim, true
-	default:
-		select {
-		case prim := <-p.primary:
-			return prim, true
-		case <-ctx.Done():
-			return nil, false
-		}
-	}
-}
-
-// cut ends a copy that Close's deadline stopped: counted as closed, with
-// no row and no comparison (the shadow is not to blame).
-func (s *Shadow) cut(p *pending) {
+// cut ends a copy that Close's deadline stopped, or whose primary never
+// answered: counted as closed, with no row and no comparison (the shadow
+// is not to blame). cand is its answer's reservation of MaxHeld.
+func (s *Shadow) cut(p *pending, cand int64) {
+	p.mu.Lock()
+	p.cut = true
+	p.release(cand)
+	p.mu.Unlock()
 	s.drop(DropClosed)
-	s.held.Add(-p.held - p.kept.Load())
 }
 
 // send sends the copy to the candidate, with the client's headers and
 // --shadow-header.
 func (s *Shadow) send(r *record.MirrorRequest) answer {
+	sent := time.Now().UTC()
 	if len(s.opts.Header) == 0 {
-		return s.sendH1(r, r.Header) // Take's copy, read only
+		a := s.sendH1(r, r.Header) // Take's copy, read only
+		a.sent = sent
+		return a
 	}
 	h := make(http.Header, len(r.Header)+len(s.opts.Header))
 	for k, vs := range r.Header {
@@ -384,7 +489,9 @@ func (s *Shadow) send(r *record.MirrorRequest) answer {
 	for k, vs := range s.opts.Header {
 		h[k] = vs
 	}
-	return s.sendH1(r, h)
+	a := s.sendH1(r, h)
+	a.sent = sent
+	return a
 }
 
 // newRow is the results row of a mirrored request: the recorded side is
@@ -393,7 +500,7 @@ func (s *Shadow) send(r *record.MirrorRequest) answer {
 func newRow(r *record.MirrorRequest, prim *record.MirrorAnswer, cand answer) *replay.Result {
 	return &replay.Result{
 		ID: r.ID, Method: r.Method, Path: r.Target, RequestBody: r.Body, RequestHeaders: r.StoredHeaders,
-		SentAt: r.StartedAt, RecordedStartedAt: r.StartedAt,
+		SentAt: cand.sent, RecordedStartedAt: r.StartedAt,
 		RecordedStatus: int32(prim.Status), RecordedBody: prim.Body, RecordedBodyTruncated: prim.Truncated,
 		RecordedLatencyNs: int64(prim.Latency), RecordedError: prim.Error,
 		RecordedFirstByteNs: prim.FirstByteNs, RecordedEvents: prim.Events, RecordedEventNs: prim.EventNs,
@@ -441,13 +548,27 @@ func (s *Shadow) Close(ctx context.Context) error {
 	select {
 	case <-done:
 		s.cancel()
+		s.closeLate()
 		s.closeClient()
 		return nil
 	case <-ctx.Done():
 		s.cancel()
 		<-done
+		s.closeLate()
 		s.closeClient()
 		return fmt.Errorf("shadow copies cut when stopping: %w", ctx.Err())
+	}
+}
+
+// closeLate, once the workers are done, makes the rows of the copies whose
+// primary answered last, and cuts those whose primary never did.
+func (s *Shadow) closeLate() {
+	ready, waiting := s.late.close()
+	for _, p := range ready {
+		s.finish(p, s.last)
+	}
+	for _, p := range waiting {
+		s.cut(p, p.cand.held)
 	}
 }
 

@@ -642,3 +642,113 @@ func TestShadowMetricsCountTheRowsLost(t *testing.T) {
 		}
 	}
 }
+
+// A slow primary must not hold the shadow's workers: with two workers, a
+// queue of two and eight requests whose primaries all wait, every copy
+// reaches the (instant) shadow before any primary answers, none is dropped,
+// and each row pairs a request with its own two answers, sent_at being
+// when its copy left.
+func TestSlowPrimariesDoNotHoldTheWorkers(t *testing.T) {
+	const n = 8
+	release := make(chan struct{})
+	arrived := make(chan string, n)
+	primary := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		arrived <- r.URL.Path
+		<-release
+		fmt.Fprintf(w, `{"predictions":[%q]}`, "v1"+r.URL.Path)
+	})
+	var copies atomic.Int64
+	candidate := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		copies.Add(1)
+		fmt.Fprintf(w, `{"predictions":[%q]}`, "v2"+r.URL.Path)
+	})
+	rg := newRig(t, primary, candidate, Options{Concurrency: 2, Queue: 2})
+	var clients sync.WaitGroup
+	for i := range n {
+		clients.Add(1)
+		go func() {
+			defer clients.Done()
+			rg.post(t, fmt.Sprintf("/p/%d", i), `{}`)
+		}()
+		<-arrived // one at a time: the queue never fills for a shadow that keeps up
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for copies.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := copies.Load(); got != n {
+		t.Errorf("the shadow got %d of %d copies while the primaries waited; dropped %v", got, n, rg.shadow.Stats().Dropped)
+	}
+	close(release)
+	clients.Wait()
+	st := rg.close(t)
+	if st.Written != n || st.DroppedTotal() != 0 {
+		t.Fatalf("stats %+v, want %d rows and nothing dropped", st, n)
+	}
+	for _, row := range rg.rows.byID() {
+		if want := fmt.Sprintf(`{"predictions":["v1%s"]}`, row.Path); string(row.RecordedBody) != want {
+			t.Errorf("%s: recorded %s, want %s", row.Path, row.RecordedBody, want)
+		}
+		if want := fmt.Sprintf(`{"predictions":["v2%s"]}`, row.Path); string(row.CandidateBody) != want {
+			t.Errorf("%s: candidate %s, want %s", row.Path, row.CandidateBody, want)
+		}
+		if row.SentAt.Before(row.RecordedStartedAt) {
+			t.Errorf("%s: sent_at %v before the request came (%v)", row.Path, row.SentAt, row.RecordedStartedAt)
+		}
+	}
+	if h := rg.shadow.held.Load(); h != 0 {
+		t.Errorf("%d bytes still held once every row is made", h)
+	}
+}
+
+// A copy whose primary never answers (the proxy's drain was cut short) is
+// cut at Close, counted as closed, its memory given back; a primary's
+// answer coming after that changes nothing.
+func TestCloseCutsCopiesWhosePrimaryNeverAnswered(t *testing.T) {
+	var copies atomic.Int64
+	cand := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		copies.Add(1)
+		w.Write([]byte(`{"predictions":[1]}`))
+	}))
+	defer cand.Close()
+	u, _ := url.Parse(cand.URL)
+	rows := &memRows{}
+	s, err := New(Options{Target: u, Sample: 1, Rows: rows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := s.Offer(&record.MirrorRequest{Method: "POST", Target: "/p", Body: []byte(`{}`), StartedAt: time.Now().UTC()})
+	if m == nil {
+		t.Fatal("copy not taken")
+	}
+	for copies.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// The shadow answered; let the worker park the copy.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		s.late.mu.Lock()
+		parked := len(s.late.waiting)
+		s.late.mu.Unlock()
+		if parked == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.Primary(&record.MirrorAnswer{Status: 200, Body: []byte(`{"predictions":[1]}`)})
+	st := s.Stats()
+	if st.Dropped[DropClosed] != 1 || st.Written != 0 || len(rows.byID()) != 0 {
+		t.Errorf("stats %+v, %d rows; want one copy closed and no row", st, len(rows.byID()))
+	}
+	if h := s.held.Load(); h != 0 {
+		t.Errorf("%d bytes still held", h)
+	}
+}
