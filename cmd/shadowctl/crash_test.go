@@ -174,8 +174,16 @@ func TestRecorderSurvivesSIGKILL(t *testing.T) {
 			}
 		})
 	}
-	// Load for a while, then kill while the clients keep sending.
+	// Load for a while, then kill while the clients keep sending, at a
+	// moment a log is there: a rotation closes the file's log, and the
+	// next file's opens with its first batch, a few ms later.
 	<-time.After(3 * time.Second)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		if logs, _ := filepath.Glob(filepath.Join(dir, "*"+record.WALSuffix)); len(logs) > 0 {
+			break
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
 	killedAt := time.Now()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
