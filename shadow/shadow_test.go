@@ -433,7 +433,8 @@ func TestParseKey(t *testing.T) {
 		in string
 		ok bool
 	}{{"header:X-User-Id", true}, {"header:x-user-id", true}, {"request:$.user.id", true}, {"header:", false},
-		{"header:Bad Name", false}, {"header:X-Id\r\n", false}, {"header:Connection", false}, {"header:te", false}, {"header:Host", true}, {"cookie:x", false}, {"request:$[", false}, {"x", false}} {
+		{"header:Bad Name", false}, {"header:X-Id\r\n", false}, {"header:Connection", false}, {"header:te", false}, {"header:Host", true}, {"cookie:x", false}, {"request:$[", false}, {"x", false},
+		{"request:$.users[*].id", false}, {"request:$..id", false}, {"request:$.a[0:2]", false}, {"request:$.users[0]['id']", true}} {
 		if _, err := ParseKey(tc.in); (err == nil) != tc.ok {
 			t.Errorf("ParseKey(%q) = %v, want ok %v", tc.in, err, tc.ok)
 		}

@@ -39,11 +39,11 @@ func (o *shadowOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Target, "shadow", "", "also send each request to this candidate (model-v2) live, compare, never let it touch the client's answer")
 	fs.StringVar(&o.Out, "shadow-out", "./shadow", "folder for the live shadow's results files (read them with shadowctl report), or a bucket prefix")
 	fs.Float64Var(&o.Sample, "shadow-sample", 1.0, "fraction of requests mirrored to --shadow, 0 to 1 (independent of --sample)")
-	fs.StringVar(&o.Key, "shadow-key", "", "make --shadow-sample consistent per key: header:NAME or request:JSONPATH")
+	fs.StringVar(&o.Key, "shadow-key", "", "make --shadow-sample consistent per key: header:NAME or request:JSONPATH (a path to one value, such as $.user.id); requests without the key are sampled at random")
 	fs.IntVar(&o.Concurrency, "shadow-concurrency", shadow.DefaultConcurrency, fmt.Sprintf("copies in flight to --shadow at most (1 to %d)", maxShadowConcurrency))
 	fs.IntVar(&o.Queue, "shadow-queue", shadow.DefaultQueue, fmt.Sprintf("copies that may wait for a worker; past it they are dropped and counted (1 to %d)", maxQueue))
 	fs.DurationVar(&o.Timeout, "shadow-timeout", shadow.DefaultTimeout, "bound on each copy (answer read in full), and on the copies still in flight at shutdown")
-	fs.StringArrayVar(&o.Headers, "shadow-header", nil, "header added to each copy, 'Name: value'; repeatable")
+	fs.StringArrayVar(&o.Headers, "shadow-header", nil, "header added to each copy, 'Name: value' (not Host, Content-Length or a connection header); repeatable")
 }
 
 // shadowConfig is shadowOptions checked; nil without --shadow.
@@ -94,16 +94,8 @@ func (o *shadowOptions) check(out, listen string) (*shadowConfig, error) {
 			return nil, usageErrorf("--shadow-key: %v", err)
 		}
 	}
-	for _, h := range o.Headers {
-		name, value, ok := strings.Cut(h, ":")
-		name, value = strings.Trim(name, " \t"), strings.Trim(value, " \t")
-		if !ok || name == "" {
-			return nil, usageErrorf("--shadow-header %q: want 'Name: value'", h)
-		}
-		if err := replay.CheckHeader(name, value); err != nil {
-			return nil, usageErrorf("--shadow-header %q: %v", h, err)
-		}
-		c.header.Add(name, value)
+	if c.header, err = parseHeaderFlags("--shadow-header", "the shadow's client", o.Headers); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -244,6 +244,15 @@ func TestRecordShadowFlags(t *testing.T) {
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-key", "header:Bad Name"}, "--shadow-key: key \"header:Bad Name\""},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-key", "header:Connection"}, "is a connection header"},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-header", "X: a\r\nB: c"}, "--shadow-header"},
+		// Headers the copy's client sets or drops (and a Connection that
+		// would strip the client's headers it names), and one given twice:
+		// refused as replay --header refuses them, not silently unsent.
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-header", "Host: v2.internal"}, "Host is set by the shadow's client"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-header", "Connection: X-User-Id"}, "Connection is set by the shadow's client"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-header", "content-length: 9"}, "Content-Length is set by"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-header", "Transfer-Encoding: gzip"}, "Transfer-Encoding is set by"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-header", "X-A: 1", "--shadow-header", "x-a: 2"}, "X-A is given twice"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-key", "request:$.users[*].id"}, "want a path to one value"},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-out", "./recordings"}, "is --out"},
 		// The same folder written another way, or one inside the other:
 		// a folder is read with all below it.
