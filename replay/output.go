@@ -50,8 +50,11 @@ type Output struct {
 	// run that resumes them must have one too (all of them) or none, or
 	// the file would mix rows with and without (see HasBaseline).
 	DoneWithBaseline int
-	// Dropped counts the rows not carried over with RetryUnanswered.
-	Dropped int
+	// Dropped counts the rows not carried over with RetryUnanswered, and
+	// DroppedWithBaseline those of them with a baseline side: a row the
+	// run does not send again is written back as it was, so they count
+	// toward the file's baseline as much as the rows carried over.
+	Dropped, DroppedWithBaseline int
 	// StalePartial names a leftover partial file of a run that was killed,
 	// removed to start anew; empty when there was none.
 	StalePartial string
@@ -167,6 +170,9 @@ func CreateOutput(path string, resume Resume) (*Output, error) {
 			}
 			if resume == RetryUnanswered && x.Unanswered() {
 				out.Dropped++
+				if x.HasBaseline() {
+					out.DroppedWithBaseline++
+				}
 				if out.retry == nil {
 					out.retry = map[string]Result{}
 				}

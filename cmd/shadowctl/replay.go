@@ -442,9 +442,12 @@ func busyName(out string) string {
 
 // resumeBaselineCheck refuses to resume rows with a baseline side in a
 // run without one, or the reverse: the file would mix the two, and a
-// report reads a run's baseline columns as all there or all null.
+// report reads a run's baseline columns as all there or all null. Rows
+// held back for --retry-errors count as much as those carried over: the
+// ones this run does not send again (an interrupt, a --limit) are written
+// back as they were.
 func resumeBaselineCheck(out *replay.Destination, baseline bool) error {
-	done, with := out.Done.Len(), out.DoneWithBaseline
+	done, with := out.Done.Len()+out.Dropped, out.DoneWithBaseline+out.DroppedWithBaseline
 	switch {
 	case with > 0 && with < done:
 		return usageErrorf("--resume: %s already mixes rows with and without a baseline (%d of %d have one): "+

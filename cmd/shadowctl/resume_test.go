@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/shadowctl/shadowctl/internal/poll"
 )
@@ -112,5 +114,44 @@ func TestSecondReplayOnTheSameOutIsRefused(t *testing.T) {
 	if code != 0 || len(readResults(t, other)) != 10 ||
 		!strings.Contains(stderr, "removed the partial results file of a run that did not finish") {
 		t.Errorf("after a stale partial file: exit %d: %s", code, stderr)
+	}
+}
+
+// The rows --retry-errors holds back count toward the file's shape too: a
+// file whose every row timed out, replayed with a baseline, resumed with
+// --retry-errors and no --baseline would end with no baseline at all (or,
+// interrupted, with a mix), so it is refused like any other.
+func TestResumeRetryErrorsKeepsTheBaselineSetting(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // then a closed connection ends r's context
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer slow.Close()
+	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"y":1}`))
+	}))
+	defer fast.Close()
+	dir := t.TempDir()
+	rec, out := filepath.Join(dir, "rec.parquet"), filepath.Join(dir, "results.parquet")
+	writeReplayFixture(t, rec, 4)
+	if _, stderr, code := runCLI(t, "replay", "--target", slow.URL, "--baseline", fast.URL, "--timeout", "50ms",
+		"--out", out, "--progress", "never", rec); code != 0 {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
+	}
+	before, _ := os.ReadFile(out)
+	_, stderr, code := runCLI(t, "replay", "--target", fast.URL, "--resume", "--retry-errors", "--out", out, "--progress", "never", rec)
+	if want := "the 4 rows of " + out + " were replayed with --baseline, and this run has none"; code != exitUsage || !strings.Contains(stderr, want) {
+		t.Errorf("resume: exit %d, stderr %q; want exit 2 and %q", code, stderr, want)
+	}
+	if after, _ := os.ReadFile(out); string(after) != string(before) {
+		t.Errorf("the results file changed")
+	}
+	// With the same --baseline it goes on.
+	if _, stderr, code := runCLI(t, "replay", "--target", fast.URL, "--baseline", fast.URL, "--resume", "--retry-errors",
+		"--out", out, "--progress", "never", rec); code != 0 {
+		t.Errorf("resume with the baseline: exit %d: %s", code, stderr)
 	}
 }
