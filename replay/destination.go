@@ -29,6 +29,24 @@ type Destination struct {
 	ctx     context.Context
 	loc     bucket.Location
 	up      bool
+	// fetched says Local was downloaded by this run (to resume): the
+	// object holds the same rows, so Abort removes it. A copy kept by an
+	// earlier run's failed upload is newer than the object, and stays.
+	fetched bool
+}
+
+// Abort gives up the run's file: the partial file goes, and so does the
+// spool copy of an object this run downloaded to resume (left, a later
+// run would take it for rows the object lacks, and upload it over newer
+// ones).
+func (d *Destination) Abort() error {
+	err := d.Output.Abort()
+	if d.fetched {
+		if rerr := os.Remove(d.Local); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 
 // ErrUpload is wrapped by the error of a results file that could not be
@@ -89,6 +107,7 @@ func CreateDestination(ctx context.Context, name, spool string, resume Resume) (
 	if err != nil {
 		return nil, err
 	}
+	fetched := false
 	switch {
 	case exists && resume == Fresh:
 		return nil, fmt.Errorf("%s: %w", loc, ErrExists)
@@ -96,14 +115,19 @@ func CreateDestination(ctx context.Context, name, spool string, resume Resume) (
 		if err := bucket.Download(ctx, loc, local); err != nil {
 			return nil, fmt.Errorf("resume %s: %w", loc, err)
 		}
+		fetched = true
 	}
 	// A spool copy that exists with resume is the newer: it is what an
 	// earlier run finished and could not upload.
 	out, err := CreateOutput(local, resume)
 	if err != nil {
+		if fetched {
+			_ = os.Remove(local)
+		}
 		return nil, err
 	}
-	return &Destination{Output: out, Name: loc.String(), Local: local, ctx: context.WithoutCancel(ctx), loc: loc, up: true}, nil
+	return &Destination{Output: out, Name: loc.String(), Local: local, ctx: context.WithoutCancel(ctx), loc: loc, up: true,
+		fetched: fetched}, nil
 }
 
 // uploadTries is how often Close tries an upload, waiting uploadBackoff,

@@ -240,3 +240,55 @@ func TestReplayRefusesToDropAKeptUpload(t *testing.T) {
 		t.Errorf("the kept results have %d rows, want 2", n)
 	}
 }
+
+// A --resume of an object that fails before anything new is done (a dead
+// target) leaves no spool copy of the object it downloaded: a later run
+// on this machine would take it for rows the object lacks, and upload it
+// over the rows another machine has since added. A copy an earlier run
+// could not upload stays, as it is newer than the object.
+func TestFailedResumeLeavesNoDownloadedCopy(t *testing.T) {
+	dir, tmp := t.TempDir(), t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	rec := filepath.Join(dir, "rec.parquet")
+	writeReplayFixture(t, rec, 6)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"y":1}`)) }))
+	defer srv.Close()
+	os.MkdirAll(filepath.Join(dir, "bkt"), 0o700)
+	out := "file://" + filepath.ToSlash(filepath.Join(dir, "bkt", "r.parquet"))
+	if _, stderr, code := runCLI(t, "replay", "--target", srv.URL, "--limit", "2", "--out", out, "--progress", "never", rec); code != 0 {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
+	}
+	if _, stderr, code := runCLI(t, "replay", "--target", "http://127.0.0.1:1", "--resume", "--out", out, "--progress", "never", rec); code == 0 {
+		t.Fatalf("resume against a dead target: exit 0: %s", stderr)
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "shadowctl-results-*")); len(left) != 0 {
+		t.Errorf("the failed resume left %v in the spool folder", left)
+	}
+	// Another machine finishes the object; this one resumes again and
+	// must start from the object, not from an old copy.
+	t.Setenv("TMPDIR", t.TempDir())
+	if _, stderr, code := runCLI(t, "replay", "--target", srv.URL, "--resume", "--out", out, "--progress", "never", rec); code != 0 {
+		t.Fatalf("resume elsewhere: exit %d: %s", code, stderr)
+	}
+	t.Setenv("TMPDIR", tmp)
+	if _, stderr, code := runCLI(t, "replay", "--target", srv.URL, "--resume", "--out", out, "--progress", "never", rec); code != 0 {
+		t.Fatalf("resume here again: exit %d: %s", code, stderr)
+	}
+	got, err := readObjectRows(t, filepath.Join(dir, "bkt", "r.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 6 {
+		t.Errorf("the object has %d rows, want all 6", got)
+	}
+}
+
+func readObjectRows(t *testing.T, path string) (int64, error) {
+	t.Helper()
+	r, err := replay.OpenResults(path)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	return r.NumRows(), nil
+}
