@@ -148,6 +148,17 @@ func TestBucketURLUsageErrors(t *testing.T) {
 		{[]string{"record", "--upstream", "http://127.0.0.1:1", "--out", "s3://b/rec?nosuch=1"}, `--out: open bucket s3://b`},
 		{[]string{"record", "--upstream", "http://127.0.0.1:1", "--shadow", "http://127.0.0.1:2", "--shadow-out", "s3://b/sh?nosuch=1"}, `--shadow-out: open bucket s3://b`},
 		{[]string{"replay", "--target", "http://127.0.0.1:1", "--out", "file://host/x.parquet", rec}, `--out: bad bucket URL "file://host/x.parquet": want file:///absolute/path`},
+		// As record's, replay's --out is opened at start: an unknown
+		// parameter, a prefix without --shard, or no .parquet object is
+		// the user's to fix (exit 2), as a local folder --out is.
+		{[]string{"replay", "--target", "http://127.0.0.1:1", "--out", "s3://b/x.parquet?regoin=x", rec}, `--out: open bucket s3://b`},
+		{[]string{"replay", "--target", "http://127.0.0.1:1", "--out", "s3://b/runs/", rec}, `--out s3://b/runs/: want an object ending in .parquet, or a prefix ending in / with --shard`},
+		{[]string{"replay", "--target", "http://127.0.0.1:1", "--out", "file://" + filepath.ToSlash(dir) + "/res.txt", rec}, `want an object ending in .parquet`},
+		// Inside a prefix of recordings given: the next shard, or a
+		// --resume, would read it as a recording.
+		{[]string{"replay", "--target", "http://127.0.0.1:1", "--out", "file://" + filepath.ToSlash(dir) + "/bk/results.parquet", "file://" + filepath.ToSlash(dir) + "/bk/"},
+			`is inside file://` + filepath.ToSlash(dir) + `/bk/, a prefix of recordings given`},
+		{[]string{"replay", "--target", "http://127.0.0.1:1", "--out", "s3://b/rec/run1/r.parquet", "s3://b/rec"}, `is inside s3://b/rec, a prefix of recordings given`},
 	} {
 		_, stderr, code := runCLI(t, tc.args...)
 		if code != exitUsage || !strings.Contains(stderr, tc.want) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -371,7 +372,7 @@ func runReplay(ctx context.Context, g *globalOptions, opts *replayOptions, args 
 // shard's, or its own on --resume) would be read as a recording.
 func checkOutOutsideInputs(out string, args []string) error {
 	if bucket.IsURL(out) {
-		return nil
+		return checkObjectOutsideInputs(out, args)
 	}
 	dir := folderKey(filepath.Dir(out))
 	for _, a := range args {
@@ -386,6 +387,56 @@ func checkOutOutsideInputs(out string, args []string) error {
 		}
 	}
 	return nil
+}
+
+// checkObjectOutsideInputs is checkOutOutsideInputs for an --out in a
+// bucket: the object must name one (a bad URL, an unknown parameter or a
+// prefix is a usage error, as a folder is), outside every prefix of
+// recordings given.
+func checkObjectOutsideInputs(out string, args []string) error {
+	o, err := bucket.Parse(out, parquetfile.Ext)
+	if err != nil {
+		return usageErrorf("--out: %v", err)
+	}
+	if !o.IsObject() {
+		return usageErrorf("--out %s: want an object ending in %s, or a prefix ending in / with --shard", o, parquetfile.Ext)
+	}
+	oRoot, oKey := objectPath(o)
+	for _, a := range args {
+		if !bucket.IsURL(a) {
+			continue
+		}
+		in, err := bucket.Parse(a, parquetfile.Ext)
+		if err != nil || in.IsObject() {
+			continue // the reader says what is wrong with it
+		}
+		root, prefix := objectPath(in)
+		if prefix != "" && !strings.HasSuffix(prefix, "/") {
+			prefix += "/"
+		}
+		if root == oRoot && strings.HasPrefix(oKey, prefix) {
+			return usageErrorf("--out %s is inside %s, a prefix of recordings given: a later run (--resume, another shard) would read it as a recording; write it elsewhere", o, in)
+		}
+	}
+	// Opened now (no request is made), as record opens its buckets: a
+	// parameter the provider does not know is the user's to fix.
+	ctx, cancel := context.WithTimeout(context.Background(), bucket.RequestTimeout)
+	defer cancel()
+	if _, err := bucket.Open(ctx, o); err != nil {
+		return usageErrorf("--out: %v", err)
+	}
+	return nil
+}
+
+// objectPath is a location as a bucket and a key within it; for file://,
+// whose bucket is the object's folder, the root of the file system and
+// the whole path.
+func objectPath(l bucket.Location) (root, key string) {
+	u, err := url.Parse(l.Bucket)
+	if err != nil || u.Scheme != "file" {
+		return l.Bucket, l.Key
+	}
+	return "file://", strings.TrimPrefix(path.Join(u.Path, l.Key), "/")
 }
 
 // checkOut refuses an --out that names no results file report would read:
