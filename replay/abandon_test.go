@@ -3,12 +3,15 @@ package replay
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shadowctl/shadowctl/record"
 )
 
 // After an interrupt, OnStop hears how many requests are in flight, and
@@ -115,5 +118,67 @@ func TestOnStopCountsTheRequestsInFlight(t *testing.T) {
 	}
 	if n := got.Load(); n != 3 {
 		t.Errorf("OnStop(%d), want 3 in flight", n)
+	}
+}
+
+// hangingSource gives its exchanges, then a read that never returns (a
+// bucket read that stalled: Source has no context).
+type hangingSource struct {
+	xs    []record.Exchange
+	i     int
+	stuck chan struct{} // closed when the read hangs
+	never chan struct{}
+}
+
+func (s *hangingSource) Next() (*record.Exchange, error) {
+	if s.i >= len(s.xs) {
+		close(s.stuck)
+		<-s.never
+		return nil, io.EOF
+	}
+	s.i++
+	return &s.xs[s.i-1], nil
+}
+
+// An interrupt, then an abandonment, end a run whose source read hangs:
+// Run returns, and the rows done are written.
+func TestAbandonEndsARunWhoseSourceHangs(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	defer srv.Close()
+	src := &hangingSource{xs: exchanges(3, "/p"), stuck: make(chan struct{}), never: make(chan struct{})}
+	defer close(src.never)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	abandon := make(chan struct{})
+	sink := &memWriter{}
+	done := make(chan error, 1)
+	answered := make(chan struct{})
+	var once sync.Once
+	o := Options{Target: mustURL(t, srv.URL), Concurrency: 1, Abandon: abandon, ProgressEvery: time.Nanosecond,
+		Progress: func(p Progress) {
+			if p.Done == 3 {
+				once.Do(func() { close(answered) })
+			}
+		}}
+	go func() {
+		_, err := Run(ctx, o, src, sink)
+		done <- err
+	}()
+	<-src.stuck
+	<-answered
+	cancel()
+	close(abandon)
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Run: %v, want an interrupt", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after an interrupt and an abandonment while its source read hangs")
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if n := len(sink.rows); n != 3 {
+		t.Errorf("%d rows written, want the 3 done", n)
 	}
 }

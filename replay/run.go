@@ -207,7 +207,7 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 	jobs := make(chan job, o.Concurrency)
 	outs := make(chan outcome, 2*o.Concurrency)
 	p := &producer{o: &o, start: start}
-	var srcErr error
+	var srcErr error // read only once prodDone is closed
 	prodDone := make(chan struct{})
 	go func() {
 		defer close(prodDone)
@@ -245,11 +245,24 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 			cancel(err)
 		}
 	}
-	<-prodDone
+	// The producer ends once ctx does, unless it waits on src (a stalled
+	// bucket read, which has no ctx): an abandonment does not wait for it
+	// (its error is then not known, nor read), and the rows done are
+	// written either way.
+	produced := false
+	select {
+	case <-prodDone:
+		produced = true
+	case <-reqCtx.Done():
+	}
 	c.flush()
 	writeErr := rw.close()
-	c.stats.Resumed, c.stats.Truncated = p.resumed, p.truncated
-	c.stats.Read, c.stats.Matched = p.read, p.matched
+	c.stats.Resumed, c.stats.Truncated = p.resumed.Load(), p.truncated.Load()
+	c.stats.Read, c.stats.Matched = p.read.Load(), p.matched.Load()
+	var readErr error
+	if produced {
+		readErr = srcErr
+	}
 	c.stats.Elapsed = time.Since(start)
 	c.progress(true)
 
@@ -264,8 +277,8 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 		return c.stats, ce
 	case writeErr != nil:
 		return c.stats, fmt.Errorf("%w: %w", ErrWrite, writeErr)
-	case srcErr != nil:
-		return c.stats, fmt.Errorf("read recordings: %w", srcErr)
+	case readErr != nil:
+		return c.stats, fmt.Errorf("read recordings: %w", readErr)
 	case reqCtx.Err() != nil && ctx.Err() != nil:
 		return c.stats, &InterruptedError{Sent: c.stats.Sent, Abandoned: c.stats.Abandoned, Cause: ctx.Err()}
 	case reqCtx.Err() != nil:
@@ -280,8 +293,8 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 type producer struct {
 	o                  *Options
 	start              time.Time
-	resumed, truncated int64
-	read, matched      int64
+	resumed, truncated atomic.Int64 // read by Run even when it did not wait for the producer
+	read, matched      atomic.Int64
 }
 
 func (p *producer) run(ctx context.Context, src Source, jobs chan<- job) error {
@@ -297,7 +310,7 @@ func (p *producer) run(ctx context.Context, src Source, jobs chan<- job) error {
 		}
 	}()
 	for {
-		if p.o.Limit > 0 && p.matched >= p.o.Limit {
+		if p.o.Limit > 0 && p.matched.Load() >= p.o.Limit {
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -313,17 +326,17 @@ func (p *producer) run(ctx context.Context, src Source, jobs chan<- job) error {
 		if !p.o.Shard.Has(x.ID) {
 			continue
 		}
-		p.read++
+		p.read.Add(1)
 		if p.o.PathPrefix != "" && !strings.HasPrefix(x.Path, p.o.PathPrefix) {
 			continue
 		}
-		p.matched++
+		p.matched.Add(1)
 		if p.o.Skip.Has(x.ID) {
-			p.resumed++
+			p.resumed.Add(1)
 			continue
 		}
 		if x.RequestBodyTruncated {
-			p.truncated++
+			p.truncated.Add(1)
 			continue
 		}
 		var due time.Time
@@ -383,15 +396,28 @@ func addSaturating(a, b time.Duration) time.Duration {
 	return a + b
 }
 
-// work sends jobs until the queue closes, counting those in flight. After
-// ctx ends it drops the queued jobs; requests already sent finish within
+// work sends jobs until the queue closes or ctx ends, counting those in
+// flight. After ctx ends it takes no more jobs (the queued ones are
+// dropped), so it ends even while the producer waits on its source; requests already sent finish within
 // Timeout, or when reqCtx ends (abandoned: marked so, never written).
 func work(ctx, reqCtx context.Context, inFlight *atomic.Int64, o *Options, cand, base sender, jobs <-chan job, outs chan<- outcome) {
 	_, raw := cand.(h1Sender)
 	rc := requestCache{rawHeader: raw}
-	for j := range jobs {
+	for {
+		var j job
+		select {
+		case next, ok := <-jobs:
+			if !ok {
+				return
+			}
+			j = next
+		case <-ctx.Done():
+			// The queued jobs are dropped; the producer, which selects
+			// on ctx too, never waits for a worker.
+			return
+		}
 		if ctx.Err() != nil {
-			continue
+			return
 		}
 		inFlight.Add(1)
 		r := sendJob(reqCtx, o, &rc, cand, base, j)
