@@ -47,6 +47,10 @@ func newH1Sender(base *url.URL, tlsConf *tls.Config) (h1Sender, error) {
 // send bounds the exchange by deadline with one timer that aborts the
 // connection, rather than a context per request and a callback on it (4%
 // of replay's CPU); only a dial gets a context.
+// writeInline is the largest request body the sender writes before it
+// reads the answer; a larger one is written while the answer is read.
+const writeInline = 64 << 10
+
 func (s h1Sender) send(ctx context.Context, deadline time.Time, method string, u *url.URL, h http.Header, body []byte, start time.Time, maxBody int64) side {
 	if method == "" {
 		method = http.MethodGet
@@ -84,9 +88,26 @@ func (s h1Sender) send(ctx context.Context, deadline time.Time, method string, u
 		stale := pc.Reused()
 		bw := pc.Writer()
 		h1.WriteRequestHead(bw, req, target, u.Host, h1.EndToEnd{}, false)
-		_, _ = bw.Write(body)
-		err := bw.Flush()
-		var res *http.Response
+		var (
+			err   error
+			res   *http.Response
+			wrote chan error // a large body's writer: nil when written here
+		)
+		if len(body) <= writeInline {
+			// Into the socket's buffer at once: written before the answer
+			// is read, in one write.
+			_, _ = bw.Write(body)
+			err = bw.Flush()
+		} else {
+			// A large body is written while the answer is read, as
+			// http.Transport does: a target may answer early (a 413 for
+			// a large upload) and stop reading, or answer as it reads.
+			wrote = make(chan error, 1)
+			go func() {
+				_, _ = bw.Write(body)
+				wrote <- bw.Flush()
+			}()
+		}
 		if err == nil {
 			// Peek first: an error before the answer's first byte on a
 			// kept-alive connection may be the target's close.
@@ -96,14 +117,33 @@ func (s h1Sender) send(ctx context.Context, deadline time.Time, method string, u
 			}
 		} else if len(body) > 0 {
 			// The target may have answered before it stopped reading
-			// the body (a 413 for a large upload): that answer is the
-			// row, as http.Transport, reading while it writes, gives it.
+			// the body: that answer is the row.
 			if early, rerr := pc.ReadResponse(req, nil); rerr == nil {
 				res, err, stale = early, nil, false
 				res.Close = true // the request was not sent whole
 			}
 		}
 		pc.EndHead()
+		if wrote != nil {
+			var werr error
+			select {
+			case werr = <-wrote:
+			default:
+				if err == nil {
+					// Answered before the body was all sent: the
+					// answer is the row, and the connection goes once
+					// it is read (closing it ends the writer).
+					res.Close = true
+					defer func() { _ = pc.Close(); <-wrote }()
+				} else {
+					_ = pc.Close()
+					werr = <-wrote
+				}
+			}
+			if err == nil && werr != nil {
+				res.Close = true // the request was not sent whole
+			}
+		}
 		if err != nil {
 			timedOut := drop()
 			// The target closed a kept-alive connection as the request

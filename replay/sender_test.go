@@ -285,3 +285,51 @@ func TestEarlyAnswerToALargeUploadIsTheRow(t *testing.T) {
 		})
 	}
 }
+
+// A target that answers a large upload early and keeps the connection
+// open without reading the rest, and one that answers in full before it
+// reads the body (full duplex): the answer is the row, as http.Transport
+// gives it, not a timeout after --timeout of a write that cannot end.
+func TestAnswerWhileTheUploadIsStillGoingIsTheRow(t *testing.T) {
+	cases := []struct {
+		name   string
+		serve  func(c net.Conn, br *bufio.Reader)
+		status int32
+		body   int
+	}{
+		{"413, kept open, body unread", func(c net.Conn, br *bufio.Reader) {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			fmt.Fprintf(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\n\r\ntoo large")
+			time.Sleep(3 * time.Second) // past --timeout
+		}, 413, 9},
+		{"full duplex", func(c net.Conn, br *bufio.Reader) {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", 8<<20)
+			c.Write(bytes.Repeat([]byte("d"), 8<<20))
+			io.Copy(io.Discard, req.Body)
+		}, 200, 8 << 20},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			url := rawTarget(t, tc.serve)
+			opts := Options{Target: mustURL(t, url), Concurrency: 1, MaxBody: 16 << 20, Timeout: 2 * time.Second, EarlyStop: -1}
+			x := ex(0, "/upload")
+			x.RequestBody = bytes.Repeat([]byte("u"), 16<<20)
+			x.RequestBodySize = int64(len(x.RequestBody))
+			sink := &memWriter{}
+			if _, err := Run(context.Background(), opts, &sliceSource{xs: []record.Exchange{x}}, sink); err != nil {
+				t.Fatal(err)
+			}
+			r := sink.byID()[x.ID]
+			if r.CandidateStatus != tc.status || len(r.CandidateBody) != tc.body || r.CandidateErrorKind == KindTimeout {
+				t.Errorf("row: status %d, %d body bytes, kind %q, error %q; want %d with its %d bytes",
+					r.CandidateStatus, len(r.CandidateBody), r.CandidateErrorKind, r.CandidateError, tc.status, tc.body)
+			}
+		})
+	}
+}
