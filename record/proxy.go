@@ -332,6 +332,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// Not recorded, but sent the same way: one write, no goroutine.
 			max = r.ContentLength
 		}
+		if !st.sampled && p.opts.Mirror != nil && p.client != nil && heldOnceRead(r) {
+			// Streamed (after Expect), not recorded, and kept whole as it
+			// passes for the mirror (see offerLate); a recorded one keeps
+			// up to --max-body, as the mirror does.
+			max = r.ContentLength
+		}
 		st.req.init(r.Body, w, p.opts.ClientBodyTimeout, p.budget, max, r.ContentLength)
 		r.Body = &st.req
 		if small && r.ContentLength <= max && st.req.canPreload(r.ContentLength) {
@@ -370,6 +376,13 @@ func refuseConnect(st *exchange, w http.ResponseWriter) {
 	st.finish("proxy: CONNECT is not forwarded")
 }
 
+// heldOnceRead reports whether r's body, streamed, is small enough to be
+// kept whole as it passes: a known length up to preloadMax sent after
+// Expect: 100-continue (which must not be read before the upstream says).
+func heldOnceRead(r *http.Request) bool {
+	return r.ContentLength > 0 && r.ContentLength <= preloadMax && r.Header.Get("Expect") != ""
+}
+
 // isUpgrade reports whether r asks for a protocol switch (an Upgrade
 // header named by Connection, as RFC 9110 §7.8 and ReverseProxy have it).
 // An Upgrade header alone is a hop-by-hop header like any other: the
@@ -402,6 +415,9 @@ func (p *Proxy) forward(st *exchange, w http.ResponseWriter, r *http.Request) {
 	c := p.send(st, w, r)
 	if c == nil {
 		return // answered and ended by upstreamFailed
+	}
+	if c.late {
+		p.offerLate(st, r, c)
 	}
 	res := c.res
 	h1.RemoveHopByHop(res.Header)

@@ -19,7 +19,43 @@ type call struct {
 	pc    *h1.Conn
 	res   *http.Response
 	wrote <-chan error // a streamed body's writer; nil for a body in memory
-	stop  func() bool  // stops aborting pc when the client goes away
+	werr  error        // its result, once taken (wdone)
+	wdone bool
+	stop  func() bool // stops aborting pc when the client goes away
+	// late: the mirror is offered the request once its streamed body
+	// has gone (see heldOnceRead), with keep, its end-to-end headers.
+	late bool
+	keep h1.EndToEnd
+}
+
+// writeDone reports whether a streamed body's writer has ended, and how;
+// true for a body in memory.
+func (c *call) writeDone() (bool, error) {
+	if c.wrote == nil || c.wdone {
+		return true, c.werr
+	}
+	select {
+	case c.werr = <-c.wrote:
+		c.wdone = true
+		return true, c.werr
+	default:
+		return false, nil
+	}
+}
+
+// offerLate offers the mirror a request whose body streamed: held when
+// the whole body has come from the client by the time the answer's head
+// has (the usual case: the upstream read it, then answered), unheld
+// otherwise (an early answer: the rest may never come).
+func (p *Proxy) offerLate(st *exchange, r *http.Request, c *call) {
+	var body []byte
+	held := false
+	st.req.mu.Lock()
+	if n := int64(len(st.req.k.buf)); n == r.ContentLength && st.req.n == n {
+		body, held = st.req.k.buf, true
+	}
+	st.req.mu.Unlock()
+	p.offerMirror(st, r, c.keep, body, held)
 }
 
 // send writes the request to the upstream and reads the response head.
@@ -46,16 +82,26 @@ func (p *Proxy) send(st *exchange, w http.ResponseWriter, r *http.Request) *call
 		host = p.opts.Upstream.Host
 	}
 	// The copy goes out at the moment the request does, so that both are
-	// measured under the same load.
-	p.offerMirror(st, r, keep, mem, body == nil)
+	// measured under the same load; a small body sent after Expect goes
+	// once it has been read (offerLate), or is unheld if no answer came.
+	late := body != nil && p.opts.Mirror != nil && heldOnceRead(r)
+	if !late {
+		p.offerMirror(st, r, keep, mem, body == nil)
+	}
+	failed := func(err error) {
+		if late {
+			p.offerMirror(st, r, keep, nil, false)
+		}
+		p.upstreamFailed(st, w, r, err)
+	}
 	interim := func(res *http.Response) { forwardInterim(w, r, res) }
 	for attempt := 0; ; attempt++ {
 		pc, err := p.client.Get(ctx)
 		if err != nil {
-			p.upstreamFailed(st, w, r, err)
+			failed(err)
 			return nil
 		}
-		c := &call{pc: pc, stop: context.AfterFunc(ctx, pc.Abort)}
+		c := &call{pc: pc, stop: context.AfterFunc(ctx, pc.Abort), late: late, keep: keep}
 		stale := pc.Reused()
 		st.sent = p.opts.Now()
 		bw := pc.Writer()
@@ -109,7 +155,7 @@ func (p *Proxy) send(st *exchange, w http.ResponseWriter, r *http.Request) *call
 			// answer says what the client did (see upstreamFailed).
 			<-c.wrote
 		}
-		p.upstreamFailed(st, w, r, err)
+		failed(err)
 		return nil
 	}
 }
@@ -126,13 +172,8 @@ func (c *call) drop() {
 // not all sent (the upstream answered before reading it).
 func (c *call) release(cl *h1.Client) {
 	reusable := c.stop() && !c.res.Close
-	if c.wrote != nil {
-		select {
-		case werr := <-c.wrote:
-			reusable = reusable && werr == nil
-		default:
-			reusable = false
-		}
+	if done, werr := c.writeDone(); !done || werr != nil {
+		reusable = false
 	}
 	if !reusable {
 		c.pc.Abort()

@@ -753,3 +753,54 @@ func TestCloseCutsCopiesWhosePrimaryNeverAnswered(t *testing.T) {
 		t.Errorf("%d bytes still held", h)
 	}
 }
+
+// A small body sent after Expect: 100-continue streams (Go's server asks
+// the client for it as the proxy starts reading), and is mirrored once it
+// has come whole, whatever the primary answered (a 401 here).
+func TestShadowMirrorsBodiesSentAfterExpect(t *testing.T) {
+	var bodies sync.Map
+	candidate := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies.Store(r.URL.Path, string(b))
+		w.Write([]byte(`{"predictions":["cat"]}`))
+	})
+	primary := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/refused" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte(`{"predictions":["cat"]}`))
+	})
+	rg := newRig(t, primary, candidate, Options{})
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 10 * time.Second}}
+	defer client.CloseIdleConnections()
+	for path, want := range map[string]int{"/p": 200, "/refused": http.StatusUnauthorized} {
+		req, _ := http.NewRequest("POST", rg.front.URL+path, strings.NewReader(`{"instances":[1]}`))
+		req.Header.Set("Expect", "100-continue")
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Fatalf("%s: client got %d, want %d", path, res.StatusCode, want)
+		}
+	}
+	st := rg.close(t)
+	if st.Mirrored != 2 || st.Dropped[DropUnheld] != 0 {
+		t.Errorf("stats %+v, want both mirrored", st)
+	}
+	for _, path := range []string{"/p", "/refused"} {
+		if b, _ := bodies.Load(path); b != `{"instances":[1]}` {
+			t.Errorf("%s: the shadow got body %q", path, b)
+		}
+	}
+	for _, row := range rg.rows.byID() {
+		want := map[string]int32{"/p": 200, "/refused": 401}[row.Path]
+		if string(row.RequestBody) != `{"instances":[1]}` || row.RecordedStatus != want {
+			t.Errorf("row %s: request %q, recorded %d, want %d", row.Path, row.RequestBody, row.RecordedStatus, want)
+		}
+	}
+}
