@@ -270,14 +270,7 @@ func TestEarlyAnswerToALargeUploadIsTheRow(t *testing.T) {
 				opts.Client = NewClient(1, nil)
 				defer opts.Client.CloseIdleConnections()
 			}
-			x := ex(0, "/upload")
-			x.RequestBody = bytes.Repeat([]byte("u"), 16<<20)
-			x.RequestBodySize = int64(len(x.RequestBody))
-			sink := &memWriter{}
-			if _, err := Run(context.Background(), opts, &sliceSource{xs: []record.Exchange{x}}, sink); err != nil {
-				t.Fatal(err)
-			}
-			r := sink.byID()[x.ID]
+			r := replayUpload(t, opts)
 			if r.CandidateStatus != 413 || string(r.CandidateBody) != "too large" || r.CandidateErrorKind != KindHTTP4xx {
 				t.Errorf("row: status %d, body %q, kind %q, error %q; want 413, its body, %s",
 					r.CandidateStatus, r.CandidateBody, r.CandidateErrorKind, r.CandidateError, KindHTTP4xx)
@@ -318,18 +311,25 @@ func TestAnswerWhileTheUploadIsStillGoingIsTheRow(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			url := rawTarget(t, tc.serve)
 			opts := Options{Target: mustURL(t, url), Concurrency: 1, MaxBody: 16 << 20, Timeout: 2 * time.Second, EarlyStop: -1}
-			x := ex(0, "/upload")
-			x.RequestBody = bytes.Repeat([]byte("u"), 16<<20)
-			x.RequestBodySize = int64(len(x.RequestBody))
-			sink := &memWriter{}
-			if _, err := Run(context.Background(), opts, &sliceSource{xs: []record.Exchange{x}}, sink); err != nil {
-				t.Fatal(err)
-			}
-			r := sink.byID()[x.ID]
+			r := replayUpload(t, opts)
 			if r.CandidateStatus != tc.status || len(r.CandidateBody) != tc.body || r.CandidateErrorKind == KindTimeout {
 				t.Errorf("row: status %d, %d body bytes, kind %q, error %q; want %d with its %d bytes",
 					r.CandidateStatus, len(r.CandidateBody), r.CandidateErrorKind, r.CandidateError, tc.status, tc.body)
 			}
 		})
 	}
+}
+
+// replayUpload replays one exchange with a 16 MiB request body and returns
+// its row.
+func replayUpload(t *testing.T, opts Options) Result {
+	t.Helper()
+	x := ex(0, "/upload")
+	x.RequestBody = bytes.Repeat([]byte("u"), 16<<20)
+	x.RequestBodySize = int64(len(x.RequestBody))
+	sink := &memWriter{}
+	if _, err := Run(context.Background(), opts, &sliceSource{xs: []record.Exchange{x}}, sink); err != nil {
+		t.Fatal(err)
+	}
+	return sink.byID()[x.ID]
 }
