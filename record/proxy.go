@@ -416,9 +416,6 @@ func (p *Proxy) forward(st *exchange, w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return // answered and ended by upstreamFailed
 	}
-	if c.late {
-		p.offerLate(st, r, c)
-	}
 	res := c.res
 	h1.RemoveHopByHop(res.Header)
 	st.status, st.answered = res.StatusCode, true

@@ -19,35 +19,14 @@ type call struct {
 	pc    *h1.Conn
 	res   *http.Response
 	wrote <-chan error // a streamed body's writer; nil for a body in memory
-	werr  error        // its result, once taken (wdone)
-	wdone bool
-	stop  func() bool // stops aborting pc when the client goes away
-	// late: the mirror is offered the request once its streamed body
-	// has gone (see heldOnceRead), with keep, its end-to-end headers.
-	late bool
-	keep h1.EndToEnd
-}
-
-// writeDone reports whether a streamed body's writer has ended, and how;
-// true for a body in memory.
-func (c *call) writeDone() (bool, error) {
-	if c.wrote == nil || c.wdone {
-		return true, c.werr
-	}
-	select {
-	case c.werr = <-c.wrote:
-		c.wdone = true
-		return true, c.werr
-	default:
-		return false, nil
-	}
+	stop  func() bool  // stops aborting pc when the client goes away
 }
 
 // offerLate offers the mirror a request whose body streamed: held when
 // the whole body has come from the client by the time the answer's head
 // has (the usual case: the upstream read it, then answered), unheld
 // otherwise (an early answer: the rest may never come).
-func (p *Proxy) offerLate(st *exchange, r *http.Request, c *call) {
+func (p *Proxy) offerLate(st *exchange, r *http.Request, keep h1.EndToEnd) {
 	var body []byte
 	held := false
 	st.req.mu.Lock()
@@ -55,7 +34,7 @@ func (p *Proxy) offerLate(st *exchange, r *http.Request, c *call) {
 		body, held = st.req.k.buf, true
 	}
 	st.req.mu.Unlock()
-	p.offerMirror(st, r, c.keep, body, held)
+	p.offerMirror(st, r, keep, body, held)
 }
 
 // send writes the request to the upstream and reads the response head.
@@ -101,7 +80,7 @@ func (p *Proxy) send(st *exchange, w http.ResponseWriter, r *http.Request) *call
 			failed(err)
 			return nil
 		}
-		c := &call{pc: pc, stop: context.AfterFunc(ctx, pc.Abort), late: late, keep: keep}
+		c := &call{pc: pc, stop: context.AfterFunc(ctx, pc.Abort)}
 		stale := pc.Reused()
 		st.sent = p.opts.Now()
 		bw := pc.Writer()
@@ -138,6 +117,9 @@ func (p *Proxy) send(st *exchange, w http.ResponseWriter, r *http.Request) *call
 			pc.EndHead()
 		}
 		if err == nil {
+			if late {
+				p.offerLate(st, r, keep)
+			}
 			return c
 		}
 		c.drop()
@@ -172,8 +154,13 @@ func (c *call) drop() {
 // not all sent (the upstream answered before reading it).
 func (c *call) release(cl *h1.Client) {
 	reusable := c.stop() && !c.res.Close
-	if done, werr := c.writeDone(); !done || werr != nil {
-		reusable = false
+	if c.wrote != nil {
+		select {
+		case werr := <-c.wrote:
+			reusable = reusable && werr == nil
+		default:
+			reusable = false
+		}
 	}
 	if !reusable {
 		c.pc.Abort()

@@ -398,8 +398,9 @@ func addSaturating(a, b time.Duration) time.Duration {
 
 // work sends jobs until the queue closes or ctx ends, counting those in
 // flight. After ctx ends it takes no more jobs (the queued ones are
-// dropped), so it ends even while the producer waits on its source; requests already sent finish within
-// Timeout, or when reqCtx ends (abandoned: marked so, never written).
+// dropped), so it ends even while the producer waits on its source;
+// requests already sent finish within Timeout, or when reqCtx ends
+// (abandoned: marked so, never written).
 func work(ctx, reqCtx context.Context, inFlight *atomic.Int64, o *Options, cand, base sender, jobs <-chan job, outs chan<- outcome) {
 	_, raw := cand.(h1Sender)
 	rc := requestCache{rawHeader: raw}

@@ -44,13 +44,13 @@ func newH1Sender(base *url.URL, tlsConf *tls.Config) (h1Sender, error) {
 	return h1Sender{c}, err
 }
 
-// send bounds the exchange by deadline with one timer that aborts the
-// connection, rather than a context per request and a callback on it (4%
-// of replay's CPU); only a dial gets a context.
 // writeInline is the largest request body the sender writes before it
 // reads the answer; a larger one is written while the answer is read.
 const writeInline = 64 << 10
 
+// send bounds the exchange by deadline with one timer that aborts the
+// connection, rather than a context per request and a callback on it (4%
+// of replay's CPU); only a dial gets a context.
 func (s h1Sender) send(ctx context.Context, deadline time.Time, method string, u *url.URL, h http.Header, body []byte, start time.Time, maxBody int64) side {
 	if method == "" {
 		method = http.MethodGet

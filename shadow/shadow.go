@@ -238,10 +238,15 @@ func (p *pending) Primary(a *record.MirrorAnswer) {
 	}
 }
 
-// release gives back what p holds of MaxHeld, with the shadow's answer's
-// reservation (0 if it had none); under p.mu or once p is p's only owner.
-func (p *pending) release(cand int64) {
-	p.s.held.Add(-p.held - p.kept - cand)
+// release gives back what p holds of MaxHeld, the shadow's answer's
+// reservation with it; under p.mu or once p is p's only owner.
+func (p *pending) release() {
+	n := p.held + p.kept
+	if p.cand != nil {
+		n += p.cand.held
+		p.cand.held = 0
+	}
+	p.s.held.Add(-n)
 	p.held, p.kept = 0, 0
 }
 
@@ -394,29 +399,28 @@ func (s *Shadow) work(c *report.Comparator) {
 // otherwise the row is made when it does (see pending).
 func (s *Shadow) mirror(p *pending, c *report.Comparator) {
 	if s.ctx.Err() != nil {
-		s.cut(p, 0) // still queued at Close's deadline: never sent
+		s.cut(p) // still queued at Close's deadline: never sent
 		return
 	}
 	s.m.inFlight.Inc()
 	cand := s.send(p.req)
 	s.m.inFlight.Dec()
-	if cand.Kind == replay.KindCanceled && s.ctx.Err() != nil {
-		s.cut(p, cand.held) // cut by Close's deadline: no answer of the shadow's
-		return
-	}
 	p.mu.Lock()
 	p.cand = &cand
-	if p.prim == nil {
-		if s.late.park(p) {
-			p.mu.Unlock()
-			return
-		}
+	switch {
+	case cand.Kind == replay.KindCanceled && s.ctx.Err() != nil:
 		p.mu.Unlock()
-		s.cut(p, cand.held)
-		return
+		s.cut(p) // cut by Close's deadline: no answer of the shadow's
+	case p.prim == nil:
+		parked := s.late.park(p)
+		p.mu.Unlock()
+		if !parked {
+			s.cut(p)
+		}
+	default:
+		p.mu.Unlock()
+		s.finish(p, c)
 	}
-	p.mu.Unlock()
-	s.finish(p, c)
 }
 
 // finish makes, compares and writes the row of p, both answers in.
@@ -424,7 +428,7 @@ func (s *Shadow) finish(p *pending, c *report.Comparator) {
 	prim, cand := p.prim, *p.cand
 	// The request's and primary's bodies now belong to the row (the
 	// results spool bounds the rows it queues), the shadow's too.
-	defer p.release(cand.held)
+	defer p.release()
 	if cand.notKept {
 		// Its answer would take the bodies held past MaxHeld: dropped as
 		// the queue drops a copy when they are full, not a row.
@@ -464,11 +468,11 @@ func (s *Shadow) finish(p *pending, c *report.Comparator) {
 
 // cut ends a copy that Close's deadline stopped, or whose primary never
 // answered: counted as closed, with no row and no comparison (the shadow
-// is not to blame). cand is its answer's reservation of MaxHeld.
-func (s *Shadow) cut(p *pending, cand int64) {
+// is not to blame).
+func (s *Shadow) cut(p *pending) {
 	p.mu.Lock()
 	p.cut = true
-	p.release(cand)
+	p.release()
 	p.mu.Unlock()
 	s.drop(DropClosed)
 }
@@ -477,17 +481,15 @@ func (s *Shadow) cut(p *pending, cand int64) {
 // --shadow-header.
 func (s *Shadow) send(r *record.MirrorRequest) answer {
 	sent := time.Now().UTC()
-	if len(s.opts.Header) == 0 {
-		a := s.sendH1(r, r.Header) // Take's copy, read only
-		a.sent = sent
-		return a
-	}
-	h := make(http.Header, len(r.Header)+len(s.opts.Header))
-	for k, vs := range r.Header {
-		h[k] = vs
-	}
-	for k, vs := range s.opts.Header {
-		h[k] = vs
+	h := r.Header // Take's copy, read only
+	if len(s.opts.Header) > 0 {
+		h = make(http.Header, len(r.Header)+len(s.opts.Header))
+		for k, vs := range r.Header {
+			h[k] = vs
+		}
+		for k, vs := range s.opts.Header {
+			h[k] = vs
+		}
 	}
 	a := s.sendH1(r, h)
 	a.sent = sent
@@ -568,7 +570,7 @@ func (s *Shadow) closeLate() {
 		s.finish(p, s.last)
 	}
 	for _, p := range waiting {
-		s.cut(p, p.cand.held)
+		s.cut(p)
 	}
 }
 
