@@ -146,7 +146,7 @@ func HTTPHeader(hs []Header) http.Header {
 func RedactSet(names []string) map[string]bool {
 	m := make(map[string]bool, len(names))
 	for _, n := range names {
-		m[http.CanonicalHeaderKey(strings.TrimSpace(n))] = true
+		m[redactKey(n)] = true // x_api_key names X-Api-Key here too, as in a request
 	}
 	return m
 }

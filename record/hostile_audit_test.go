@@ -132,6 +132,18 @@ func TestRedactionReadsUnderscoresAsDashes(t *testing.T) {
 	}
 }
 
+// A name given to --redact-header with "_" (copied from a WSGI app, say)
+// redacts the header in either spelling, as README promises.
+func TestRedactionFlagNamesReadUnderscoresAsDashes(t *testing.T) {
+	hs := HeadersFrom(http.Header{"X-Custom": {"secret1"}, "X_custom": {"secret2"}, "X-Trace": {"t"}},
+		RedactSet([]string{"x_custom"}))
+	for _, h := range hs {
+		if h.Name != "X-Trace" && h.Value != Redacted {
+			t.Errorf("header %s stored as %q, want it redacted", h.Name, h.Value)
+		}
+	}
+}
+
 // An HTTP/1.0 client has no 1xx: an upstream's 103 is not passed on to
 // it (it would take it as the answer and read the 200 as its body).
 func TestProxyPassesNoInterimAnswerToHTTP10(t *testing.T) {
