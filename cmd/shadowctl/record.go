@@ -432,11 +432,17 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions) error
 		record.DropWriteError, st.Dropped[record.DropWriteError],
 		record.DropClosed, st.Dropped[record.DropClosed],
 		st.FilesWritten, cfg.dir(opts.Out))
+	attrs := []any{"recorded", st.Recorded, "dropped", st.DroppedTotal(),
+		"dropped_" + record.DropQueueFull, st.Dropped[record.DropQueueFull],
+		"dropped_" + record.DropWriteError, st.Dropped[record.DropWriteError],
+		"dropped_" + record.DropClosed, st.Dropped[record.DropClosed],
+		"files", st.FilesWritten}
 	if live != nil {
-		line += live.summary()
+		more, a := live.summary()
+		line, attrs = line+more, append(attrs, a...)
 	}
-	line += ship.stop(opts.DrainTimeout)
-	g.status(line, "recorded", st.Recorded, "dropped", st.DroppedTotal(), "files", st.FilesWritten)
+	more, a := ship.stop(opts.DrainTimeout)
+	g.status(line+more, append(attrs, a...)...)
 	return runErr
 }
 

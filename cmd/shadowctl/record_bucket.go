@@ -115,19 +115,20 @@ func warnUnkeyedSpool(logger *slog.Logger, b *bucketOut) {
 // stop ends the background uploads, then uploads what the last rotation
 // finalized, within timeout; what is left stays in the spool folder for the
 // next start. It returns a phrase for the summary line.
-func (s *shippers) stop(timeout time.Duration) string {
+func (s *shippers) stop(timeout time.Duration) (string, []any) {
 	s.cancel()
 	s.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	line := ""
+	line, attrs := "", []any{}
 	for _, b := range s.list {
 		_ = b.shipper.Flush(ctx)
 		st := b.shipper.Stats()
 		line += fmt.Sprintf("; %s: %d files uploaded to %s, %d left in %s", b.what, st.Uploaded,
 			b.dest.String(), st.PendingFiles, b.dir)
+		attrs = append(attrs, b.what+"_uploaded", st.Uploaded, b.what+"_pending_files", st.PendingFiles)
 	}
-	return line
+	return line, attrs
 }
 
 // dir is the folder the recorder's sink writes in: --out, or the spool.

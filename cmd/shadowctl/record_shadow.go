@@ -151,8 +151,14 @@ func (r resultRows) RowCounts() (int64, map[string]int64) {
 }
 
 // summary is the shadow's part of the closing line.
-func (l *liveShadow) summary() string {
+func (l *liveShadow) summary() (string, []any) {
 	st, rs := l.sh.Stats(), l.rows.Stats()
+	attrs := []any{"shadow_mirrored", st.Mirrored, "shadow_dropped", st.DroppedTotal(),
+		"shadow_dropped_" + shadow.DropQueueFull, st.Dropped[shadow.DropQueueFull],
+		"shadow_dropped_" + shadow.DropUnheld, st.Dropped[shadow.DropUnheld],
+		"shadow_dropped_" + shadow.DropClosed, st.Dropped[shadow.DropClosed],
+		"shadow_compared", st.Compared, "shadow_agreed", st.Agreed, "shadow_skipped", st.Skipped,
+		"shadow_rows", rs.Recorded, "shadow_rows_lost", rs.DroppedTotal()}
 	line := fmt.Sprintf("; shadow: mirrored %d, dropped %d (%s=%d, %s=%d, %s=%d), %d of %d agreeing, %d rows in %s",
 		st.Mirrored, st.DroppedTotal(),
 		shadow.DropQueueFull, st.Dropped[shadow.DropQueueFull], shadow.DropUnheld, st.Dropped[shadow.DropUnheld],
@@ -164,7 +170,7 @@ func (l *liveShadow) summary() string {
 		line += fmt.Sprintf(" (%d rows lost: %s=%d, %s=%d, %s=%d)", n, spool.DropQueueFull, rs.Dropped[spool.DropQueueFull],
 			spool.DropWriteError, rs.Dropped[spool.DropWriteError], spool.DropClosed, rs.Dropped[spool.DropClosed])
 	}
-	return line
+	return line, attrs
 }
 
 // folderKey is how a folder or bucket prefix compares with another: an

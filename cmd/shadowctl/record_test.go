@@ -311,4 +311,13 @@ func TestRecordJSONLogsHaveNoPlainLines(t *testing.T) {
 	if summary == nil || summary["recorded"] != 3.0 || summary["dropped"] != 0.0 || summary["level"] != "INFO" {
 		t.Errorf("summary record %v, want recorded 3, dropped 0 as fields", summary)
 	}
+	// Every figure of the line is a field: the drops by reason and the
+	// shadow's counts too (they were only in msg).
+	for k, want := range map[string]float64{"dropped_queue_full": 0, "dropped_write_error": 0, "dropped_closed": 0,
+		"shadow_mirrored": 3, "shadow_compared": 3, "shadow_agreed": 3, "shadow_rows": 3, "shadow_dropped": 0,
+		"shadow_dropped_queue_full": 0, "shadow_dropped_unheld": 0, "shadow_dropped_closed": 0, "shadow_rows_lost": 0} {
+		if got, ok := summary[k]; !ok || got != want {
+			t.Errorf("summary field %s = %v (present %v), want %v", k, got, ok, want)
+		}
+	}
 }
