@@ -90,12 +90,31 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		for _, sh := range c.Commands() {
 			shells = append(shells, sh.Name())
 		}
+		for _, sh := range c.Commands() {
+			sh.Args = usageArgs(sh.Args) // 'completion fish extra'
+		}
 		c.Args = cobra.ArbitraryArgs
 		c.RunE = func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageErrorf("completion: name a shell: %s (see 'shadowctl completion --help')", strings.Join(shells, ", "))
 			}
 			return usageErrorf("completion %q: unknown shell; want %s", args[0], strings.Join(shells, ", "))
+		}
+	}
+	// cobra's help command prints the root's help, exit 0, for a topic it
+	// does not know: a script's 'shadowctl help recrod' would pass.
+	root.InitDefaultHelpCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "help" {
+			continue
+		}
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			target, rest, err := cmd.Root().Find(args)
+			if err != nil || target == nil || len(rest) > 0 {
+				return usageErrorf("help: unknown topic %q (see 'shadowctl --help')", strings.Join(args, " "))
+			}
+			target.InitDefaultHelpFlag()
+			return target.Help()
 		}
 	}
 	// The root takes any arguments, so that an unknown command comes here

@@ -48,6 +48,9 @@ func TestUnknownCommandIsAUsageError(t *testing.T) {
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
 		{[]string{"completion", "tcsh"}, `completion "tcsh": unknown shell; want bash, fish, powershell, zsh`},
 		{[]string{"completion"}, "completion: name a shell: bash, fish, powershell, zsh"},
+		{[]string{"completion", "fish", "extra"}, `unknown command "extra" for "shadowctl completion fish"`},
+		{[]string{"help", "bogus"}, `help: unknown topic "bogus"`},
+		{[]string{"help", "record", "extra"}, `help: unknown topic "record extra"`},
 	}
 	for _, tc := range cases {
 		_, stderr, code := runCLI(t, tc.args...)
@@ -60,6 +63,9 @@ func TestUnknownCommandIsAUsageError(t *testing.T) {
 	}
 	if out, _, code := runCLI(t, "completion", "bash"); code != exitOK || !strings.Contains(out, "bash completion") {
 		t.Errorf("completion bash: exit %d, want 0 and the script", code)
+	}
+	if out, _, code := runCLI(t, "help", "replay"); code != exitOK || !strings.Contains(out, "--target") {
+		t.Errorf("help replay: exit %d, want 0 and replay's help", code)
 	}
 }
 
