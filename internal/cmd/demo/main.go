@@ -202,9 +202,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// The page for people: the same report with plots, grouped by path,
 	// with two gates the demo's models pass, so the verdict has values.
+	// They hold in each path's group however v2's failures fall: which
+	// requests fail depends on the order they reach v2, and with --requests
+	// 300 the V2 path has 64 requests and about 170 instances, so all 2% of
+	// failures (7) on its largest batches (8 instances) would leave it
+	// about 65% agreeing and 11% failed.
 	htmlPath := f.ReportHTML()
 	if err := f.ReportToFile(ctx, htmlPath, stderr, "--format", "html", "--by", "path",
-		"--fail-on", "agreement.ci95_low < 0.8", "--fail-on", "errors.candidate.rate > 0.1"); err != nil {
+		"--fail-on", "agreement.ci95_low < 0.5", "--fail-on", "errors.candidate.rate > 0.2"); err != nil {
 		return err
 	}
 
