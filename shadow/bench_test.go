@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/shadowctl/shadowctl/internal/spool"
 	"github.com/shadowctl/shadowctl/record"
 	"github.com/shadowctl/shadowctl/replay"
@@ -150,7 +152,7 @@ func BenchmarkOfferDropped(b *testing.B) {
 	}()
 	req := &record.MirrorRequest{ID: "id", Method: "POST", Target: "/p", Body: []byte(`{"instances":[1]}`)}
 	// The worker busy with one copy, the queue full with another.
-	for deadline := time.Now().Add(10 * time.Second); s.mirrored.Load() == 0 || len(s.queue) < cap(s.queue); {
+	for deadline := time.Now().Add(10 * time.Second); testutil.ToFloat64(s.m.inFlight) < 1 || len(s.queue) < cap(s.queue); {
 		if time.Now().After(deadline) {
 			b.Fatal("the worker took no copy")
 		}
