@@ -28,6 +28,10 @@ var rateFractions = []float64{0.6, 0.8, 1.0, 1.2, 1.4, 1.7, 2.0}
 
 const rateConns = 4
 
+// lowConcurrency is the --shadow-concurrency of the slow shadow's second
+// row (the default is 64).
+const lowConcurrency = 16
+
 // runShadow measures the live shadow's cost to the primary: the recorder
 // without --shadow, with a fast shadow, with one that takes
 // o.shadowDelay per request, and nginx mirroring to that same slow shadow,
@@ -69,12 +73,18 @@ func (b *bench) runShadow(ctx context.Context) error {
 
 	var recs []*recorder
 	profiled := map[*recorder]string{}
+	// The last row is the knob that bounds a slow shadow's cost: copies/s
+	// ≈ --shadow-concurrency / the shadow's latency.
 	for i, r := range []struct{ name, shadow, profile string }{
 		{nameRecord, "", "record"}, {nameFast, fastURL, "fast"}, {"record + shadow " + slow, slowURL, "slow"},
+		{fmt.Sprintf("record + shadow %s, concurrency %d", slow, lowConcurrency), slowURL, ""},
 	} {
 		extra := strings.Fields(o.recordArgs)
 		if r.shadow != "" {
 			extra = append(extra, "--shadow", r.shadow, "--shadow-out", filepath.Join(b.tmp, "shadow", fmt.Sprint(i)))
+		}
+		if r.profile == "" {
+			extra = append(extra, "--shadow-concurrency", fmt.Sprint(lowConcurrency))
 		}
 		rec, err := startRecord(ctx, o.shadowctl, extra, filepath.Join(b.tmp, "recordings", fmt.Sprint(i)), b.upURL)
 		if err != nil {
@@ -82,7 +92,9 @@ func (b *bench) runShadow(ctx context.Context) error {
 		}
 		defer rec.stop()
 		rec.name = r.name
-		profiled[rec] = o.cpuProfile + "." + r.profile
+		if r.profile != "" {
+			profiled[rec] = o.cpuProfile + "." + r.profile
+		}
 		base[rec.name] = nameRecord
 		recs = append(recs, rec)
 		targets = append(targets, target{name: rec.name, url: "http://" + rec.addr, pid: rec.cmd.Process.Pid, rec: rec})
