@@ -10,8 +10,9 @@
 //	go run ./internal/cmd/benchpeers --shadowctl bin/shadowctl --rounds 5 --duration 5s
 //
 // With --shadow it measures the live shadow instead (shadow.go): the
-// recorder without --shadow, with a fast shadow and with a slow one, and
-// nginx's mirror to the same slow shadow, then finds the rate up to which
+// recorder without --shadow, with a fast shadow and with a slow one (at the
+// default --shadow-concurrency and at 16), and nginx's mirror to the same
+// slow shadow, then finds the rate up to which
 // the fast shadow drops no copy. Without --shadow, it then measures
 // `shadowctl replay` against vegeta and wrk on the same upstream
 // (replay.go; --replay=false skips it, --proxies=false runs only it).
