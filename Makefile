@@ -25,7 +25,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./...
 	# The recorder vs direct, nginx and the go floor under wrk, then replay vs vegeta vs wrk, in one run (skips without wrk).
 	$(GO) run ./internal/cmd/benchpeers --shadowctl $(BIN)/shadowctl --rounds 5 --duration 5s
-	# record --shadow (none, a fast shadow, a 50 ms one) vs nginx mirror, and the fast shadow's no-drop rate.
+	# record --shadow (none, a fast shadow, a 50 ms one at 64 and at 16 workers) vs nginx mirror, and the fast shadow's no-drop rate.
 	$(GO) run ./internal/cmd/benchpeers --shadowctl $(BIN)/shadowctl --rounds 5 --duration 5s --shadow
 
 lint:
