@@ -99,7 +99,7 @@ type Options struct {
 // Stats count what the shadow did.
 type Stats struct {
 	Offered  int64            // requests the proxy offered
-	Mirrored int64            // copies sent
+	Mirrored int64            // copies sent and ended, a row each (see the mirrored metric)
 	Dropped  map[string]int64 // copies not sent, by reason
 	Written  int64            // rows handed to Rows and taken
 	Compared int64            // requests compared live

@@ -383,6 +383,49 @@ func TestShadowDropsWhenTheQueueIsFull(t *testing.T) {
 	}
 }
 
+// Once no copy is pending, every sampled request is counted once, as
+// mirrored (a row each) or as dropped by one reason, as /metrics promises:
+// a copy in flight, one queued, the rest of a burst queue_full, and a
+// streamed upload unheld.
+func TestMirroredAndDroppedCountEverySampledRequest(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 100)
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"predictions":["cat"]}`)
+	})
+	rg := newRig(t, model(func(string) string { return "cat" }), slow, Options{Concurrency: 1, Queue: 1, Timeout: 30 * time.Second})
+	rg.post(t, "/p/0", `{}`)
+	<-arrived
+	const burst = 10
+	for i := range burst {
+		rg.post(t, fmt.Sprintf("/p/%d", i+1), `{}`)
+	}
+	req, _ := http.NewRequest("POST", rg.front.URL+"/up", io.MultiReader(strings.NewReader("streamed")))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	close(release)
+	st := rg.close(t)
+	var dropped int64
+	for _, n := range st.Dropped {
+		dropped += n
+	}
+	if sent := int64(burst + 2); st.Offered != sent || st.Mirrored+dropped != sent {
+		t.Errorf("offered %d, mirrored %d + dropped %d (%v); want each of the %d requests counted once", st.Offered, st.Mirrored, dropped, st.Dropped, sent)
+	}
+	if st.Mirrored != 2 || st.Dropped[DropUnheld] != 1 {
+		t.Errorf("mirrored %d, dropped %v; want 2 sent and the upload unheld", st.Mirrored, st.Dropped)
+	}
+	if rows := int64(len(rg.rows.byID())); rows != st.Mirrored {
+		t.Errorf("%d rows for %d mirrored", rows, st.Mirrored)
+	}
+}
+
 // A streamed upload is not held whole: not mirrored, counted.
 func TestShadowCountsUnheldBodies(t *testing.T) {
 	rg := newRig(t, model(func(string) string { return "cat" }), model(func(string) string { return "cat" }), Options{})
