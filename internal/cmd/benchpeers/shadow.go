@@ -75,16 +75,17 @@ func (b *bench) runShadow(ctx context.Context) error {
 	profiled := map[*recorder]string{}
 	// The last row is the knob that bounds a slow shadow's cost: copies/s
 	// ≈ --shadow-concurrency / the shadow's latency.
-	for i, r := range []struct{ name, shadow, profile string }{
-		{nameRecord, "", "record"}, {nameFast, fastURL, "fast"}, {"record + shadow " + slow, slowURL, "slow"},
-		{fmt.Sprintf("record + shadow %s, concurrency %d", slow, lowConcurrency), slowURL, ""},
+	for i, r := range []struct {
+		name, shadow, profile string // profile: the --cpuprofile suffix, "" for none
+		args                  []string
+	}{
+		{nameRecord, "", "record", nil}, {nameFast, fastURL, "fast", nil}, {"record + shadow " + slow, slowURL, "slow", nil},
+		{fmt.Sprintf("record + shadow %s, concurrency %d", slow, lowConcurrency), slowURL, "",
+			[]string{"--shadow-concurrency", fmt.Sprint(lowConcurrency)}},
 	} {
-		extra := strings.Fields(o.recordArgs)
+		extra := append(strings.Fields(o.recordArgs), r.args...)
 		if r.shadow != "" {
 			extra = append(extra, "--shadow", r.shadow, "--shadow-out", filepath.Join(b.tmp, "shadow", fmt.Sprint(i)))
-		}
-		if r.profile == "" {
-			extra = append(extra, "--shadow-concurrency", fmt.Sprint(lowConcurrency))
 		}
 		rec, err := startRecord(ctx, o.shadowctl, extra, filepath.Join(b.tmp, "recordings", fmt.Sprint(i)), b.upURL)
 		if err != nil {
