@@ -1,10 +1,15 @@
 package shadow
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -66,10 +71,19 @@ func BenchmarkCopy(b *testing.B) {
 	body := jsonReply(1024)
 	// differs: the shadow's answer is not the primary's bytes, so the
 	// live comparison decodes both (the same bytes need no decoding).
+	// slow: a shadow that answers each copy 5 ms late, with 64 copies in
+	// flight (the live shadow's default concurrency), on a lean server
+	// whose own CPU per copy is small and the same for every build: each
+	// worker parks on every copy and the rows reach the spool a few at a
+	// time, as with the 50 ms shadow of benchpeers.
+	slow := leanSlowServer(b, reply, 5*time.Millisecond)
 	for _, bc := range []struct {
 		name           string
 		spool, differs bool
-	}{{"spool", true, false}, {"spool-differs", true, true}, {"no-sink", false, false}} {
+		target         *url.URL
+		window         int
+	}{{"spool", true, false, target, 32}, {"spool-differs", true, true, target, 32}, {"no-sink", false, false, target, 32},
+		{"slow-spool", true, false, slow, 64}} {
 		b.Run(bc.name, func(b *testing.B) {
 			var next RowSink = discard{}
 			var sp *spool.Sink[replay.Result]
@@ -81,8 +95,8 @@ func BenchmarkCopy(b *testing.B) {
 				}
 				next = sp
 			}
-			g := &gated{next: next, slots: make(chan struct{}, 32)}
-			opts := Options{Target: target, Sample: 1, Rows: g, Concurrency: 32}
+			g := &gated{next: next, slots: make(chan struct{}, bc.window)}
+			opts := Options{Target: bc.target, Sample: 1, Rows: g, Concurrency: bc.window}
 			if bc.differs {
 				opts.Header = http.Header{"X-Differ": {"1"}}
 			}
@@ -118,6 +132,56 @@ func BenchmarkCopy(b *testing.B) {
 			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/copy")
 		})
 	}
+}
+
+// leanSlowServer answers each request with reply after delay, on a
+// goroutine per connection that frames requests by Content-Length only:
+// the least a server does, so that a benchmark's CPU is the client's.
+func leanSlowServer(b *testing.B, reply []byte, delay time.Duration) *url.URL {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = ln.Close() })
+	answer := fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(reply), reply)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					n := -1
+					for {
+						line, err := br.ReadSlice('\n')
+						if err != nil {
+							return
+						}
+						if len(bytes.TrimSpace(line)) == 0 {
+							break
+						}
+						if name, v, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(name, []byte("Content-Length")) {
+							n, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+						}
+					}
+					if n < 0 {
+						return
+					}
+					if _, err := br.Discard(n); err != nil {
+						return
+					}
+					time.Sleep(delay)
+					if _, err := c.Write(answer); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return &url.URL{Scheme: "http", Host: ln.Addr().String()}
 }
 
 // jsonReply is a model answer of about n bytes.

@@ -18,14 +18,27 @@ import (
 // each copy http.Transport's hand-offs between its connection goroutines
 // (a third of the recorder's CPU with a fast shadow went there). A
 // connection is reused only when known clean, as the proxy's are.
-func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) answer {
+//
+// The copy is bounded by one timer that aborts its connection, and Close's
+// deadline finds the connection in w's slot, rather than a context per
+// copy and a callback on it (both registered on the shadow's context, a
+// lock every worker shares): only a dial gets a context.
+func (s *Shadow) sendH1(w *worker, r *record.MirrorRequest, h http.Header) answer {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(s.ctx, s.opts.Timeout)
-	defer cancel()
-	fail := func(err error) answer {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+	deadline := start.Add(s.opts.Timeout)
+	// why names what cut the copy, when it was not the shadow: Close's
+	// deadline (canceled: no row) or the copy's timeout.
+	why := func(err error, timedOut bool) error {
+		switch {
+		case s.ctx.Err() != nil:
+			return fmt.Errorf("%w (%v)", context.Canceled, err)
+		case timedOut:
+			return fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
 		}
+		return err
+	}
+	fail := func(err error, timedOut bool) answer {
+		err = why(err, timedOut)
 		return answer{Answer: replay.Answer{Err: err.Error(), Kind: replay.Classify(err, 0), Latency: time.Since(start)}}
 	}
 	method := r.Method
@@ -34,24 +47,40 @@ func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) answer {
 	}
 	req := &http.Request{Method: method, Header: h, ContentLength: int64(len(r.Body))}
 	var (
-		pc   *h1.Conn
-		res  *http.Response
-		stop func() bool
-		drop func()
+		pc    *h1.Conn
+		res   *http.Response
+		timer *time.Timer
 	)
+	// drop closes the connection and tells whether the timeout had
+	// aborted it.
+	drop := func() bool {
+		fired := !timer.Stop()
+		w.conn.Store(nil)
+		_ = pc.Close()
+		return fired
+	}
 	for attempt := 0; ; attempt++ {
-		var err error
-		if pc, err = s.h1.Get(ctx); err != nil {
-			return fail(err)
+		if pc = s.h1.Idle(); pc == nil {
+			dctx, cancel := context.WithDeadline(s.ctx, deadline)
+			var err error
+			pc, err = s.h1.Get(dctx)
+			timedOut := errors.Is(dctx.Err(), context.DeadlineExceeded)
+			cancel()
+			if err != nil {
+				return fail(err, timedOut)
+			}
 		}
-		stop = context.AfterFunc(ctx, pc.Abort)
-		drop = func() { stop(); _ = pc.Close() }
+		timer = time.AfterFunc(time.Until(deadline), pc.Abort)
+		w.conn.Store(pc)
+		if s.ctx.Err() != nil {
+			pc.Abort() // Close's deadline came before its look at the slot
+		}
 		bw := pc.Writer()
 		h1.WriteRequestHead(bw, req, s.h1.Target(r.Target), s.opts.Target.Host, h1.NewEndToEnd(h), false)
 		_, _ = bw.Write(r.Body)
 		stale := pc.Reused()
-		if err = bw.Flush(); err == nil {
-			pc.ArmHeaderTimeout()
+		err := bw.Flush()
+		if err == nil {
 			// Peek first: a failure before the answer's first byte, on
 			// a kept-alive connection, is the shadow's close of it as
 			// the copy went out (an idle timeout of a few ms).
@@ -59,20 +88,20 @@ func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) answer {
 				stale = false
 				res, err = pc.ReadResponse(req, nil)
 			}
-			pc.EndHead()
 		}
+		pc.EndHead()
 		if err == nil {
 			break
 		}
-		drop()
+		timedOut := drop()
 		// Sent once more on a new connection, whatever the method, unlike
 		// the proxy's requests: the shadow is the model under test, and a
 		// copy it may see twice is better than a row that blames it for
 		// closing a connection it was right to close.
-		if attempt == 0 && stale && ctx.Err() == nil && h1.StaleConnError(err) {
+		if attempt == 0 && stale && !timedOut && s.ctx.Err() == nil && h1.StaleConnError(err) {
 			continue
 		}
-		return fail(err)
+		return fail(err, timedOut)
 	}
 	a := answer{Answer: replay.Answer{Status: int32(res.StatusCode)}, header: res.Header}
 	tb := record.TimeBody(res, start)
@@ -84,16 +113,15 @@ func (s *Shadow) sendH1(r *record.MirrorRequest, h http.Header) answer {
 		drop()
 		a.notKept = true
 	case err != nil:
-		drop()
-		if ctx.Err() != nil {
-			// Cut by the copy's timeout (a timeout) or by Close's
-			// deadline (canceled: not the shadow's failure, no row).
-			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
-		}
+		err = why(err, drop())
 		a.Err, a.Kind = "read body: "+err.Error(), replay.Classify(err, 0)
 	default:
 		a.Body, a.Kind = body, replay.Classify(nil, res.StatusCode)
-		if stop() && !res.Close {
+		inTime := timer.Stop()
+		w.conn.Store(nil)
+		// Put back only when neither the timeout nor Close's deadline
+		// may have aborted it: Close looks at the slot after it cancels.
+		if inTime && s.ctx.Err() == nil && !res.Close {
 			s.h1.Put(pc)
 		} else {
 			_ = pc.Close()

@@ -118,6 +118,7 @@ type Shadow struct {
 	closing bool
 	m       *metrics
 	h1      *h1.Client // sends the copies
+	workers []*worker
 	late    *late
 	last    *report.Comparator // Close's, once the workers are done
 
@@ -184,7 +185,8 @@ func New(opts Options) (*Shadow, error) {
 		}
 		cmps[i] = c
 	}
-	hc, err := h1.NewClient(opts.Target, h1.Options{HeaderTimeout: opts.Timeout, ReadTimeout: opts.Timeout, TLS: opts.TLS})
+	// No header or read timeouts: each copy's timer bounds it whole.
+	hc, err := h1.NewClient(opts.Target, h1.Options{TLS: opts.TLS})
 	if err != nil {
 		return nil, fmt.Errorf("shadow target: %w", err)
 	}
@@ -192,8 +194,10 @@ func New(opts Options) (*Shadow, error) {
 	s := &Shadow{opts: opts, queue: make(chan *pending, opts.Queue), ctx: ctx, cancel: cancel, m: newMetrics(), h1: hc,
 		late: newLate(), last: cmps[0]}
 	for _, c := range cmps {
+		w := &worker{c: c}
+		s.workers = append(s.workers, w)
 		s.wg.Add(1)
-		go s.work(c)
+		go s.work(w)
 	}
 	return s, nil
 }
@@ -376,17 +380,26 @@ func (s *Shadow) drop(reason string) {
 	}
 }
 
-// work sends copies until the queue is closed, comparing with its own c,
-// and makes the rows of copies whose primary answered last.
-func (s *Shadow) work(c *report.Comparator) {
+// worker is one of the goroutines that send the copies: its own
+// comparator, and the connection of the copy it is sending, for Close's
+// deadline to abort.
+type worker struct {
+	c    *report.Comparator
+	conn atomic.Pointer[h1.Conn]
+}
+
+// work sends copies until the queue is closed, comparing with its own
+// comparator, and makes the rows of copies whose primary answered last.
+func (s *Shadow) work(w *worker) {
 	defer s.wg.Done()
+	c := w.c
 	for {
 		select {
 		case p, ok := <-s.queue:
 			if !ok {
 				return
 			}
-			s.mirror(p, c)
+			s.mirror(p, w)
 		case <-s.late.signal:
 			for _, p := range s.late.take() {
 				s.finish(p, c)
@@ -397,13 +410,13 @@ func (s *Shadow) work(c *report.Comparator) {
 
 // mirror sends one copy, then makes its row if the primary has answered;
 // otherwise the row is made when it does (see pending).
-func (s *Shadow) mirror(p *pending, c *report.Comparator) {
+func (s *Shadow) mirror(p *pending, w *worker) {
 	if s.ctx.Err() != nil {
 		s.cut(p) // still queued at Close's deadline: never sent
 		return
 	}
 	s.m.inFlight.Inc()
-	cand := s.send(p.req)
+	cand := s.send(w, p.req)
 	s.m.inFlight.Dec()
 	p.mu.Lock()
 	p.cand = &cand
@@ -419,7 +432,7 @@ func (s *Shadow) mirror(p *pending, c *report.Comparator) {
 		}
 	default:
 		p.mu.Unlock()
-		s.finish(p, c)
+		s.finish(p, w.c)
 	}
 }
 
@@ -479,7 +492,7 @@ func (s *Shadow) cut(p *pending) {
 
 // send sends the copy to the candidate, with the client's headers and
 // --shadow-header.
-func (s *Shadow) send(r *record.MirrorRequest) answer {
+func (s *Shadow) send(w *worker, r *record.MirrorRequest) answer {
 	sent := time.Now().UTC()
 	h := r.Header // Take's copy, read only
 	if len(s.opts.Header) > 0 {
@@ -491,7 +504,7 @@ func (s *Shadow) send(r *record.MirrorRequest) answer {
 			h[k] = vs
 		}
 	}
-	a := s.sendH1(r, h)
+	a := s.sendH1(w, r, h)
 	a.sent = sent
 	return a
 }
@@ -555,6 +568,13 @@ func (s *Shadow) Close(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		s.cancel()
+		// After the cancel: a worker that stores its connection later
+		// sees the shadow's context done and aborts it itself.
+		for _, w := range s.workers {
+			if pc := w.conn.Load(); pc != nil {
+				pc.Abort()
+			}
+		}
 		<-done
 		s.closeLate()
 		s.closeClient()

@@ -333,20 +333,44 @@ func TestShadowFaultsAreRows(t *testing.T) {
 		c.Close()
 	})
 	fails := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
+	hang := make(chan struct{})
+	defer close(hang)
+	// Until the test ends or the shadow's connection closes (which the
+	// server sees once the body is read).
+	wait := func(r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}
+	// Past --shadow-timeout before its answer's head, and in the middle of
+	// its body: timeouts both, the status kept when it came.
+	silent := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { wait(r) })
+	stalls := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(200)
+		_, _ = w.Write([]byte(`{"predictions":`))
+		http.NewResponseController(w).Flush()
+		wait(r)
+	})
 	cases := []struct {
-		name   string
-		target *url.URL
-		h      http.Handler
-		status int32
-		kinds  []string
+		name    string
+		target  *url.URL
+		h       http.Handler
+		timeout time.Duration
+		status  int32
+		kinds   []string
 	}{
-		{"down", refused(), nil, 0, []string{replay.KindRefused}},
-		{"resets", nil, reset, 0, []string{replay.KindReset, replay.KindOther}},
-		{"500", nil, fails, 500, []string{replay.KindHTTP5xx}},
+		{"down", refused(), nil, 0, 0, []string{replay.KindRefused}},
+		{"resets", nil, reset, 0, 0, []string{replay.KindReset, replay.KindOther}},
+		{"500", nil, fails, 0, 500, []string{replay.KindHTTP5xx}},
+		{"silent", nil, silent, 200 * time.Millisecond, 0, []string{replay.KindTimeout}},
+		{"stalls mid-body", nil, stalls, 200 * time.Millisecond, 200, []string{replay.KindTimeout}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rg := newRig(t, model(func(string) string { return "cat" }), tc.h, Options{Target: tc.target})
+			rg := newRig(t, model(func(string) string { return "cat" }), tc.h, Options{Target: tc.target, Timeout: tc.timeout})
 			for i := range 5 {
 				if code, body := rg.post(t, fmt.Sprintf("/p/%d", i), `{}`); code != 200 || body != `{"predictions":["cat"]}` {
 					t.Fatalf("client got %d %q", code, body)
