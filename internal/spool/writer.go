@@ -17,12 +17,42 @@ const (
 	// walSyncEvery bounds what a hard crash can lose: rows reach the disk's
 	// log at least this often.
 	walSyncEvery = time.Second
-	// batchLinger is how long the writer rests after a batch that did not
-	// fill: rows queue meanwhile without waking it, so under load it takes
-	// them (and writes their log) in batches, not one wake-up and one
-	// write(2) per request. Rows wait at most this much longer for the log.
-	batchLinger = 2 * time.Millisecond
+	// minRest and maxRest bound how long the writer rests after a batch
+	// that did not fill: rows queue meanwhile without waking it, so it
+	// takes them (and writes their log, and a page) in batches, not one
+	// wake-up and one write(2) per request. Rows wait at most maxRest
+	// longer for the log, well within what walSyncEvery lets a crash
+	// lose. See nextRest.
+	minRest = 2 * time.Millisecond
+	maxRest = 20 * time.Millisecond
 )
+
+// nextRest is the writer's rest after a batch that filled fill of the
+// batch a rest aims at (see restAim), the rest before it d: doubled after
+// one under half of it, halved after one that reached it, within
+// [minRest, maxRest]. At a few thousand rows a second (a live shadow's
+// results, a recorder under moderate load) a 2 ms rest took a few rows per
+// batch, and each batch cost more than its rows (BenchmarkSinkPaced);
+// under heavy load the batches fill and there is no rest.
+func nextRest(d time.Duration, fill float64) time.Duration {
+	switch {
+	case fill >= 1:
+		d /= 2
+	case fill < 0.5:
+		d *= 2
+	}
+	return min(max(d, minRest), maxRest)
+}
+
+// restAim is what a rest aims to let queue, as a fraction of the batch
+// it aims at: about half of maxBatch, and at most an eighth of the
+// queue's rows and of its bytes, so that the rows coming during a rest
+// leave room in a small queue and a batch of large bodies stops the rests
+// growing.
+func restAim(rows int, bytes int64, queue int, queueBytes int64) float64 {
+	aim := max(1, min(maxBatch/2, queue/8))
+	return max(float64(rows)/float64(aim), float64(bytes)/float64(max(1, queueBytes/8)))
+}
 
 // writer is the state of the writer goroutine; only it touches it.
 type writer[T any] struct {
@@ -47,9 +77,9 @@ func (w *writer[T]) run() {
 	defer close(s.done)
 	syncTicker := time.NewTicker(walSyncEvery)
 	defer syncTicker.Stop()
-	rest := time.NewTimer(batchLinger)
+	rest := time.NewTimer(minRest)
 	defer rest.Stop()
-	resting := false
+	resting, restFor := false, minRest
 	for {
 		var tick <-chan time.Time
 		if w.timer != nil {
@@ -71,14 +101,18 @@ func (w *writer[T]) run() {
 			}
 			closed := !w.take(x)
 			full := len(w.batch) == maxBatch
+			fill := restAim(len(w.batch), s.queuedBytes.Load(), cap(s.queue), s.opts.QueueBytes)
 			w.write()
 			if closed {
 				s.closeErr = w.finalize()
 				return
 			}
-			if !full {
+			if full {
+				restFor = minRest
+			} else {
+				restFor = nextRest(restFor, fill)
 				resting = true
-				rest.Reset(batchLinger)
+				rest.Reset(restFor)
 			}
 		case <-tick:
 			w.timer = nil
