@@ -2,11 +2,10 @@ package shadow
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"io"
 	"net"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"strconv"
 	"testing"
@@ -17,14 +16,17 @@ import (
 )
 
 // rawShadow answers every request on loopback with the bytes of answer,
-// then closes the connection when closeAfter is set.
-func rawShadow(t *testing.T, answer string, closeAfter bool) *url.URL {
-	t.Helper()
+// after delay, then closes the connection when closeAfter is set. It
+// frames requests by Content-Length only, on a goroutine per connection:
+// the least a server does, so that a benchmark's CPU is the client's.
+func rawShadow(tb testing.TB, answer string, closeAfter bool, delay time.Duration) *url.URL {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	tb.Cleanup(func() { ln.Close() })
+	ans := []byte(answer)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -35,27 +37,31 @@ func rawShadow(t *testing.T, answer string, closeAfter bool) *url.URL {
 				defer c.Close()
 				br := bufio.NewReader(c)
 				for {
-					tp := textproto.NewReader(br)
-					if _, err := tp.ReadLine(); err != nil {
+					n := 0 // no Content-Length: no body
+					for {
+						line, err := br.ReadSlice('\n')
+						if err != nil {
+							return
+						}
+						if len(bytes.TrimSpace(line)) == 0 {
+							break
+						}
+						if name, v, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(name, []byte("Content-Length")) {
+							n, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+						}
+					}
+					if _, err := br.Discard(n); err != nil {
 						return
 					}
-					h, err := tp.ReadMIMEHeader()
-					if err != nil {
-						return
-					}
-					n, _ := strconv.Atoi(h.Get("Content-Length"))
-					if _, err := io.CopyN(io.Discard, br, int64(n)); err != nil {
-						return
-					}
-					if _, err := io.WriteString(c, answer); err != nil || closeAfter {
+					time.Sleep(delay)
+					if _, err := c.Write(ans); err != nil || closeAfter {
 						return
 					}
 				}
 			}()
 		}
 	}()
-	u, _ := url.Parse("http://" + ln.Addr().String())
-	return u
+	return &url.URL{Scheme: "http", Host: ln.Addr().String()}
 }
 
 // The shadow's answer body is kept whole when its framing says where it
@@ -82,7 +88,7 @@ func TestShadowReadsAnswerBodies(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rows := &memRows{}
-			s, err := New(Options{Target: rawShadow(t, tc.answer, tc.closeAfter), Sample: 1, Rows: rows, MaxBody: max, Timeout: 10 * time.Second})
+			s, err := New(Options{Target: rawShadow(t, tc.answer, tc.closeAfter, 0), Sample: 1, Rows: rows, MaxBody: max, Timeout: 10 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}

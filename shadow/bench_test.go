@@ -1,15 +1,11 @@
 package shadow
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -76,7 +72,7 @@ func BenchmarkCopy(b *testing.B) {
 	// whose own CPU per copy is small and the same for every build: each
 	// worker parks on every copy and the rows reach the spool a few at a
 	// time, as with the 50 ms shadow of benchpeers.
-	slow := leanSlowServer(b, reply, 5*time.Millisecond)
+	slow := rawShadow(b, fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(reply), reply), false, 5*time.Millisecond)
 	for _, bc := range []struct {
 		name           string
 		spool, differs bool
@@ -132,56 +128,6 @@ func BenchmarkCopy(b *testing.B) {
 			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/copy")
 		})
 	}
-}
-
-// leanSlowServer answers each request with reply after delay, on a
-// goroutine per connection that frames requests by Content-Length only:
-// the least a server does, so that a benchmark's CPU is the client's.
-func leanSlowServer(b *testing.B, reply []byte, delay time.Duration) *url.URL {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = ln.Close() })
-	answer := fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(reply), reply)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					n := -1
-					for {
-						line, err := br.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(bytes.TrimSpace(line)) == 0 {
-							break
-						}
-						if name, v, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(name, []byte("Content-Length")) {
-							n, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
-						}
-					}
-					if n < 0 {
-						return
-					}
-					if _, err := br.Discard(n); err != nil {
-						return
-					}
-					time.Sleep(delay)
-					if _, err := c.Write(answer); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return &url.URL{Scheme: "http", Host: ln.Addr().String()}
 }
 
 // jsonReply is a model answer of about n bytes.
