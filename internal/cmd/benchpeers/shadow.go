@@ -137,6 +137,19 @@ func (b *bench) runShadow(ctx context.Context) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	// Each round's ratio, and their spread: whether a gap to an aim is
+	// larger than the rounds' own noise.
+	for _, t := range targets {
+		if bn, ok := base[t.name]; ok && t.name != bn {
+			rs := ratios(res[t.name], res[bn])
+			var each strings.Builder
+			for _, r := range rs {
+				fmt.Fprintf(&each, " %.2f", r)
+			}
+			mean, sd := meanSD(rs)
+			fmt.Fprintf(b.stdout, "# %s of unmirrored, per round:%s (median %.2f, mean %.3f, sd %.3f)\n", t.name, each.String(), median(rs), mean, sd)
+		}
+	}
 
 	if o.rateStep > 0 {
 		if err := b.rateSteps(ctx, recs[1], median(field(res[nameFast], wrkRPS))); err != nil {
