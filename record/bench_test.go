@@ -73,9 +73,9 @@ func BenchmarkSink(b *testing.B) {
 	b.ReportMetric(float64(cpu.Microseconds())/float64(st.Recorded), "cpu-µs/row")
 }
 
-// BenchmarkSinkPaced offers the sink one row every 500 µs (2,000 rows/s,
-// about what a 50 ms live shadow at 64 workers makes, or a recorder under
-// moderate load): the writer then takes a few rows per wake-up, and what
+// BenchmarkSinkPaced offers the sink one row per tick of a 500 µs ticker
+// (at most 2,000 rows/s, fewer where the timer is coarser: about what a
+// 50 ms live shadow at 64 workers makes, or a recorder under moderate load): the writer then takes a few rows per wake-up, and what
 // it costs per row is mostly per batch (a wake-up, a log write, a page).
 // cpu-µs/row is the process's CPU per row, the pacing's own wake-ups
 // included (the same for every build).

@@ -392,7 +392,6 @@ type worker struct {
 // comparator, and makes the rows of copies whose primary answered last.
 func (s *Shadow) work(w *worker) {
 	defer s.wg.Done()
-	c := w.c
 	for {
 		select {
 		case p, ok := <-s.queue:
@@ -402,7 +401,7 @@ func (s *Shadow) work(w *worker) {
 			s.mirror(p, w)
 		case <-s.late.signal:
 			for _, p := range s.late.take() {
-				s.finish(p, c)
+				s.finish(p, w.c)
 			}
 		}
 	}

@@ -27,10 +27,9 @@ const (
 	maxRest = 20 * time.Millisecond
 )
 
-// nextRest is the writer's rest after a batch that filled fill of the
-// batch a rest aims at (see restAim), the rest before it d: doubled after
-// one under half of it, halved after one that reached it, within
-// [minRest, maxRest]. At a few thousand rows a second (a live shadow's
+// nextRest follows a rest of d after which the writer took a batch that
+// filled fill of its aim (see restAim): doubled when the batch was under
+// half of it, halved when it reached it, within [minRest, maxRest]. At a few thousand rows a second (a live shadow's
 // results, a recorder under moderate load) a 2 ms rest took a few rows per
 // batch, and each batch cost more than its rows (BenchmarkSinkPaced);
 // under heavy load the batches fill and there is no rest.
