@@ -46,7 +46,7 @@ demo: build
 # testdata/fuzz also run in make test, as ordinary tests).
 FUZZTIME ?= 20s
 FUZZ_TARGETS := record:FuzzReadRecording record:FuzzWAL cmd/shadowctl:FuzzParseSize replay:FuzzReadResults \
-	report:FuzzCompare report:FuzzJSONPath report:FuzzParseGate report:FuzzReadState
+	report:FuzzCompare report:FuzzJSONPath report:FuzzParseGate report:FuzzReadState internal/h1:FuzzReadHead
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t#*:}; echo "== $$pkg $$name ($(FUZZTIME))"; \

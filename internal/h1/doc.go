@@ -5,7 +5,9 @@
 // caller through channels; for a sidecar's small requests those hand-offs
 // and wake-ups cost about as much CPU as the whole server side (README,
 // Performance). Responses are parsed by the standard library
-// (http.ReadResponse).
+// (http.ReadResponse), except the most common heads, which a fast path reads
+// exactly as ReadResponse would (readHead; FuzzReadHead checks both on the
+// same bytes).
 //
 // It is as strict as http.Transport about reuse: a connection goes back to
 // the pool only when its response was read to the end of its framing with

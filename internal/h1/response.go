@@ -49,6 +49,9 @@ func checkHead(res *http.Response) error {
 // ask for an upgrade do not come this way.
 func ReadResponse(br *bufio.Reader, req *http.Request, interim func(*http.Response)) (*http.Response, error) {
 	for range 10 {
+		if res := readHead(br, req); res != nil {
+			return res, nil // a final answer whose head checkHead would pass
+		}
 		res, err := http.ReadResponse(br, req)
 		if err != nil {
 			return nil, err
