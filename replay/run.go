@@ -181,6 +181,7 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 	watcher := make(chan struct{})
 	defer func() { abandon(); <-watcher }()
 	var inFlight atomic.Int64
+	ab := &aborter{}
 	if o.Abandon == nil {
 		close(watcher)
 	} else {
@@ -190,6 +191,7 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 			case <-o.Abandon:
 				cancel(ctx.Err()) // stop sending, if ctx has not yet
 				abandon()
+				ab.abortAll()
 			case <-reqCtx.Done(): // Run returned
 			}
 		}()
@@ -219,7 +221,7 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			work(runCtx, reqCtx, &inFlight, &o, cand, base, jobs, outs)
+			work(runCtx, reqCtx, &inFlight, &o, cand, base, ab.slots(), jobs, outs)
 		}()
 	}
 	go func() {
@@ -401,7 +403,7 @@ func addSaturating(a, b time.Duration) time.Duration {
 // dropped), so it ends even while the producer waits on its source;
 // requests already sent finish within Timeout, or when reqCtx ends
 // (abandoned: marked so, never written).
-func work(ctx, reqCtx context.Context, inFlight *atomic.Int64, o *Options, cand, base sender, jobs <-chan job, outs chan<- outcome) {
+func work(ctx, reqCtx context.Context, inFlight *atomic.Int64, o *Options, cand, base sender, ws sideSlots, jobs <-chan job, outs chan<- outcome) {
 	_, raw := cand.(h1Sender)
 	rc := requestCache{rawHeader: raw}
 	for {
@@ -421,7 +423,7 @@ func work(ctx, reqCtx context.Context, inFlight *atomic.Int64, o *Options, cand,
 			return
 		}
 		inFlight.Add(1)
-		r := sendJob(reqCtx, o, &rc, cand, base, j)
+		r := sendJob(reqCtx, o, &rc, cand, base, ws, j)
 		inFlight.Add(-1)
 		r.abandoned = reqCtx.Err() != nil
 		outs <- r
@@ -448,7 +450,7 @@ func newSenders(o *Options) (cand, base sender, close func(), err error) {
 	return c, b, func() { c.c.Close(); b.c.Close() }, nil
 }
 
-func sendJob(ctx context.Context, o *Options, rc *requestCache, cs, bs sender, j job) outcome {
+func sendJob(ctx context.Context, o *Options, rc *requestCache, cs, bs sender, ws sideSlots, j job) outcome {
 	x := j.x
 	now := time.Now()
 	start := now
@@ -480,9 +482,9 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, cs, bs sender, j
 		cand = side{err: fmt.Sprintf("build request: %v", herr), kind: KindOther, latency: time.Since(start)}
 		base = cand
 	case o.Baseline == nil:
-		cand = cs.send(ctx, deadline, x.Method, tu, h, x.RequestBody, start, o.MaxBody)
+		cand = cs.send(ctx, ws.cand, deadline, x.Method, tu, h, x.RequestBody, start, o.MaxBody)
 	default:
-		cand, base = sendBoth(ctx, deadline, cs, bs, x.Method, tu, bu, h, x.RequestBody, start, o.MaxBody)
+		cand, base = sendBoth(ctx, ws, deadline, cs, bs, x.Method, tu, bu, h, x.RequestBody, start, o.MaxBody)
 	}
 	r.CandidateStatus, r.CandidateBody, r.CandidateLatencyNs = cand.status, cand.body, int64(cand.latency)
 	r.CandidateError, r.CandidateErrorKind = cand.err, cand.kind
@@ -509,14 +511,14 @@ func sendJob(ctx context.Context, o *Options, rc *requestCache, cs, bs sender, j
 // sendBoth sends the same request to the target at tu and the baseline at
 // bu at the same moment. Apart from send, so that without a baseline nothing
 // escapes to a goroutine.
-func sendBoth(ctx context.Context, deadline time.Time, cs, bs sender, method string, tu, bu *url.URL, h http.Header, body []byte,
+func sendBoth(ctx context.Context, ws sideSlots, deadline time.Time, cs, bs sender, method string, tu, bu *url.URL, h http.Header, body []byte,
 	start time.Time, maxBody int64) (cand, base side) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		base = bs.send(ctx, deadline, method, bu, h, body, start, maxBody)
+		base = bs.send(ctx, ws.base, deadline, method, bu, h, body, start, maxBody)
 	}()
-	cand = cs.send(ctx, deadline, method, tu, h, body, start, maxBody)
+	cand = cs.send(ctx, ws.cand, deadline, method, tu, h, body, start, maxBody)
 	<-done
 	return cand, base
 }
