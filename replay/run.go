@@ -407,16 +407,21 @@ func work(ctx, reqCtx context.Context, inFlight *atomic.Int64, o *Options, cand,
 	_, raw := cand.(h1Sender)
 	rc := requestCache{rawHeader: raw}
 	for {
-		var j job
+		// A job already queued is taken without a select (selectgo was 2%
+		// of replay's CPU): ctx is checked right after either way.
+		j, ok := job{}, false
 		select {
-		case next, ok := <-jobs:
-			if !ok {
+		case j, ok = <-jobs:
+		default:
+			select {
+			case j, ok = <-jobs:
+			case <-ctx.Done():
+				// The queued jobs are dropped; the producer, which selects
+				// on ctx too, never waits for a worker.
 				return
 			}
-			j = next
-		case <-ctx.Done():
-			// The queued jobs are dropped; the producer, which selects
-			// on ctx too, never waits for a worker.
+		}
+		if !ok {
 			return
 		}
 		if ctx.Err() != nil {
