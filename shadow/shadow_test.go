@@ -572,8 +572,14 @@ func TestShadowCountsCopiesCutWhenStoppingAsClosed(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
+	began := time.Now()
 	if err := rg.shadow.Close(ctx); err == nil {
 		t.Error("Close cut copies and said nothing")
+	}
+	// The copies' own timeout is a minute: well before it, Close's
+	// deadline must have aborted their connections.
+	if d := time.Since(began); d > 20*time.Second {
+		t.Errorf("Close took %v: it waited for the copies instead of aborting them at its deadline", d)
 	}
 	st := rg.shadow.Stats()
 	if st.Mirrored != 0 || st.Dropped[DropClosed] != 6 || st.Compared != 0 || len(rg.rows.byID()) != 0 {
