@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shadowctl/shadowctl/internal/h1"
 	"github.com/shadowctl/shadowctl/record"
 )
 
@@ -181,7 +182,7 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 	watcher := make(chan struct{})
 	defer func() { abandon(); <-watcher }()
 	var inFlight atomic.Int64
-	ab := &aborter{}
+	ab := &h1.Aborter{}
 	if o.Abandon == nil {
 		close(watcher)
 	} else {
@@ -191,7 +192,7 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 			case <-o.Abandon:
 				cancel(ctx.Err()) // stop sending, if ctx has not yet
 				abandon()
-				ab.abortAll()
+				ab.AbortAll()
 			case <-reqCtx.Done(): // Run returned
 			}
 		}()
@@ -221,7 +222,7 @@ func Run(ctx context.Context, opts Options, src Source, out RowWriter) (Stats, e
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			work(runCtx, reqCtx, &inFlight, &o, cand, base, ab.slots(), jobs, outs)
+			work(runCtx, reqCtx, &inFlight, &o, cand, base, newSideSlots(ab), jobs, outs)
 		}()
 	}
 	go func() {

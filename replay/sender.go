@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/shadowctl/shadowctl/internal/h1"
@@ -15,77 +13,24 @@ import (
 )
 
 // sender sends one request to u and reads the whole answer, up to maxBody
-// bytes, by deadline, or until the run is abandoned (ctx ends, or slot's
-// aborter aborts what its slots hold). Latency runs from start (the due
+// bytes, by deadline, or until the run is abandoned (ctx ends, or the
+// aborter of slot aborts what its slots hold). Latency runs from start (the due
 // time in open loop) to the last byte of the body. Both sides may share u
 // and h: a sender only reads them.
 type sender interface {
-	send(ctx context.Context, slot *connSlot, deadline time.Time, method string, u *url.URL, h http.Header, body []byte, start time.Time, maxBody int64) side
+	send(ctx context.Context, slot *h1.Slot, deadline time.Time, method string, u *url.URL, h http.Header, body []byte, start time.Time, maxBody int64) side
 }
 
-// aborter aborts the connections of the requests in flight when a run is
-// abandoned. Each worker's request holds its connection in a slot of the
-// worker's own (one per side) for as long as it is on it, where a callback
-// on the run's context per request cost an allocation and a lock that every
-// worker shared.
-type aborter struct {
-	abandoned atomic.Bool
-	mu        sync.Mutex
-	all       []*connSlot
-}
+// sideSlots are a worker's connection slots, for an abandonment to abort:
+// its request to the target and the baseline.
+type sideSlots struct{ cand, base *h1.Slot }
 
-// connSlot holds the connection of one worker's request on one side.
-type connSlot struct {
-	a *aborter
-	c atomic.Pointer[h1.Conn]
-}
-
-// sideSlots are a worker's slots: its request to the target and the
-// baseline.
-type sideSlots struct{ cand, base *connSlot }
-
-func (a *aborter) slots() sideSlots {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ws := sideSlots{&connSlot{a: a}, &connSlot{a: a}}
-	a.all = append(a.all, ws.cand, ws.base)
-	return ws
-}
-
-// abortAll aborts every connection a request is on, and those that
-// requests take from now on.
-func (a *aborter) abortAll() {
-	a.abandoned.Store(true)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, s := range a.all {
-		if c := s.c.Load(); c != nil {
-			c.Abort()
-		}
-	}
-}
-
-// hold puts pc in the slot, aborted at once when the run was abandoned
-// already: abortAll marks the run before it looks at the slots, and hold
-// stores before it looks at the mark, so one of them sees the other.
-func (s *connSlot) hold(pc *h1.Conn) {
-	s.c.Store(pc)
-	if s.a.abandoned.Load() {
-		pc.Abort()
-	}
-}
-
-// release empties the slot and reports whether pc may be reused: not once
-// the run was abandoned (abortAll may have aborted it).
-func (s *connSlot) release() bool {
-	s.c.Store(nil)
-	return !s.a.abandoned.Load()
-}
+func newSideSlots(a *h1.Aborter) sideSlots { return sideSlots{a.NewSlot(), a.NewSlot()} }
 
 // httpSender sends through a net/http client (Options.Client).
 type httpSender struct{ c *http.Client }
 
-func (s httpSender) send(ctx context.Context, _ *connSlot, deadline time.Time, method string, u *url.URL, h http.Header, body []byte, start time.Time, maxBody int64) side {
+func (s httpSender) send(ctx context.Context, _ *h1.Slot, deadline time.Time, method string, u *url.URL, h http.Header, body []byte, start time.Time, maxBody int64) side {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	return send(ctx, s.c, method, u, h, body, start, maxBody)
@@ -114,7 +59,7 @@ const writeInline = 64 << 10
 // connection, rather than a context per request and a callback on it (4%
 // of replay's CPU), and holds the connection in slot, which an abandonment
 // aborts; only a dial gets a context.
-func (s h1Sender) send(ctx context.Context, slot *connSlot, deadline time.Time, method string, u *url.URL, h http.Header, body []byte, start time.Time, maxBody int64) side {
+func (s h1Sender) send(ctx context.Context, slot *h1.Slot, deadline time.Time, method string, u *url.URL, h http.Header, body []byte, start time.Time, maxBody int64) side {
 	if method == "" {
 		method = http.MethodGet
 	}
@@ -139,10 +84,10 @@ func (s h1Sender) send(ctx context.Context, slot *connSlot, deadline time.Time, 
 			}
 		}
 		timer := time.AfterFunc(time.Until(deadline), pc.Abort)
-		slot.hold(pc)
+		slot.Hold(pc)
 		// drop closes the connection and tells whether the deadline had
 		// aborted it.
-		drop := func() bool { fired := !timer.Stop(); slot.release(); _ = pc.Close(); return fired }
+		drop := func() bool { fired := !timer.Stop(); slot.Release(); _ = pc.Close(); return fired }
 		stale := pc.Reused()
 		bw := pc.Writer()
 		h1.WriteRequestHead(bw, req, target, u.Host, h1.EndToEnd{}, false)
@@ -228,7 +173,7 @@ func (s h1Sender) send(ctx context.Context, slot *connSlot, deadline time.Time, 
 		}
 		_ = res.Body.Close()
 		sd := side{status: int32(res.StatusCode), body: b, latency: time.Since(start), timing: tb.Done()}
-		inTime, kept := timer.Stop(), slot.release()
+		inTime, kept := timer.Stop(), slot.Release()
 		if inTime && kept && !res.Close {
 			s.c.Put(pc)
 		} else {

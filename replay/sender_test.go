@@ -6,20 +6,17 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/shadowctl/shadowctl/internal/h1"
 	"github.com/shadowctl/shadowctl/record"
 )
 
@@ -335,81 +332,4 @@ func replayUpload(t *testing.T, opts Options) Result {
 		t.Fatal(err)
 	}
 	return sink.byID()[x.ID]
-}
-
-// TestAborterAbortsSlotsBeforeAndAfter: abortAll aborts the connection a
-// request holds, and one a request takes after it (the request that was
-// dialing as the run was abandoned) is aborted as it is held; neither goes
-// back to the pool.
-func TestAborterAbortsSlotsBeforeAndAfter(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // silent: only an abort ends a read
-		}
-	}()
-	c, err := h1.NewClient(&url.URL{Scheme: "http", Host: ln.Addr().String()}, h1.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	get := func() *h1.Conn {
-		pc, err := c.Get(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pc
-	}
-	// blocked reports whether a read on pc is still waiting after 200 ms.
-	blocked := func(pc *h1.Conn) bool {
-		done := make(chan error, 1)
-		go func() { _, err := pc.Reader().Peek(1); done <- err }()
-		select {
-		case err := <-done:
-			var ne net.Error
-			if !errors.As(err, &ne) || !ne.Timeout() {
-				t.Errorf("the aborted read failed with %v, want a timeout", err)
-			}
-			return false
-		case <-time.After(200 * time.Millisecond):
-			pc.Abort()
-			<-done
-			return true
-		}
-	}
-	a := &aborter{}
-	ws := a.slots()
-	held := get()
-	ws.cand.hold(held)
-	a.abortAll()
-	if blocked(held) {
-		t.Error("abortAll left the held connection waiting")
-	}
-	late := get()
-	ws.base.hold(late)
-	if blocked(late) {
-		t.Error("a connection held after abortAll was left waiting")
-	}
-	if ws.cand.release() || ws.base.release() {
-		t.Error("release reported a connection reusable after the run was abandoned")
-	}
-	// Before any abandonment, a held connection is left alone and reusable.
-	b := &aborter{}
-	fresh := b.slots()
-	pc := get()
-	fresh.cand.hold(pc)
-	if !blocked(pc) {
-		t.Error("hold aborted a connection of a run not abandoned")
-	}
-	if !fresh.cand.release() {
-		t.Error("release refused the connection of a run not abandoned")
-	}
 }

@@ -55,7 +55,7 @@ func (s *Shadow) sendH1(w *worker, r *record.MirrorRequest, h http.Header) answe
 	// aborted it.
 	drop := func() bool {
 		fired := !timer.Stop()
-		w.conn.Store(nil)
+		w.slot.Release()
 		_ = pc.Close()
 		return fired
 	}
@@ -71,10 +71,7 @@ func (s *Shadow) sendH1(w *worker, r *record.MirrorRequest, h http.Header) answe
 			}
 		}
 		timer = time.AfterFunc(time.Until(deadline), pc.Abort)
-		w.conn.Store(pc)
-		if s.ctx.Err() != nil {
-			pc.Abort() // Close's deadline came before its look at the slot
-		}
+		w.slot.Hold(pc) // aborted at once if Close's deadline came first
 		bw := pc.Writer()
 		h1.WriteRequestHead(bw, req, s.h1.Target(r.Target), s.opts.Target.Host, h1.NewEndToEnd(h), false)
 		_, _ = bw.Write(r.Body)
@@ -117,11 +114,10 @@ func (s *Shadow) sendH1(w *worker, r *record.MirrorRequest, h http.Header) answe
 		a.Err, a.Kind = "read body: "+err.Error(), replay.Classify(err, 0)
 	default:
 		a.Body, a.Kind = body, replay.Classify(nil, res.StatusCode)
-		inTime := timer.Stop()
-		w.conn.Store(nil)
+		inTime, kept := timer.Stop(), w.slot.Release()
 		// Put back only when neither the timeout nor Close's deadline
-		// may have aborted it: Close looks at the slot after it cancels.
-		if inTime && s.ctx.Err() == nil && !res.Close {
+		// may have aborted it.
+		if inTime && kept && !res.Close {
 			s.h1.Put(pc)
 		} else {
 			_ = pc.Close()

@@ -118,7 +118,7 @@ type Shadow struct {
 	closing bool
 	m       *metrics
 	h1      *h1.Client // sends the copies
-	workers []*worker
+	aborter h1.Aborter // Close's deadline aborts the workers' copies
 	late    *late
 	last    *report.Comparator // Close's, once the workers are done
 
@@ -194,8 +194,7 @@ func New(opts Options) (*Shadow, error) {
 	s := &Shadow{opts: opts, queue: make(chan *pending, opts.Queue), ctx: ctx, cancel: cancel, m: newMetrics(), h1: hc,
 		late: newLate(), last: cmps[0]}
 	for _, c := range cmps {
-		w := &worker{c: c}
-		s.workers = append(s.workers, w)
+		w := &worker{c: c, slot: s.aborter.NewSlot()}
 		s.wg.Add(1)
 		go s.work(w)
 	}
@@ -381,11 +380,11 @@ func (s *Shadow) drop(reason string) {
 }
 
 // worker is one of the goroutines that send the copies: its own
-// comparator, and the connection of the copy it is sending, for Close's
-// deadline to abort.
+// comparator, and the slot of the copy's connection, for Close's deadline
+// to abort.
 type worker struct {
 	c    *report.Comparator
-	conn atomic.Pointer[h1.Conn]
+	slot *h1.Slot
 }
 
 // work sends copies until the queue is closed, comparing with its own
@@ -567,13 +566,7 @@ func (s *Shadow) Close(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		s.cancel()
-		// After the cancel: a worker that stores its connection later
-		// sees the shadow's context done and aborts it itself.
-		for _, w := range s.workers {
-			if pc := w.conn.Load(); pc != nil {
-				pc.Abort()
-			}
-		}
+		s.aborter.AbortAll()
 		<-done
 		s.closeLate()
 		s.closeClient()
