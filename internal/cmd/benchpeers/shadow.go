@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,14 @@ const (
 	nameRecord = "record"
 	nameFast   = "record + shadow fast"
 )
+
+// shadowRow is one recorder of the --shadow run: its row's name, the shadow
+// it mirrors to ("" for none), the --cpuprofile suffix ("" for none) and its
+// extra flags.
+type shadowRow struct {
+	name, shadow, profile string
+	args                  []string
+}
 
 // rateFractions are the fixed-rate steps, as fractions of the fast-shadow
 // recorder's closed-loop req/s under wrk. They rise past it (an open loop
@@ -35,12 +42,13 @@ const lowConcurrency = 16
 // runShadow measures the live shadow's cost to the primary: the recorder
 // without --shadow, with a fast shadow, with one that takes
 // o.shadowDelay per request, and nginx mirroring to that same slow shadow,
-// in interleaved rounds; then the fast shadow's fixed-rate steps.
+// in interleaved rounds; then the fast shadow's fixed-rate steps. With
+// several builds, each later one runs its recorder without --shadow and
+// with the slow shadow too, in the same rounds: the aim's ratio for each
+// build in one run.
 func (b *bench) runShadow(ctx context.Context) error {
 	o := b.o
-	if strings.Contains(o.shadowctl, ",") {
-		return errors.New("--shadow measures one shadowctl build: give --shadowctl one binary")
-	}
+	bins := strings.Split(o.shadowctl, ",")
 	fastURL, stopFast, err := serveModel(b.reply, 0)
 	if err != nil {
 		return err
@@ -73,32 +81,42 @@ func (b *bench) runShadow(ctx context.Context) error {
 
 	var recs []*recorder
 	profiled := map[*recorder]string{}
-	// The last row is the knob that bounds a slow shadow's cost: copies/s
-	// ≈ --shadow-concurrency / the shadow's latency.
-	for i, r := range []struct {
-		name, shadow, profile string // profile: the --cpuprofile suffix, "" for none
-		args                  []string
-	}{
-		{nameRecord, "", "record", nil}, {nameFast, fastURL, "fast", nil}, {"record + shadow " + slow, slowURL, "slow", nil},
-		{fmt.Sprintf("record + shadow %s, concurrency %d", slow, lowConcurrency), slowURL, "",
-			[]string{"--shadow-concurrency", fmt.Sprint(lowConcurrency)}},
-	} {
-		extra := append(strings.Fields(o.recordArgs), r.args...)
-		if r.shadow != "" {
-			extra = append(extra, "--shadow", r.shadow, "--shadow-out", filepath.Join(b.tmp, "shadow", fmt.Sprint(i)))
+	fastName := nameFast // the first build's fast-shadow row, which the rate steps load
+	for n, bin := range bins {
+		// The last row is the knob that bounds a slow shadow's cost:
+		// copies/s ≈ --shadow-concurrency / the shadow's latency.
+		rows := []shadowRow{{nameRecord, "", "record", nil}, {"record + shadow " + slow, slowURL, "slow", nil}}
+		if n == 0 {
+			rows = []shadowRow{rows[0], {nameFast, fastURL, "fast", nil}, rows[1],
+				{fmt.Sprintf("record + shadow %s, concurrency %d", slow, lowConcurrency), slowURL, "",
+					[]string{"--shadow-concurrency", fmt.Sprint(lowConcurrency)}}}
 		}
-		rec, err := startRecord(ctx, o.shadowctl, extra, filepath.Join(b.tmp, "recordings", fmt.Sprint(i)), b.upURL)
-		if err != nil {
-			return err
+		label := ""
+		if len(bins) > 1 {
+			label = " [" + filepath.Base(bin) + "]"
 		}
-		defer rec.stop()
-		rec.name = r.name
-		if r.profile != "" {
-			profiled[rec] = o.cpuProfile + "." + r.profile
+		for _, r := range rows {
+			i := len(recs)
+			extra := append(strings.Fields(o.recordArgs), r.args...)
+			if r.shadow != "" {
+				extra = append(extra, "--shadow", r.shadow, "--shadow-out", filepath.Join(b.tmp, "shadow", fmt.Sprint(i)))
+			}
+			rec, err := startRecord(ctx, bin, extra, filepath.Join(b.tmp, "recordings", fmt.Sprint(i)), b.upURL)
+			if err != nil {
+				return err
+			}
+			defer rec.stop()
+			rec.name = r.name + label
+			if r.name == nameFast {
+				fastName = rec.name
+			}
+			if r.profile != "" && n == 0 {
+				profiled[rec] = o.cpuProfile + "." + r.profile
+			}
+			base[rec.name] = nameRecord + label
+			recs = append(recs, rec)
+			targets = append(targets, target{name: rec.name, url: "http://" + rec.addr, pid: rec.cmd.Process.Pid, rec: rec})
 		}
-		base[rec.name] = nameRecord
-		recs = append(recs, rec)
-		targets = append(targets, target{name: rec.name, url: "http://" + rec.addr, pid: rec.cmd.Process.Pid, rec: rec})
 	}
 
 	b.printHeader()
@@ -152,7 +170,7 @@ func (b *bench) runShadow(ctx context.Context) error {
 	}
 
 	if o.rateStep > 0 {
-		if err := b.rateSteps(ctx, recs[1], median(field(res[nameFast], wrkRPS))); err != nil {
+		if err := b.rateSteps(ctx, recs[1], median(field(res[fastName], wrkRPS))); err != nil {
 			return err
 		}
 	}
