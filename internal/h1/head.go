@@ -49,10 +49,12 @@ func readHead(br *bufio.Reader, req *http.Request) *http.Response {
 			return nil
 		}
 	}
-	// Find the end of the head and its lines first, so that the head is
-	// one string and the values one slice.
-	var ends [maxLines]int // each header line's end (at its CR)
-	lines, end := 0, eol+2
+	// Check every line first, so that a head left to ReadResponse (a
+	// Connection header, say) costs no allocation here; then the head is
+	// one string, its names and values substrings of it.
+	type field struct{ at, colon, vs, ve int } // offsets in buf
+	var fields [maxLines]field
+	lines, end, cl := 0, eol+2, int64(-1)
 	for {
 		n := lineEnd(buf[end:])
 		if n < 0 {
@@ -64,53 +66,35 @@ func readHead(br *bufio.Reader, req *http.Request) *http.Response {
 		if lines == maxLines {
 			return nil
 		}
-		ends[lines] = end + n
-		lines++
-		end += n + 2
-	}
-	s := string(buf[:end])
-	h := make(http.Header, lines)
-	strs := make([]string, lines)
-	cl := int64(-1)
-	for i, at := 0, eol+2; i < lines; i++ {
-		line, lineAt := buf[at:ends[i]], at
-		at = ends[i] + 2
-		colon := -1
-		for j, c := range line {
-			if c == ':' {
-				colon = j
-				break
-			}
-			if !tokenByte[c] {
-				return nil // no name, or leading white space (a fold)
-			}
-		}
-		if colon <= 0 {
+		line := buf[end : end+n]
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || colon > maxName {
 			return nil
+		}
+		for _, c := range line[:colon] {
+			if !tokenByte[c] {
+				return nil // leading white space (a fold) or no token
+			}
 		}
 		for _, c := range line[colon+1:] {
 			if !plainByte(c) {
 				return nil
 			}
 		}
-		vs, ve := colon+1, len(line)
+		vs, ve := colon+1, n
 		for vs < ve && (line[vs] == ' ' || line[vs] == '\t') {
 			vs++
 		}
 		for ve > vs && (line[ve-1] == ' ' || line[ve-1] == '\t') {
 			ve--
 		}
-		key, ok := canonicalKey(line[:colon], s[lineAt:lineAt+colon])
-		if !ok {
-			return nil
-		}
-		value := s[lineAt+vs : lineAt+ve]
-		switch key {
-		case "Transfer-Encoding", "Connection", "Trailer", "Pragma":
-			return nil
-		case "Content-Length":
+		switch name := line[:colon]; {
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")), bytes.EqualFold(name, []byte("Connection")),
+			bytes.EqualFold(name, []byte("Trailer")), bytes.EqualFold(name, []byte("Pragma")):
+			return nil // they change the head or the framing
+		case bytes.EqualFold(name, []byte("Content-Length")):
 			if cl >= 0 || ve == vs || ve-vs > 18 {
-				return nil
+				return nil // duplicate, empty or over 63 bits
 			}
 			cl = 0
 			for _, c := range line[vs:ve] {
@@ -120,6 +104,19 @@ func readHead(br *bufio.Reader, req *http.Request) *http.Response {
 				cl = cl*10 + int64(c-'0')
 			}
 		}
+		fields[lines] = field{end, colon, vs, ve}
+		lines++
+		end += n + 2
+	}
+	if cl < 0 {
+		return nil
+	}
+	s := string(buf[:end])
+	h := make(http.Header, lines)
+	strs := make([]string, lines)
+	for _, f := range fields[:lines] {
+		key := canonicalKey(buf[f.at:f.at+f.colon], s[f.at:f.at+f.colon])
+		value := s[f.at+f.vs : f.at+f.ve]
 		if vv := h[key]; vv != nil {
 			h[key] = append(vv, value)
 		} else {
@@ -127,9 +124,6 @@ func readHead(br *bufio.Reader, req *http.Request) *http.Response {
 			vv[0] = value
 			h[key] = vv
 		}
-	}
-	if cl < 0 {
-		return nil
 	}
 	_, _ = br.Discard(end + 2)
 	res := &http.Response{
@@ -142,8 +136,12 @@ func readHead(br *bufio.Reader, req *http.Request) *http.Response {
 	return res
 }
 
-// maxLines is the most header lines readHead takes.
-const maxLines = 32
+// maxLines and maxName are the most header lines, and the longest name,
+// that readHead takes.
+const (
+	maxLines = 32
+	maxName  = 64
+)
 
 // lineEnd is the length of b's first line, which must end in CRLF with no
 // other CR or LF before it: -1 when it does not, or b holds no LF.
@@ -169,15 +167,12 @@ var tokenByte = func() (t [256]bool) {
 	return t
 }()
 
-// canonicalKey is name's canonical form (http.CanonicalHeaderKey's): str
-// (name as a string) when name is canonical already, or a common name's
-// shared string, so that most keys cost no allocation. Names over 64
-// bytes are left to http.ReadResponse.
-func canonicalKey(name []byte, str string) (string, bool) {
-	if len(name) > 64 {
-		return "", false
-	}
-	var b [64]byte
+// canonicalKey is name's canonical form (http.CanonicalHeaderKey's) for a
+// name of tokens up to maxName bytes: str (name as a string) when name is
+// canonical already, or a common name's shared string, so that most keys
+// cost no allocation.
+func canonicalKey(name []byte, str string) string {
+	var b [maxName]byte
 	k := b[:len(name)]
 	upper, same := true, true
 	for i, c := range name {
@@ -191,22 +186,22 @@ func canonicalKey(name []byte, str string) (string, bool) {
 		upper = c == '-'
 	}
 	if same {
-		return str, true
+		return str
 	}
 	if common, ok := commonKeys[string(k)]; ok {
-		return common, true
+		return common
 	}
-	return string(k), true
+	return string(k)
 }
 
 // commonKeys are the names model servers and proxies answer with most.
 var commonKeys = func() map[string]string {
 	m := map[string]string{}
 	for _, k := range []string{
-		"Accept-Ranges", "Access-Control-Allow-Origin", "Age", "Cache-Control", "Connection",
+		"Accept-Ranges", "Access-Control-Allow-Origin", "Age", "Cache-Control",
 		"Content-Encoding", "Content-Language", "Content-Length", "Content-Type", "Date", "Etag",
-		"Expires", "Last-Modified", "Location", "Pragma", "Server", "Set-Cookie", "Strict-Transport-Security",
-		"Trailer", "Transfer-Encoding", "Vary", "Via", "X-Content-Type-Options", "X-Powered-By",
+		"Expires", "Last-Modified", "Location", "Server", "Set-Cookie", "Strict-Transport-Security",
+		"Vary", "Via", "X-Content-Type-Options", "X-Powered-By",
 		"X-Request-Id", "Traceparent",
 	} {
 		m[k] = k
@@ -237,8 +232,7 @@ func (b *lengthBody) Read(p []byte) (int, error) {
 }
 
 func (b *lengthBody) read(p []byte) (int, error) {
-	if b.sawEOF || b.left <= 0 {
-		b.sawEOF = true
+	if b.sawEOF {
 		return 0, io.EOF
 	}
 	if int64(len(p)) > b.left {

@@ -137,6 +137,11 @@ func TestReadHeadLeavesTheRestToReadResponse(t *testing.T) {
 		if fr.Buffered() != n {
 			t.Errorf("%q: readHead consumed %d bytes of a head it left", raw, n-fr.Buffered())
 		}
+		// Leaving a head costs nothing beyond ReadResponse's own work.
+		get := &http.Request{Method: http.MethodGet}
+		if a := testing.AllocsPerRun(20, func() { readHead(fr, get) }); a != 0 {
+			t.Errorf("%q: readHead allocated %.0f times before leaving the head", raw, a)
+		}
 	}
 	// A HEAD answer's Content-Length frames no body.
 	if readHead(bufio.NewReader(strings.NewReader(fastHeads[0])), &http.Request{Method: http.MethodHead}) != nil {
