@@ -18,11 +18,12 @@ const (
 )
 
 // shadowRow is one recorder of the --shadow run: its row's name, the shadow
-// it mirrors to ("" for none), the --cpuprofile suffix ("" for none) and its
-// extra flags.
+// it mirrors to ("" for none), the --cpuprofile suffix ("" for none), its
+// extra flags, and whether only the first build runs it.
 type shadowRow struct {
 	name, shadow, profile string
 	args                  []string
+	firstOnly             bool
 }
 
 // rateFractions are the fixed-rate steps, as fractions of the fast-shadow
@@ -81,21 +82,25 @@ func (b *bench) runShadow(ctx context.Context) error {
 
 	var recs []*recorder
 	profiled := map[*recorder]string{}
-	fastName := nameFast // the first build's fast-shadow row, which the rate steps load
+	var fast *recorder // the first build's fast-shadow recorder, which the rate steps load
+	// The last row is the knob that bounds a slow shadow's cost: copies/s ≈
+	// --shadow-concurrency / the shadow's latency.
+	rows := []shadowRow{
+		{name: nameRecord, profile: "record"},
+		{name: nameFast, shadow: fastURL, profile: "fast", firstOnly: true},
+		{name: "record + shadow " + slow, shadow: slowURL, profile: "slow"},
+		{name: fmt.Sprintf("record + shadow %s, concurrency %d", slow, lowConcurrency), shadow: slowURL, firstOnly: true,
+			args: []string{"--shadow-concurrency", fmt.Sprint(lowConcurrency)}},
+	}
 	for n, bin := range bins {
-		// The last row is the knob that bounds a slow shadow's cost:
-		// copies/s ≈ --shadow-concurrency / the shadow's latency.
-		rows := []shadowRow{{nameRecord, "", "record", nil}, {"record + shadow " + slow, slowURL, "slow", nil}}
-		if n == 0 {
-			rows = []shadowRow{rows[0], {nameFast, fastURL, "fast", nil}, rows[1],
-				{fmt.Sprintf("record + shadow %s, concurrency %d", slow, lowConcurrency), slowURL, "",
-					[]string{"--shadow-concurrency", fmt.Sprint(lowConcurrency)}}}
-		}
 		label := ""
 		if len(bins) > 1 {
 			label = " [" + filepath.Base(bin) + "]"
 		}
 		for _, r := range rows {
+			if n > 0 && r.firstOnly {
+				continue
+			}
 			i := len(recs)
 			extra := append(strings.Fields(o.recordArgs), r.args...)
 			if r.shadow != "" {
@@ -108,7 +113,7 @@ func (b *bench) runShadow(ctx context.Context) error {
 			defer rec.stop()
 			rec.name = r.name + label
 			if r.name == nameFast {
-				fastName = rec.name
+				fast = rec
 			}
 			if r.profile != "" && n == 0 {
 				profiled[rec] = o.cpuProfile + "." + r.profile
@@ -170,7 +175,7 @@ func (b *bench) runShadow(ctx context.Context) error {
 	}
 
 	if o.rateStep > 0 {
-		if err := b.rateSteps(ctx, recs[1], median(field(res[fastName], wrkRPS))); err != nil {
+		if err := b.rateSteps(ctx, fast, median(field(res[fast.name], wrkRPS))); err != nil {
 			return err
 		}
 	}
