@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shadowctl/shadowctl/internal/poll"
 	"github.com/shadowctl/shadowctl/record"
 )
 
@@ -72,6 +73,23 @@ func startRecorder(t *testing.T, bin string, args ...string) *recorderProc {
 		}
 	}
 	return p
+}
+
+var adminLine = regexp.MustCompile(`admin endpoints"? addr=(http://127\.0\.0\.1:\d+)`)
+
+// admin waits for the admin endpoints' line (--admin 127.0.0.1:0) and
+// returns their base URL.
+func (p *recorderProc) admin(t *testing.T) string {
+	t.Helper()
+	var admin string
+	poll.Until(t, func() bool {
+		m := adminLine.FindStringSubmatch(p.stderr())
+		if m != nil {
+			admin = m[1]
+		}
+		return m != nil
+	})
+	return admin
 }
 
 func (p *recorderProc) stderr() string {

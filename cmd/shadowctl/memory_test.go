@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shadowctl/shadowctl/internal/poll"
 	"github.com/shadowctl/shadowctl/record"
 )
 
@@ -68,15 +66,7 @@ func TestRecorderMemoryUnderLargeUploads(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "rec")
 	p := startRecorder(t, bin, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--pprof",
 		"--upstream", upstream.URL, "--out", dir, "--instance", "mem")
-	adminRE := regexp.MustCompile(`admin endpoints"? addr=(http://127\.0\.0\.1:\d+)`)
-	var admin string
-	poll.Until(t, func() bool {
-		m := adminRE.FindStringSubmatch(p.stderr())
-		if m != nil {
-			admin = m[1]
-		}
-		return m != nil
-	})
+	admin := p.admin(t)
 	pid := p.cmd.Process.Pid
 	_, startHWM := procMemory(t, pid)
 

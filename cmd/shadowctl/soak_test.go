@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shadowctl/shadowctl/internal/poll"
 	"github.com/shadowctl/shadowctl/record"
 )
 
@@ -84,15 +83,7 @@ func TestRecorderSoak(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "rec")
 	p := startRecorder(t, bin, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream", upstream.URL,
 		"--out", dir, "--instance", "soak", "--rotate-size", "8MiB")
-	adminRE := regexp.MustCompile(`admin endpoints"? addr=(http://127\.0\.0\.1:\d+)`)
-	var admin string
-	poll.Until(t, func() bool {
-		m := adminRE.FindStringSubmatch(p.stderr())
-		if m != nil {
-			admin = m[1] + "/metrics"
-		}
-		return m != nil
-	})
+	admin := p.admin(t) + "/metrics"
 
 	var served, failed atomic.Int64
 	var firstErr atomic.Value
