@@ -40,7 +40,7 @@ var (
 	descMirrored = prometheus.NewDesc("shadowctl_shadow_mirrored_total",
 		"Copies sent to the shadow and ended, one row each: the shadow answered or failed, and the primary's answer is in. With none pending, mirrored + dropped counts every sampled request.", nil, nil)
 	descDropped = prometheus.NewDesc("shadowctl_shadow_dropped_total",
-		"Copies not sent or not answered, by reason: queue_full, unheld (the request body was streamed), closed (stopping: not sent, or cut by --shadow-timeout).", []string{"reason"}, nil)
+		"Copies not sent or not answered, by reason: queue_full, unheld (the request body was streamed), closed (stopping: not sent, or cut by --shadow-timeout), rate_limited (over --shadow-rate).", []string{"reason"}, nil)
 	descWritten  = prometheus.NewDesc("shadowctl_shadow_rows_written_total", "Rows handed to the results files (taken into their queue; see rows_recorded and rows_dropped).", nil, nil)
 	descRowsRec  = prometheus.NewDesc("shadowctl_shadow_rows_recorded_total", "Rows in finalized results files.", nil, nil)
 	descRowsDrop = prometheus.NewDesc("shadowctl_shadow_rows_dropped_total",

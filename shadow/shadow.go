@@ -13,12 +13,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/shadowctl/shadowctl/internal/h1"
 	"github.com/shadowctl/shadowctl/record"
@@ -41,13 +44,14 @@ const (
 
 // Reasons a copy is not sent (the dropped metric's label).
 const (
-	DropQueueFull = "queue_full" // every worker busy and the queue full
-	DropUnheld    = "unheld"     // the request body was streamed, not held whole
-	DropClosed    = "closed"     // the shadow was stopping: not sent, or cut by Close's deadline
+	DropQueueFull = "queue_full"   // every worker busy and the queue full
+	DropUnheld    = "unheld"       // the request body was streamed, not held whole
+	DropClosed    = "closed"       // the shadow was stopping: not sent, or cut by Close's deadline
+	DropRate      = "rate_limited" // over Options.Rate, the copies' cap per second
 )
 
 // DropReasons lists the reasons, in the order the summary prints them.
-var DropReasons = []string{DropQueueFull, DropUnheld, DropClosed}
+var DropReasons = []string{DropQueueFull, DropUnheld, DropClosed, DropRate}
 
 // RowSink takes finished rows without blocking; false when it dropped the
 // row (a rotating results spool, say).
@@ -68,6 +72,14 @@ type Options struct {
 	// many wait for a worker before new ones are dropped.
 	Concurrency int
 	Queue       int
+	// Rate caps the copies sent per second (0: no cap), whatever the
+	// primary's rate and the shadow's latency: a bucket of a tenth of a
+	// second's copies (at least one), refilled at Rate. A copy over it is
+	// dropped as DropRate, so a candidate sized for part of production's
+	// traffic, and the recorder's CPU that copies take, stay bounded.
+	Rate float64
+	// Now is the limiter's clock (time.Now when nil), for tests.
+	Now func() time.Time
 	// Timeout bounds each copy, answer read in full included.
 	Timeout time.Duration
 	// Header is added to (or replaces in) each copy's headers.
@@ -121,12 +133,13 @@ type Shadow struct {
 	aborter h1.Aborter // Close's deadline aborts the workers' copies
 	late    *late
 	last    *report.Comparator // Close's, once the workers are done
+	limit   *rate.Limiter      // Options.Rate's bucket; nil without a cap
 
 	offered, mirrored, written atomic.Int64
-	compared, agreed           atomic.Int64 // the live comparison's counts
-	skipped                    atomic.Int64 // rows not compared: their decoding's memory was not there
-	dropped                    [3]atomic.Int64
-	held                       atomic.Int64 // bytes of bodies held by pending copies
+	compared, agreed           atomic.Int64    // the live comparison's counts
+	skipped                    atomic.Int64    // rows not compared: their decoding's memory was not there
+	dropped                    [4]atomic.Int64 // by DropReasons
+	held                       atomic.Int64    // bytes of bodies held by pending copies
 }
 
 // hold reserves n bytes of MaxHeld; false when they are not there.
@@ -167,6 +180,12 @@ func New(opts Options) (*Shadow, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if !(opts.Rate >= 0) || math.IsInf(opts.Rate, 0) {
+		return nil, fmt.Errorf("shadow rate %v: want 0 (no cap) or a number of copies per second", opts.Rate)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	for name, vs := range opts.Header {
 		for _, v := range vs {
 			if err := replay.CheckHeader(name, v); err != nil {
@@ -193,6 +212,9 @@ func New(opts Options) (*Shadow, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Shadow{opts: opts, queue: make(chan *pending, opts.Queue), ctx: ctx, cancel: cancel, m: newMetrics(), h1: hc,
 		late: newLate(), last: cmps[0]}
+	if opts.Rate > 0 {
+		s.limit = rate.NewLimiter(rate.Limit(opts.Rate), max(1, int(opts.Rate/10)))
+	}
 	for _, c := range cmps {
 		w := &worker{c: c, slot: s.aborter.NewSlot()}
 		s.wg.Add(1)
@@ -344,6 +366,13 @@ func (s *Shadow) Offer(r *record.MirrorRequest) record.Mirrored {
 	n := int64(len(r.Body))
 	if !s.hold(n) {
 		s.drop(DropQueueFull)
+		return nil
+	}
+	// A token only for a copy that the queue has room for, so that a
+	// slow shadow's drops do not spend the cap.
+	if s.limit != nil && !s.limit.AllowN(s.opts.Now(), 1) {
+		s.held.Add(-n)
+		s.drop(DropRate)
 		return nil
 	}
 	r.Take()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -432,6 +433,80 @@ func TestShadowDropsWhenTheQueueIsFull(t *testing.T) {
 	}
 	if rows := int64(len(rg.rows.byID())); rows != st.Mirrored {
 		t.Errorf("%d rows for %d mirrored", rows, st.Mirrored)
+	}
+}
+
+// --shadow-rate: at most a tenth of a second's copies at once, then Rate a
+// second, on the limiter's clock; the rest are dropped as rate_limited and
+// the clients get their answers all the same. The queue is large and the
+// shadow fast, so no copy is dropped for any other reason.
+func TestShadowCapsTheCopiesPerSecond(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	cat := model(func(string) string { return "cat" })
+	rg := newRig(t, cat, cat, Options{Rate: 100, Now: clock, Queue: 1000})
+	posts := 0
+	post := func(n int) {
+		for range n {
+			if code, _ := rg.post(t, fmt.Sprintf("/p/%d", posts), `{}`); code != 200 {
+				t.Fatalf("client got %d", code)
+			}
+			posts++
+		}
+	}
+	post(30)                       // a bucket of 10 (a tenth of 100/s): 10 sent, 20 over
+	advance(50 * time.Millisecond) // 5 more tokens
+	post(30)
+	advance(10 * time.Second) // refilled, but to the bucket's 10 only
+	post(30)
+	st := rg.close(t)
+	if want := int64(10 + 5 + 10); st.Mirrored != want || st.Dropped[DropRate] != int64(posts)-want {
+		t.Errorf("mirrored %d, dropped %v; want %d sent and %d rate_limited", st.Mirrored, st.Dropped, want, int64(posts)-want)
+	}
+	if st.DroppedTotal() != st.Dropped[DropRate] {
+		t.Errorf("dropped %v; want only rate_limited", st.Dropped)
+	}
+	if rows := int64(len(rg.rows.byID())); rows != st.Mirrored {
+		t.Errorf("%d rows for %d mirrored", rows, st.Mirrored)
+	}
+}
+
+// A copy that the full queue drops spends no token of the cap.
+func TestShadowRateSpendsNoTokenOnAFullQueue(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 100)
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	})
+	now := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC) // the clock stands still: no refill
+	rg := newRig(t, model(func(string) string { return "cat" }), slow,
+		Options{Rate: 30, Now: func() time.Time { return now }, Concurrency: 1, Queue: 1, Timeout: 30 * time.Second})
+	rg.post(t, "/p/0", `{}`) // token 1 of 3
+	<-arrived
+	rg.post(t, "/p/1", `{}`) // token 2: queued
+	for i := range 5 {
+		rg.post(t, fmt.Sprintf("/q/%d", i), `{}`) // queue full: no token
+	}
+	close(release)
+	<-arrived                // the queued copy is being answered: the queue has room again
+	rg.post(t, "/p/2", `{}`) // token 3
+	rg.post(t, "/p/3", `{}`) // none left
+	st := rg.close(t)
+	if st.Mirrored != 3 || st.Dropped[DropQueueFull] != 5 || st.Dropped[DropRate] != 1 {
+		t.Errorf("mirrored %d, dropped %v; want 3 sent, 5 queue_full and 1 rate_limited", st.Mirrored, st.Dropped)
+	}
+}
+
+func TestShadowRejectsABadRate(t *testing.T) {
+	u, _ := url.Parse("http://127.0.0.1:1")
+	for _, r := range []float64{-1, math.NaN(), math.Inf(1)} {
+		if s, err := New(Options{Target: u, Sample: 1, Rate: r}); err == nil {
+			_ = s.Close(context.Background())
+			t.Errorf("rate %v accepted", r)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -28,6 +29,7 @@ type shadowOptions struct {
 	Key         string
 	Concurrency int
 	Queue       int
+	Rate        float64
 	Timeout     time.Duration
 	Headers     []string
 	// given names the --shadow-* flags set on the command line, which mean
@@ -42,6 +44,7 @@ func (o *shadowOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Key, "shadow-key", "", "make --shadow-sample consistent per key: header:NAME or request:JSONPATH (a path to one value, such as $.user.id); requests without the key are sampled at random")
 	fs.IntVar(&o.Concurrency, "shadow-concurrency", shadow.DefaultConcurrency, fmt.Sprintf("copies in flight to --shadow at most (1 to %d)", maxShadowConcurrency))
 	fs.IntVar(&o.Queue, "shadow-queue", shadow.DefaultQueue, fmt.Sprintf("copies that may wait for a worker; past it they are dropped and counted (1 to %d)", maxQueue))
+	fs.Float64Var(&o.Rate, "shadow-rate", 0, "copies sent per second at most, whatever the traffic and the shadow's latency (0: no cap); copies over it are dropped and counted (rate_limited), so a model-v2 sized for part of the traffic is not overrun")
 	fs.DurationVar(&o.Timeout, "shadow-timeout", shadow.DefaultTimeout, "bound on each copy (answer read in full), and on the copies still in flight at shutdown")
 	fs.StringArrayVar(&o.Headers, "shadow-header", nil, "header added to each copy, 'Name: value' (not Host, Content-Length or a connection header); repeatable")
 }
@@ -79,6 +82,8 @@ func (o *shadowOptions) check(out, listen string) (*shadowConfig, error) {
 		return nil, usageErrorf("--shadow-concurrency %d: want 1 to %d", o.Concurrency, maxShadowConcurrency)
 	case o.Queue < 1 || o.Queue > maxQueue:
 		return nil, usageErrorf("--shadow-queue %d: want 1 to %d", o.Queue, maxQueue)
+	case !(o.Rate >= 0) || math.IsInf(o.Rate, 0):
+		return nil, usageErrorf("--shadow-rate %v: want 0 (no cap) or a number of copies per second", o.Rate)
 	case o.Timeout <= 0:
 		return nil, usageErrorf("--shadow-timeout %v: want a positive duration", o.Timeout)
 	case o.Out == "":
@@ -119,7 +124,7 @@ func startShadow(o *shadowOptions, c *shadowConfig, rc *recordConfig, ro *record
 		return nil, err
 	}
 	sh, err := shadow.New(shadow.Options{
-		Target: c.target, Sample: o.Sample, Key: c.key, Concurrency: o.Concurrency, Queue: o.Queue,
+		Target: c.target, Sample: o.Sample, Key: c.key, Concurrency: o.Concurrency, Queue: o.Queue, Rate: o.Rate,
 		Timeout: o.Timeout, Header: c.header, MaxBody: rc.maxBody, Rows: resultRows{rows}, RedactJSON: rc.redactJSON,
 		Logger: logger, TLS: rc.tls,
 	})
@@ -157,12 +162,14 @@ func (l *liveShadow) summary() (string, []any) {
 		"shadow_dropped_" + shadow.DropQueueFull, st.Dropped[shadow.DropQueueFull],
 		"shadow_dropped_" + shadow.DropUnheld, st.Dropped[shadow.DropUnheld],
 		"shadow_dropped_" + shadow.DropClosed, st.Dropped[shadow.DropClosed],
+		"shadow_dropped_" + shadow.DropRate, st.Dropped[shadow.DropRate],
 		"shadow_compared", st.Compared, "shadow_agreed", st.Agreed, "shadow_skipped", st.Skipped,
 		"shadow_rows", rs.Recorded, "shadow_rows_lost", rs.DroppedTotal()}
-	line := fmt.Sprintf("; shadow: mirrored %d, dropped %d (%s=%d, %s=%d, %s=%d), %d of %d agreeing, %d rows in %s",
+	line := fmt.Sprintf("; shadow: mirrored %d, dropped %d (%s=%d, %s=%d, %s=%d, %s=%d), %d of %d agreeing, %d rows in %s",
 		st.Mirrored, st.DroppedTotal(),
 		shadow.DropQueueFull, st.Dropped[shadow.DropQueueFull], shadow.DropUnheld, st.Dropped[shadow.DropUnheld],
-		shadow.DropClosed, st.Dropped[shadow.DropClosed], st.Agreed, st.Compared, rs.Recorded, l.out)
+		shadow.DropClosed, st.Dropped[shadow.DropClosed], shadow.DropRate, st.Dropped[shadow.DropRate],
+		st.Agreed, st.Compared, rs.Recorded, l.out)
 	if st.Skipped > 0 {
 		line += fmt.Sprintf(" (%d rows too large to compare live; the report compares them)", st.Skipped)
 	}

@@ -315,7 +315,8 @@ func TestRecordJSONLogsHaveNoPlainLines(t *testing.T) {
 	// shadow's counts too (they were only in msg).
 	for k, want := range map[string]float64{"dropped_queue_full": 0, "dropped_write_error": 0, "dropped_closed": 0,
 		"shadow_mirrored": 3, "shadow_compared": 3, "shadow_agreed": 3, "shadow_rows": 3, "shadow_dropped": 0,
-		"shadow_dropped_queue_full": 0, "shadow_dropped_unheld": 0, "shadow_dropped_closed": 0, "shadow_rows_lost": 0} {
+		"shadow_dropped_queue_full": 0, "shadow_dropped_unheld": 0, "shadow_dropped_closed": 0, "shadow_dropped_rate_limited": 0,
+		"shadow_rows_lost": 0} {
 		if got, ok := summary[k]; !ok || got != want {
 			t.Errorf("summary field %s = %v (present %v), want %v", k, got, ok, want)
 		}

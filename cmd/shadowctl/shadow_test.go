@@ -113,7 +113,7 @@ func TestRecordLiveShadowAgreesWithGroundTruth(t *testing.T) {
 		t.Fatalf("the models agree on %d of %d instances: pick instances where they differ", agree, n)
 	}
 	p.stop(t)
-	want := fmt.Sprintf("shadow: mirrored %d, dropped 0 (queue_full=0, unheld=0, closed=0), %d of %d agreeing, %d rows in %s", n, agree, n, n, sh)
+	want := fmt.Sprintf("shadow: mirrored %d, dropped 0 (queue_full=0, unheld=0, closed=0, rate_limited=0), %d of %d agreeing, %d rows in %s", n, agree, n, n, sh)
 	if !strings.Contains(p.stderr(), want) {
 		t.Errorf("summary line missing %q:\n%s", want, p.stderr())
 	}
@@ -232,6 +232,29 @@ func TestRecordLiveShadowSurvivesSIGKILL(t *testing.T) {
 	}
 }
 
+// --shadow-rate on the real binary: with a cap of one copy per 1,000 s, the
+// bucket's one copy is mirrored and every other request is dropped as
+// rate_limited, in the summary line and on /metrics, while every client gets
+// v1's answer.
+func TestRecordShadowRateCapsTheCopies(t *testing.T) {
+	bin := buildBinary(t)
+	v1, v2, v1URL, v2URL := demoModels(t)
+	dir := t.TempDir()
+	sh := filepath.Join(dir, "shadow")
+	p := startRecorder(t, bin, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream", v1URL, "--shadow", v2URL,
+		"--out", filepath.Join(dir, "rec"), "--shadow-out", sh, "--shadow-rate", "0.001")
+	const n = 20
+	sendInstances(t, p.addr, v1, v2, n)
+	m := metricValues(t, p.admin(t)+"/metrics")
+	if got := m[`shadowctl_shadow_dropped_total{reason="rate_limited"}`]; got != n-1 {
+		t.Errorf("/metrics: %v copies dropped as rate_limited, want %d", got, n-1)
+	}
+	p.stop(t)
+	if want := "shadow: mirrored 1, dropped 19 (queue_full=0, unheld=0, closed=0, rate_limited=19)"; !strings.Contains(p.stderr(), want) {
+		t.Errorf("summary line missing %q:\n%s", want, p.stderr())
+	}
+}
+
 // The shadow's flags are checked at start.
 func TestRecordShadowFlags(t *testing.T) {
 	for _, tc := range []struct {
@@ -262,6 +285,9 @@ func TestRecordShadowFlags(t *testing.T) {
 		{[]string{"--shadow", "http://127.0.0.1:9", "--out", "./shadow/rec"}, "one is inside the other"},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--out", "s3://bkt/run", "--shadow-out", "s3://bkt/run/shadow"}, "one is inside the other"},
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-concurrency", "0"}, "--shadow-concurrency 0"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-rate", "-5"}, "--shadow-rate -5: want 0 (no cap) or a number of copies per second"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-rate", "NaN"}, "--shadow-rate NaN: want"},
+		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-rate", "+Inf"}, "--shadow-rate +Inf: want"},
 		// Sized up front: a typo of a few digits took the memory, or
 		// panicked in makechan.
 		{[]string{"--shadow", "http://127.0.0.1:9", "--shadow-concurrency", "100000000"}, "--shadow-concurrency 100000000: want 1 to 10000"},
@@ -277,6 +303,7 @@ func TestRecordShadowFlags(t *testing.T) {
 		// --shadow must not look like a live shadow that mirrors nothing.
 		{[]string{"--shadow-sample", "0.5"}, "--shadow-sample needs --shadow URL"},
 		{[]string{"--shadow-out", "./sh", "--shadow-timeout", "1s"}, "--shadow-out needs --shadow URL"},
+		{[]string{"--shadow-rate", "100"}, "--shadow-rate needs --shadow URL"},
 	} {
 		args := append([]string{"record", "--upstream", "http://127.0.0.1:8080"}, tc.args...)
 		_, stderr, code := runCLI(t, args...)
