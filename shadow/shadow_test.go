@@ -395,17 +395,23 @@ func TestShadowFaultsAreRows(t *testing.T) {
 	}
 }
 
+// heldShadow is a shadow that signals each copy's arrival and answers none
+// until release is closed.
+func heldShadow() (h http.Handler, arrived <-chan struct{}, release chan struct{}) {
+	in := make(chan struct{}, 100)
+	release = make(chan struct{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in <- struct{}{}
+		<-release
+	}), in, release
+}
+
 // With one worker busy and a queue of one, further copies are dropped and
 // counted, and nothing waits. Once no copy is pending, every sampled
 // request is counted once, as mirrored (a row each) or as dropped by one
 // reason, as /metrics promises: a streamed upload among them is unheld.
 func TestShadowDropsWhenTheQueueIsFull(t *testing.T) {
-	release := make(chan struct{})
-	arrived := make(chan struct{}, 100)
-	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		arrived <- struct{}{}
-		<-release
-	})
+	slow, arrived, release := heldShadow()
 	rg := newRig(t, model(func(string) string { return "cat" }), slow, Options{Concurrency: 1, Queue: 1, Timeout: 30 * time.Second})
 	rg.post(t, "/p/0", `{}`)
 	<-arrived // the one worker holds the first copy
@@ -475,12 +481,7 @@ func TestShadowCapsTheCopiesPerSecond(t *testing.T) {
 
 // A copy that the full queue drops spends no token of the cap.
 func TestShadowRateSpendsNoTokenOnAFullQueue(t *testing.T) {
-	release := make(chan struct{})
-	arrived := make(chan struct{}, 100)
-	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		arrived <- struct{}{}
-		<-release
-	})
+	slow, arrived, release := heldShadow()
 	now := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC) // the clock stands still: no refill
 	rg := newRig(t, model(func(string) string { return "cat" }), slow,
 		Options{Rate: 30, Now: func() time.Time { return now }, Concurrency: 1, Queue: 1, Timeout: 30 * time.Second})

@@ -47,6 +47,19 @@ func demoModels(t *testing.T) (v1, v2 *demomodel.Model, v1URL, v2URL string) {
 	return
 }
 
+// startLiveShadow runs the real recorder in front of the demo's model-v1
+// with model-v2 as --shadow, and more flags; it returns the models and the
+// results folder.
+func startLiveShadow(t *testing.T, args ...string) (p *recorderProc, v1, v2 *demomodel.Model, sh string) {
+	t.Helper()
+	v1, v2, v1URL, v2URL := demoModels(t)
+	dir := t.TempDir()
+	sh = filepath.Join(dir, "shadow")
+	p = startRecorder(t, buildBinary(t), append([]string{"--listen", "127.0.0.1:0", "--upstream", v1URL, "--shadow", v2URL,
+		"--out", filepath.Join(dir, "rec"), "--shadow-out", sh}, args...)...)
+	return p, v1, v2, sh
+}
+
 // sendInstances posts one instance per request through the recorder and
 // returns how many requests the two models answer alike (the ground truth).
 func sendInstances(t *testing.T, front string, v1, v2 *demomodel.Model, n int) (agree int) {
@@ -100,11 +113,7 @@ func sendTenants(t *testing.T, front string, v1, v2 *demomodel.Model, n int, ten
 // own agreement on the instances sent; the summary line says so too.
 func TestRecordLiveShadowAgreesWithGroundTruth(t *testing.T) {
 	bin := buildBinary(t)
-	v1, v2, v1URL, v2URL := demoModels(t)
-	dir := t.TempDir()
-	sh := filepath.Join(dir, "shadow")
-	p := startRecorder(t, bin, "--listen", "127.0.0.1:0", "--admin", "", "--upstream", v1URL, "--shadow", v2URL,
-		"--out", filepath.Join(dir, "rec"), "--shadow-out", sh, "--instance", "live")
+	p, v1, v2, sh := startLiveShadow(t, "--admin", "", "--instance", "live")
 	const n = 120
 	tenants := []string{"acme", "globex", "initech"}
 	byTenant := sendTenants(t, p.addr, v1, v2, n, tenants)
@@ -237,12 +246,7 @@ func TestRecordLiveShadowSurvivesSIGKILL(t *testing.T) {
 // rate_limited, in the summary line and on /metrics, while every client gets
 // v1's answer.
 func TestRecordShadowRateCapsTheCopies(t *testing.T) {
-	bin := buildBinary(t)
-	v1, v2, v1URL, v2URL := demoModels(t)
-	dir := t.TempDir()
-	sh := filepath.Join(dir, "shadow")
-	p := startRecorder(t, bin, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream", v1URL, "--shadow", v2URL,
-		"--out", filepath.Join(dir, "rec"), "--shadow-out", sh, "--shadow-rate", "0.001")
+	p, v1, v2, _ := startLiveShadow(t, "--admin", "127.0.0.1:0", "--shadow-rate", "0.001")
 	const n = 20
 	sendInstances(t, p.addr, v1, v2, n)
 	m := metricValues(t, p.admin(t)+"/metrics")
