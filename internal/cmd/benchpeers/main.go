@@ -92,6 +92,7 @@ type options struct {
 	exchanges    int
 	peerDuration time.Duration
 	shadowDelay  time.Duration
+	shadowRate   float64
 	rateStep     time.Duration
 }
 
@@ -111,6 +112,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the first shadowctl during the last round here; with --shadow, one of each of the first build's recorders (PATH.record, PATH.fast, PATH.slow) (needs --record-args --pprof)")
 	fs.BoolVar(&o.shadow, "shadow", false, "measure the live shadow: record without --shadow, with a fast and a slow shadow, and nginx mirror to the slow one; with several --shadowctl builds, each later one without --shadow and with the slow shadow too")
 	fs.DurationVar(&o.shadowDelay, "shadow-delay", 50*time.Millisecond, "with --shadow: how long the slow shadow waits before it answers")
+	fs.Float64Var(&o.shadowRate, "shadow-rate", 200, "with --shadow: also the slow shadow with record --shadow-rate this (the first build's); 0 skips the row, for a first build without the flag")
 	fs.BoolVar(&o.proxies, "proxies", true, "measure direct, nginx and shadowctl record under wrk")
 	fs.BoolVar(&o.floor, "floor", true, "with the proxies, also measure the go floor: the least a Go reverse proxy does (net/http's parsers, a goroutine per connection, nothing recorded, no limits), as a reference")
 	fs.BoolVar(&o.fastFloor, "fasthttp-floor", true, "with the proxies, also measure the fasthttp floor: the go floor on valyala/fasthttp's server and client, to show what a change of server alone could buy")

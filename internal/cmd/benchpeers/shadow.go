@@ -83,14 +83,18 @@ func (b *bench) runShadow(ctx context.Context) error {
 	var recs []*recorder
 	profiled := map[*recorder]string{}
 	var fast *recorder // the first build's fast-shadow recorder, which the rate steps load
-	// The last row is the knob that bounds a slow shadow's cost: copies/s ≈
-	// --shadow-concurrency / the shadow's latency.
+	// The last rows are the knobs that bound a slow shadow's cost: copies/s ≈
+	// --shadow-concurrency / the shadow's latency, and at most --shadow-rate.
 	rows := []shadowRow{
 		{name: nameRecord, profile: "record"},
 		{name: nameFast, shadow: fastURL, profile: "fast", firstOnly: true},
 		{name: "record + shadow " + slow, shadow: slowURL, profile: "slow"},
 		{name: fmt.Sprintf("record + shadow %s, concurrency %d", slow, lowConcurrency), shadow: slowURL, firstOnly: true,
 			args: []string{"--shadow-concurrency", fmt.Sprint(lowConcurrency)}},
+	}
+	if o.shadowRate > 0 {
+		rows = append(rows, shadowRow{name: fmt.Sprintf("record + shadow %s, rate %g/s", slow, o.shadowRate), shadow: slowURL, firstOnly: true,
+			args: []string{"--shadow-rate", fmt.Sprint(o.shadowRate)}})
 	}
 	for n, bin := range bins {
 		label := ""
