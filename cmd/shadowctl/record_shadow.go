@@ -44,7 +44,7 @@ func (o *shadowOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Key, "shadow-key", "", "make --shadow-sample consistent per key: header:NAME or request:JSONPATH (a path to one value, such as $.user.id); requests without the key are sampled at random")
 	fs.IntVar(&o.Concurrency, "shadow-concurrency", shadow.DefaultConcurrency, fmt.Sprintf("copies in flight to --shadow at most (1 to %d)", maxShadowConcurrency))
 	fs.IntVar(&o.Queue, "shadow-queue", shadow.DefaultQueue, fmt.Sprintf("copies that may wait for a worker; past it they are dropped and counted (1 to %d)", maxQueue))
-	fs.Float64Var(&o.Rate, "shadow-rate", 0, "copies sent per second at most, whatever the traffic and the shadow's latency (0: no cap); copies over it are dropped and counted (rate_limited), so a model-v2 sized for part of the traffic is not overrun")
+	fs.Float64Var(&o.Rate, "shadow-rate", 0, "copies this recorder sends per second at most (each replica has its own cap), whatever the traffic and the shadow's latency (0: no cap); copies over it are dropped and counted (rate_limited), so a model-v2 sized for part of the traffic is not overrun")
 	fs.DurationVar(&o.Timeout, "shadow-timeout", shadow.DefaultTimeout, "bound on each copy (answer read in full), and on the copies still in flight at shutdown")
 	fs.StringArrayVar(&o.Headers, "shadow-header", nil, "header added to each copy, 'Name: value' (not Host, Content-Length or a connection header); repeatable")
 }
