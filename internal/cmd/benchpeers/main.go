@@ -482,6 +482,19 @@ func ratios(rs, base []wrkResult) []float64 {
 	return out
 }
 
+// cpuDeltas are each round's proxy CPU per request over base's in the same
+// round: what a configuration adds, paired so that the machine's speed in
+// that round (which moves CPU per request by a quarter here) cancels.
+func cpuDeltas(rs, base []wrkResult) []float64 {
+	out := make([]float64, 0, len(rs))
+	for i, w := range rs {
+		if i < len(base) {
+			out = append(out, w.cpuPerReq-base[i].cpuPerReq)
+		}
+	}
+	return out
+}
+
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0

@@ -175,6 +175,14 @@ func (b *bench) runShadow(ctx context.Context) error {
 			}
 			mean, sd := meanSD(rs)
 			fmt.Fprintf(b.stdout, "# %s of unmirrored, per round:%s (median %.2f, mean %.3f, sd %.3f)\n", t.name, each.String(), median(rs), mean, sd)
+			ds := cpuDeltas(res[t.name], res[bn])
+			each.Reset()
+			for _, d := range ds {
+				fmt.Fprintf(&each, " %+.1f", d)
+			}
+			mean, sd = meanSD(ds)
+			fmt.Fprintf(b.stdout, "# %s, proxy CPU per request over unmirrored's, µs per round:%s (median %+.1f, mean %+.1f, sd %.1f)\n",
+				t.name, each.String(), median(ds), mean, sd)
 		}
 	}
 

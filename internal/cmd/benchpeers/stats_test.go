@@ -24,3 +24,21 @@ func TestMeanSD(t *testing.T) {
 		}
 	}
 }
+
+// The CPU a configuration adds is paired by round: the README's session-16
+// A/B, rounds 1 and 2 (107.0 and 92.2 µs/req unmirrored; 118.6 and 113.4
+// with the 50 ms shadow) gives +11.6 and +21.2 µs; a round missing from
+// base is left out.
+func TestCPUDeltas(t *testing.T) {
+	base := []wrkResult{{cpuPerReq: 107.0}, {cpuPerReq: 92.2}}
+	got := cpuDeltas([]wrkResult{{cpuPerReq: 118.6}, {cpuPerReq: 113.4}, {cpuPerReq: 99}}, base)
+	want := []float64{11.6, 21.2}
+	if len(got) != len(want) {
+		t.Fatalf("cpuDeltas = %v, want %v", got, want)
+	}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-9 {
+			t.Errorf("cpuDeltas = %v, want %v", got, want)
+		}
+	}
+}
