@@ -27,6 +27,63 @@ type wrkResult struct {
 	// with --shadow, the copies of the run's requests mirrored and dropped.
 	peakRSS           int64
 	mirrored, dropped int64
+
+	// steal is the share of the machine's CPU time that the hypervisor gave
+	// to other guests during the run (/proc/stat), or -1 where unknown: on a
+	// shared VM it moves a run's rate more than most changes do.
+	steal float64
+}
+
+// stealNote is the progress line's note of the run's steal.
+func (w wrkResult) stealNote() string {
+	if w.steal < 0 {
+		return ""
+	}
+	return fmt.Sprintf(", steal %.0f%%", 100*w.steal)
+}
+
+// cpuTimes reads the machine's CPU time counters: the first line of
+// /proc/stat (user nice system idle iowait irq softirq steal, in ticks);
+// nil where there is none.
+func cpuTimes() []int64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return nil
+	}
+	return parseCPUTimes(b)
+}
+
+func parseCPUTimes(b []byte) []int64 {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return nil
+	}
+	out := make([]int64, 8) // guest time is counted in user already
+	for i := range out {
+		v, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil {
+			return nil
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// stealShare is the share of the time between two readings of cpuTimes
+// that was stolen, or -1 when either is missing or no time passed.
+func stealShare(a, b []int64) float64 {
+	if len(a) != 8 || len(b) != 8 {
+		return -1
+	}
+	var total int64
+	for i := range a {
+		total += b[i] - a[i]
+	}
+	if total <= 0 {
+		return -1
+	}
+	return float64(b[7]-a[7]) / float64(total)
 }
 
 // droppedShare is the fraction of the run's copies dropped.
@@ -96,11 +153,12 @@ var (
 func runWrk(ctx context.Context, wrk string, o options, lua, url string, d time.Duration) (wrkResult, error) {
 	cmd := exec.CommandContext(ctx, wrk, "-t"+strconv.Itoa(o.threads), "-c"+strconv.Itoa(o.connections),
 		"-d"+strconv.Itoa(max(1, int(d.Seconds())))+"s", "--latency", "-s", lua, url+"/v1/models/m:predict")
+	t0 := cpuTimes()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk: %w: %s", err, out)
 	}
-	var w wrkResult
+	w := wrkResult{steal: stealShare(t0, cpuTimes())}
 	m := rpsLine.FindSubmatch(out)
 	if m == nil {
 		return w, fmt.Errorf("wrk: no Requests/sec in %s", out)

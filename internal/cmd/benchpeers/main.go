@@ -251,7 +251,7 @@ func (b *bench) runPeers(ctx context.Context) error {
 	fmt.Fprintf(b.stdout, "# load %s after\n", loadavg())
 
 	tw := tabwriter.NewWriter(b.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\treq/s\tof direct\tp50 ms\tp99 ms\tadded p50 ms\tadded p99 ms\tproxy CPU µs/req\t")
+	fmt.Fprintln(tw, "target\treq/s\tof direct\tp50 ms\tp99 ms\tadded p50 ms\tadded p99 ms\tproxy CPU µs/req\tsteal\t")
 	direct := res["direct"]
 	for _, t := range targets {
 		rs := res[t.name]
@@ -260,11 +260,11 @@ func (b *bench) runPeers(ctx context.Context) error {
 			dp50 = append(dp50, w.p50-direct[i].p50)
 			dp99 = append(dp99, w.p99-direct[i].p99)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.3f\t%.3f\t%+.3f\t%+.3f\t%.1f\t\n", t.name,
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.3f\t%.3f\t%+.3f\t%+.3f\t%.1f\t%s\t\n", t.name,
 			median(field(rs, wrkRPS)), median(ratios(rs, direct)),
 			median(field(rs, func(w wrkResult) float64 { return w.p50 })),
 			median(field(rs, func(w wrkResult) float64 { return w.p99 })),
-			median(dp50), median(dp99), median(field(rs, func(w wrkResult) float64 { return w.cpuPerReq })))
+			median(dp50), median(dp99), median(field(rs, func(w wrkResult) float64 { return w.cpuPerReq })), medianSteal(rs))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -374,8 +374,8 @@ func (b *bench) measure(ctx context.Context, targets []target, profiled map[*rec
 				}
 			}
 			res[t.name] = append(res[t.name], w)
-			fmt.Fprintf(b.stderr, "round %d %-17s %9.0f req/s p50 %6.3f ms p99 %6.3f ms, proxy CPU %5.1f µs/req%s\n",
-				r+1, t.name, w.rps, w.p50, w.p99, w.cpuPerReq, w.shadowNote())
+			fmt.Fprintf(b.stderr, "round %d %-17s %9.0f req/s p50 %6.3f ms p99 %6.3f ms, proxy CPU %5.1f µs/req%s%s\n",
+				r+1, t.name, w.rps, w.p50, w.p99, w.cpuPerReq, w.stealNote(), w.shadowNote())
 		}
 	}
 	return res, nil
@@ -480,6 +480,41 @@ func ratios(rs, base []wrkResult) []float64 {
 		}
 	}
 	return out
+}
+
+// stealAdjusted are each round's ratios of req/s over base's, each run's
+// rate first divided by the share of the machine the hypervisor left it
+// (1 − steal): what the ratio would be had both runs had the same CPU, on the
+// model that a saturated run's rate follows its CPU. Rounds where either
+// steal is unknown are left out.
+func stealAdjusted(rs, base []wrkResult) []float64 {
+	out := make([]float64, 0, len(rs))
+	for i, w := range rs {
+		if i >= len(base) {
+			break
+		}
+		b := base[i]
+		if w.steal < 0 || w.steal >= 1 || b.steal < 0 || b.steal >= 1 || b.rps <= 0 {
+			continue
+		}
+		out = append(out, (w.rps/(1-w.steal))/(b.rps/(1-b.steal)))
+	}
+	return out
+}
+
+// medianSteal is the median of the runs' steal as a percentage, "–" where
+// it is unknown.
+func medianSteal(rs []wrkResult) string {
+	var xs []float64
+	for _, w := range rs {
+		if w.steal >= 0 {
+			xs = append(xs, w.steal)
+		}
+	}
+	if len(xs) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f%%", 100*median(xs))
 }
 
 // cpuDeltas are each round's proxy CPU per request over base's in the same

@@ -141,7 +141,7 @@ func (b *bench) runShadow(ctx context.Context) error {
 		" models CPU: the model processes' (the upstream and the shadows, one process each)")
 	fmt.Fprintln(b.stdout, "# copies dropped: of each round's copies, from /metrics once the queue drained; peak RSS: VmHWM after the first round → after the last")
 	tw := tabwriter.NewWriter(b.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\treq/s\tof direct\tof unmirrored\tp50 ms\tp99 ms\tproxy CPU µs/req\tmodels CPU µs/req\tcopies dropped\tpeak RSS MiB r1→last\t")
+	fmt.Fprintln(tw, "target\treq/s\tof direct\tof unmirrored\tp50 ms\tp99 ms\tproxy CPU µs/req\tmodels CPU µs/req\tcopies dropped\tpeak RSS MiB r1→last\tsteal\t")
 	for _, t := range targets {
 		rs := res[t.name]
 		unmirrored, dropped, rss := "–", "–", "–"
@@ -154,12 +154,12 @@ func (b *bench) runShadow(ctx context.Context) error {
 				dropped = fmt.Sprintf("%.1f%%", 100*median(field(rs, wrkResult.droppedShare)))
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%s\t%.3f\t%.3f\t%.1f\t%.1f\t%s\t%s\t\n", t.name,
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%s\t%.3f\t%.3f\t%.1f\t%.1f\t%s\t%s\t%s\t\n", t.name,
 			median(field(rs, wrkRPS)), median(ratios(rs, res["direct"])), unmirrored,
 			median(field(rs, func(w wrkResult) float64 { return w.p50 })),
 			median(field(rs, func(w wrkResult) float64 { return w.p99 })),
 			median(field(rs, func(w wrkResult) float64 { return w.cpuPerReq })),
-			median(field(rs, func(w wrkResult) float64 { return w.modelCPUPerReq })), dropped, rss)
+			median(field(rs, func(w wrkResult) float64 { return w.modelCPUPerReq })), dropped, rss, medianSteal(rs))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -175,6 +175,15 @@ func (b *bench) runShadow(ctx context.Context) error {
 			}
 			mean, sd := meanSD(rs)
 			fmt.Fprintf(b.stdout, "# %s of unmirrored, per round:%s (median %.2f, mean %.3f, sd %.3f)\n", t.name, each.String(), median(rs), mean, sd)
+			if adj := stealAdjusted(res[t.name], res[bn]); len(adj) > 0 {
+				each.Reset()
+				for _, r := range adj {
+					fmt.Fprintf(&each, " %.2f", r)
+				}
+				mean, sd = meanSD(adj)
+				fmt.Fprintf(b.stdout, "# %s of unmirrored, each run's req/s over the CPU share steal left it, per round:%s (median %.2f, mean %.3f, sd %.3f)\n",
+					t.name, each.String(), median(adj), mean, sd)
+			}
 			ds := cpuDeltas(res[t.name], res[bn])
 			each.Reset()
 			for _, d := range ds {

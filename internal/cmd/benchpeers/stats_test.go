@@ -42,3 +42,40 @@ func TestCPUDeltas(t *testing.T) {
 		}
 	}
 }
+
+// /proc/stat's first line (ticks): user nice system idle iowait irq softirq
+// steal guest guest_nice; steal's share of the ticks between two readings,
+// guest left out (it is in user already). From a to b: 100 ticks, 13 stolen.
+func TestStealShare(t *testing.T) {
+	a := parseCPUTimes([]byte("cpu  1000 0 500 300 0 0 100 50 7 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n"))
+	b := parseCPUTimes([]byte("cpu  1030 0 530 313 0 0 114 63 99 0\n"))
+	if got := stealShare(a, b); math.Abs(got-0.13) > 1e-12 {
+		t.Errorf("stealShare = %v, want 0.13", got)
+	}
+	if got := stealShare(a, a); got != -1 {
+		t.Errorf("no time passed: %v, want -1", got)
+	}
+	if parseCPUTimes([]byte("intr 1 2 3\n")) != nil || parseCPUTimes([]byte("cpu 1 2 x 4 5 6 7 8\n")) != nil {
+		t.Error("a line that is not the cpu totals was read")
+	}
+	if got := stealShare(nil, b); got != -1 {
+		t.Errorf("no first reading: %v, want -1", got)
+	}
+}
+
+// Two runs at the same rate, one with a fifth of the machine stolen: the
+// adjusted ratio says the stolen one would have been 1.25× as fast; a
+// round with an unknown steal is left out.
+func TestStealAdjusted(t *testing.T) {
+	got := stealAdjusted([]wrkResult{{rps: 1000, steal: 0.2}, {rps: 900, steal: -1}, {rps: 800, steal: 0}},
+		[]wrkResult{{rps: 1000, steal: 0}, {rps: 1000, steal: 0}, {rps: 1000, steal: 0.5}})
+	want := []float64{1.25, 0.4}
+	if len(got) != len(want) {
+		t.Fatalf("stealAdjusted = %v, want %v", got, want)
+	}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-12 {
+			t.Errorf("stealAdjusted = %v, want %v", got, want)
+		}
+	}
+}
