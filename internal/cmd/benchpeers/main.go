@@ -295,8 +295,12 @@ func (b *bench) runPeers(ctx context.Context) error {
 					cpu = append(cpu, w.cpuPerReq/n.cpuPerReq)
 				}
 			}
-			fmt.Fprintf(b.stdout, "# %s over nginx (medians of each round's ratio): throughput %.2f, added p50 %.2f, CPU per request %.2f\n",
-				name, median(thr), median(p50), median(cpu))
+			adjusted := ""
+			if adj := stealAdjusted(res[name], ng); len(adj) > 0 {
+				adjusted = fmt.Sprintf(" (%.2f with each run's req/s over the CPU share steal left it)", median(adj))
+			}
+			fmt.Fprintf(b.stdout, "# %s over nginx (medians of each round's ratio): throughput %.2f%s, added p50 %.2f, CPU per request %.2f\n",
+				name, median(thr), adjusted, median(p50), median(cpu))
 		}
 	}
 
