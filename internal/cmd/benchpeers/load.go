@@ -34,12 +34,12 @@ type wrkResult struct {
 	steal float64
 }
 
-// stealNote is the progress line's note of the run's steal.
-func (w wrkResult) stealNote() string {
-	if w.steal < 0 {
+// stealNote is a progress line's note of a run's steal.
+func stealNote(steal float64) string {
+	if steal < 0 {
 		return ""
 	}
-	return fmt.Sprintf(", steal %.0f%%", 100*w.steal)
+	return fmt.Sprintf(", steal %.0f%%", 100*steal)
 }
 
 // cpuTimes reads the machine's CPU time counters: the first line of

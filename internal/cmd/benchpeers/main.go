@@ -379,7 +379,7 @@ func (b *bench) measure(ctx context.Context, targets []target, profiled map[*rec
 			}
 			res[t.name] = append(res[t.name], w)
 			fmt.Fprintf(b.stderr, "round %d %-17s %9.0f req/s p50 %6.3f ms p99 %6.3f ms, proxy CPU %5.1f µs/req%s%s\n",
-				r+1, t.name, w.rps, w.p50, w.p99, w.cpuPerReq, w.stealNote(), w.shadowNote())
+				r+1, t.name, w.rps, w.p50, w.p99, w.cpuPerReq, stealNote(w.steal), w.shadowNote())
 		}
 	}
 	return res, nil

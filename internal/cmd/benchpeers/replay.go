@@ -23,6 +23,7 @@ type replayRun struct {
 	requests  int64
 	wall      time.Duration
 	cpuPerReq float64 // the generator's user+system CPU per request, µs
+	steal     float64 // the machine's CPU share stolen during the run, -1 if unknown
 }
 
 func (r replayRun) rps() float64 {
@@ -83,27 +84,29 @@ func (b *bench) runReplay(ctx context.Context) error {
 	for r := range o.rounds {
 		for i := range gens {
 			g := gens[(i+r)%len(gens)]
+			t0 := cpuTimes()
 			run, err := g.run(r)
 			if err != nil {
 				return fmt.Errorf("%s: %w", g.name, err)
 			}
+			run.steal = stealShare(t0, cpuTimes())
 			res[g.name] = append(res[g.name], run)
-			fmt.Fprintf(b.stderr, "round %d %-17s %7d requests in %6.3f s: %8.0f req/s, CPU %5.1f µs/req\n",
-				r+1, g.name, run.requests, run.wall.Seconds(), run.rps(), run.cpuPerReq)
+			fmt.Fprintf(b.stderr, "round %d %-17s %7d requests in %6.3f s: %8.0f req/s, CPU %5.1f µs/req%s\n",
+				r+1, g.name, run.requests, run.wall.Seconds(), run.rps(), run.cpuPerReq, stealNote(run.steal))
 		}
 	}
 	fmt.Fprintf(b.stdout, "# load %s after\n", loadavg())
 
 	tw := tabwriter.NewWriter(b.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "generator\treq/s start to exit\tCPU µs/req\t")
+	fmt.Fprint(tw, "generator\treq/s start to exit\tCPU µs/req\tsteal\t")
 	for _, g := range gens[len(bins):] {
 		fmt.Fprintf(tw, "over %s\t", g.name)
 	}
 	fmt.Fprintln(tw)
 	for _, g := range gens {
 		rs := res[g.name]
-		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t", g.name, median(runField(rs, replayRun.rps)),
-			median(runField(rs, func(r replayRun) float64 { return r.cpuPerReq })))
+		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%s\t", g.name, median(runField(rs, replayRun.rps)),
+			median(runField(rs, func(r replayRun) float64 { return r.cpuPerReq })), medianSteal(asWrk(rs)))
 		for _, peer := range gens[len(bins):] {
 			// Each round's ratio, then their median.
 			var q []float64
@@ -116,7 +119,31 @@ func (b *bench) runReplay(ctx context.Context) error {
 		}
 		fmt.Fprintln(tw)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// The same ratios with each run's rate over the CPU share steal left it.
+	for _, g := range gens[:len(bins)] {
+		var parts []string
+		for _, peer := range gens[len(bins):] {
+			if adj := stealAdjusted(asWrk(res[g.name]), asWrk(res[peer.name])); len(adj) > 0 {
+				parts = append(parts, fmt.Sprintf("over %s %.2f", peer.name, median(adj)))
+			}
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(b.stdout, "# %s, each run's req/s over the CPU share steal left it: %s\n", g.name, strings.Join(parts, ", "))
+		}
+	}
+	return nil
+}
+
+// asWrk gives replay runs the fields stealAdjusted and medianSteal read.
+func asWrk(rs []replayRun) []wrkResult {
+	out := make([]wrkResult, len(rs))
+	for i, r := range rs {
+		out[i] = wrkResult{rps: r.rps(), steal: r.steal}
+	}
+	return out
 }
 
 func runField(rs []replayRun, f func(replayRun) float64) []float64 {
