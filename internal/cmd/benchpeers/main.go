@@ -534,6 +534,19 @@ func cpuDeltas(rs, base []wrkResult) []float64 {
 	return out
 }
 
+// series is a per-round line's tail: each value and their median in
+// format, their mean in meanFormat and sample sd in sdFormat, so that a gap
+// to an aim can be set against the rounds' own spread.
+func series(xs []float64, format, meanFormat, sdFormat string) string {
+	var b strings.Builder
+	for _, x := range xs {
+		fmt.Fprintf(&b, " "+format, x)
+	}
+	mean, sd := meanSD(xs)
+	fmt.Fprintf(&b, " (median "+format+", mean "+meanFormat+", sd "+sdFormat+")", median(xs), mean, sd)
+	return b.String()
+}
+
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0

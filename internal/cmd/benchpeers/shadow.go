@@ -168,30 +168,13 @@ func (b *bench) runShadow(ctx context.Context) error {
 	// larger than the rounds' own noise.
 	for _, t := range targets {
 		if bn, ok := base[t.name]; ok && t.name != bn {
-			rs := ratios(res[t.name], res[bn])
-			var each strings.Builder
-			for _, r := range rs {
-				fmt.Fprintf(&each, " %.2f", r)
-			}
-			mean, sd := meanSD(rs)
-			fmt.Fprintf(b.stdout, "# %s of unmirrored, per round:%s (median %.2f, mean %.3f, sd %.3f)\n", t.name, each.String(), median(rs), mean, sd)
+			fmt.Fprintf(b.stdout, "# %s of unmirrored, per round:%s\n", t.name, series(ratios(res[t.name], res[bn]), "%.2f", "%.3f", "%.3f"))
 			if adj := stealAdjusted(res[t.name], res[bn]); len(adj) > 0 {
-				each.Reset()
-				for _, r := range adj {
-					fmt.Fprintf(&each, " %.2f", r)
-				}
-				mean, sd = meanSD(adj)
-				fmt.Fprintf(b.stdout, "# %s of unmirrored, each run's req/s over the CPU share steal left it, per round:%s (median %.2f, mean %.3f, sd %.3f)\n",
-					t.name, each.String(), median(adj), mean, sd)
+				fmt.Fprintf(b.stdout, "# %s of unmirrored, each run's req/s over the CPU share steal left it, per round:%s\n",
+					t.name, series(adj, "%.2f", "%.3f", "%.3f"))
 			}
-			ds := cpuDeltas(res[t.name], res[bn])
-			each.Reset()
-			for _, d := range ds {
-				fmt.Fprintf(&each, " %+.1f", d)
-			}
-			mean, sd = meanSD(ds)
-			fmt.Fprintf(b.stdout, "# %s, proxy CPU per request over unmirrored's, µs per round:%s (median %+.1f, mean %+.1f, sd %.1f)\n",
-				t.name, each.String(), median(ds), mean, sd)
+			fmt.Fprintf(b.stdout, "# %s, proxy CPU per request over unmirrored's, µs per round:%s\n",
+				t.name, series(cpuDeltas(res[t.name], res[bn]), "%+.1f", "%+.1f", "%.1f"))
 		}
 	}
 

@@ -33,14 +33,7 @@ func TestCPUDeltas(t *testing.T) {
 	base := []wrkResult{{cpuPerReq: 107.0}, {cpuPerReq: 92.2}}
 	got := cpuDeltas([]wrkResult{{cpuPerReq: 118.6}, {cpuPerReq: 113.4}, {cpuPerReq: 99}}, base)
 	want := []float64{11.6, 21.2}
-	if len(got) != len(want) {
-		t.Fatalf("cpuDeltas = %v, want %v", got, want)
-	}
-	for i := range want {
-		if math.Abs(got[i]-want[i]) > 1e-9 {
-			t.Errorf("cpuDeltas = %v, want %v", got, want)
-		}
-	}
+	sameFloats(t, "cpuDeltas", got, want)
 }
 
 // /proc/stat's first line (ticks): user nice system idle iowait irq softirq
@@ -70,12 +63,32 @@ func TestStealAdjusted(t *testing.T) {
 	got := stealAdjusted([]wrkResult{{rps: 1000, steal: 0.2}, {rps: 900, steal: -1}, {rps: 800, steal: 0}},
 		[]wrkResult{{rps: 1000, steal: 0}, {rps: 1000, steal: 0}, {rps: 1000, steal: 0.5}})
 	want := []float64{1.25, 0.4}
+	sameFloats(t, "stealAdjusted", got, want)
+}
+
+// sameFloats fails t unless got and want have the same length and values
+// (to rounding: the inputs are written in decimal).
+func sameFloats(t *testing.T, name string, got, want []float64) {
+	t.Helper()
 	if len(got) != len(want) {
-		t.Fatalf("stealAdjusted = %v, want %v", got, want)
+		t.Fatalf("%s = %v, want %v", name, got, want)
 	}
 	for i := range want {
-		if math.Abs(got[i]-want[i]) > 1e-12 {
-			t.Errorf("stealAdjusted = %v, want %v", got, want)
+		if math.Abs(got[i]-want[i]) > 1e-9 {
+			t.Errorf("%s = %v, want %v", name, got, want)
+			return
 		}
+	}
+}
+
+// A per-round line: the values and their median as given, the mean and
+// sample sd by hand (0.8, 0.9, 1.3: mean 1.0, squares 0.04+0.01+0.09, sd
+// sqrt(0.14/2) = 0.2646).
+func TestSeries(t *testing.T) {
+	if got, want := series([]float64{0.9, 0.8, 1.3}, "%.2f", "%.3f", "%.3f"), " 0.90 0.80 1.30 (median 0.90, mean 1.000, sd 0.265)"; got != want {
+		t.Errorf("series = %q, want %q", got, want)
+	}
+	if got, want := series([]float64{11.6, -2.4}, "%+.1f", "%+.1f", "%.1f"), " +11.6 -2.4 (median +4.6, mean +4.6, sd 9.9)"; got != want {
+		t.Errorf("series = %q, want %q", got, want)
 	}
 }
