@@ -536,15 +536,52 @@ func cpuDeltas(rs, base []wrkResult) []float64 {
 
 // series is a per-round line's tail: each value and their median in
 // format, their mean in meanFormat and sample sd in sdFormat, so that a gap
-// to an aim can be set against the rounds' own spread.
+// to an aim can be set against the rounds' own spread; from six rounds on,
+// also the median's 95% confidence interval (medianCI), which says whether
+// the rounds settle an aim at all.
 func series(xs []float64, format, meanFormat, sdFormat string) string {
 	var b strings.Builder
 	for _, x := range xs {
 		fmt.Fprintf(&b, " "+format, x)
 	}
 	mean, sd := meanSD(xs)
-	fmt.Fprintf(&b, " (median "+format+", mean "+meanFormat+", sd "+sdFormat+")", median(xs), mean, sd)
+	fmt.Fprintf(&b, " (median "+format+", mean "+meanFormat+", sd "+sdFormat, median(xs), mean, sd)
+	if lo, hi, ok := medianCI(xs, 0.95); ok {
+		fmt.Fprintf(&b, ", 95%% CI of the median "+format+" to "+format, lo, hi)
+	}
+	b.WriteString(")")
 	return b.String()
+}
+
+// medianCI is the distribution-free confidence interval for the median of
+// xs at level or more: the k-th smallest and k-th largest values, for the
+// largest k with P(B < k) <= (1-level)/2, B ~ Binomial(n, 1/2) (Conover,
+// Practical Nonparametric Statistics, 3rd ed., §3.2: the interval for a
+// quantile from order statistics). It assumes only that the rounds are
+// independent draws of one distribution, no normality: the rounds' ratios
+// of a noisy VM are skewed. ok is false when n is too small for any k (five
+// rounds or fewer at 95%).
+func medianCI(xs []float64, level float64) (lo, hi float64, ok bool) {
+	n := len(xs)
+	if n == 0 {
+		return 0, 0, false
+	}
+	// P(B = i), from P(B = 0) = 2^-n by P(B = i+1) = P(B = i)(n-i)/(i+1).
+	p, below, k := math.Ldexp(1, -n), 0.0, 0
+	for i := 0; i < n/2; i++ {
+		below += p // P(B <= i), that is P(B < i+1)
+		if below > (1-level)/2 {
+			break
+		}
+		k = i + 1
+		p = p * float64(n-i) / float64(i+1)
+	}
+	if k == 0 {
+		return 0, 0, false
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[k-1], s[n-k], true
 }
 
 func median(xs []float64) float64 {

@@ -91,4 +91,47 @@ func TestSeries(t *testing.T) {
 	if got, want := series([]float64{11.6, -2.4}, "%+.1f", "%+.1f", "%.1f"), " +11.6 -2.4 (median +4.6, mean +4.6, sd 9.9)"; got != want {
 		t.Errorf("series = %q, want %q", got, want)
 	}
+	// Six rounds: the interval of the median is their range (below).
+	if got, want := series([]float64{0.9, 0.8, 1.3, 1.0, 0.7, 1.1}, "%.2f", "%.3f", "%.3f"),
+		" 0.90 0.80 1.30 1.00 0.70 1.10 (median 0.95, mean 0.967, sd 0.216, 95% CI of the median 0.70 to 1.30)"; got != want {
+		t.Errorf("series = %q, want %q", got, want)
+	}
+}
+
+// The order statistics that bound the median, by hand from Binomial(n, 1/2)
+// (sums of C(n, i) over 2^n), at 95%: the k-th smallest and largest for the
+// largest k with P(B <= k-1) <= 0.025.
+//   - n = 5: P(B = 0) = 1/32 = 0.031 > 0.025: no interval.
+//   - n = 6: P(B = 0) = 1/64 = 0.016; P(B <= 1) = 7/64 = 0.109: k = 1.
+//   - n = 9: P(B <= 1) = 10/512 = 0.0195; P(B <= 2) = 46/512 = 0.0898: k = 2.
+//   - n = 25: P(B <= 7) = (1+25+300+2300+12650+53130+177100+480700)/2^25 =
+//     726206/33554432 = 0.0216; P(B <= 8) adds 1081575: 0.0539: k = 8.
+func TestMedianCI(t *testing.T) {
+	// 1..n shuffled, so that the k-th smallest is k and the k-th largest n+1-k.
+	values := func(n int) []float64 {
+		xs := make([]float64, n)
+		for i := range xs {
+			xs[i] = float64((i*7)%n + 1)
+		}
+		return xs
+	}
+	for _, c := range []struct {
+		n, k int
+	}{{5, 0}, {6, 1}, {9, 2}, {25, 8}, {0, 0}, {1, 0}} {
+		lo, hi, ok := medianCI(values(c.n), 0.95)
+		if c.k == 0 {
+			if ok {
+				t.Errorf("n=%d: interval %v to %v, want none", c.n, lo, hi)
+			}
+			continue
+		}
+		if !ok || lo != float64(c.k) || hi != float64(c.n+1-c.k) {
+			t.Errorf("n=%d: interval %v to %v (ok %v), want %d to %d", c.n, lo, hi, ok, c.k, c.n+1-c.k)
+		}
+	}
+	// A lower level admits a tighter interval: n = 9 at 80% has
+	// P(B <= 2) = 0.0898 <= 0.1, P(B <= 3) = 130/512 = 0.254: k = 3.
+	if lo, hi, ok := medianCI(values(9), 0.80); !ok || lo != 3 || hi != 7 {
+		t.Errorf("n=9 at 80%%: %v to %v (ok %v), want 3 to 7", lo, hi, ok)
+	}
 }
