@@ -534,6 +534,23 @@ func cpuDeltas(rs, base []wrkResult) []float64 {
 	return out
 }
 
+// perCopy is each round's CPU per copy mirrored, in microseconds, of what
+// cpu measures (the proxy's, or the models' process, where the shadow
+// stand-in's work shows): its rise per request over the unmirrored twin's
+// in the same round, times the round's requests per copy. Rounds without a
+// twin or without copies are left out. A copy's cost to the machine is the
+// sum of the two: on one box, the shadow's own CPU competes with the
+// primary's as much as the recorder's does.
+func perCopy(rs, base []wrkResult, cpu func(wrkResult) float64) []float64 {
+	out := make([]float64, 0, len(rs))
+	for i, w := range rs {
+		if i < len(base) && w.mirrored > 0 {
+			out = append(out, (cpu(w)-cpu(base[i]))*float64(w.requests)/float64(w.mirrored))
+		}
+	}
+	return out
+}
+
 // series is a per-round line's tail: each value and their median in
 // format, their mean in meanFormat and sample sd in sdFormat, so that a gap
 // to an aim can be set against the rounds' own spread; from six rounds on,

@@ -175,6 +175,14 @@ func (b *bench) runShadow(ctx context.Context) error {
 			}
 			fmt.Fprintf(b.stdout, "# %s, proxy CPU per request over unmirrored's, µs per round:%s\n",
 				t.name, series(cpuDeltas(res[t.name], res[bn]), "%+.1f", "%+.1f", "%.1f"))
+			if t.rec != nil {
+				proxy := func(w wrkResult) float64 { return w.cpuPerReq }
+				models := func(w wrkResult) float64 { return w.modelCPUPerReq }
+				fmt.Fprintf(b.stdout, "# %s, CPU per copy mirrored, µs per round, the recorder's:%s\n",
+					t.name, series(perCopy(res[t.name], res[bn], proxy), "%.0f", "%.1f", "%.1f"))
+				fmt.Fprintf(b.stdout, "# %s, CPU per copy mirrored, µs per round, the models' (the shadow stand-in's own work):%s\n",
+					t.name, series(perCopy(res[t.name], res[bn], models), "%.0f", "%.1f", "%.1f"))
+			}
 		}
 	}
 

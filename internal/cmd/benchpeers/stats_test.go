@@ -36,6 +36,20 @@ func TestCPUDeltas(t *testing.T) {
 	sameFloats(t, "cpuDeltas", got, want)
 }
 
+// A copy's CPU: the rise per request times requests per copy, by hand.
+// Round 1: (105.3-95.3) µs x 30,000 requests / 5,000 copies = 60 µs; the
+// models' (66.0-53.5) x 6 = 75. Round 2 has no copies, round 3 no twin.
+func TestPerCopy(t *testing.T) {
+	base := []wrkResult{{cpuPerReq: 95.3, modelCPUPerReq: 53.5}, {cpuPerReq: 90}}
+	rs := []wrkResult{
+		{cpuPerReq: 105.3, modelCPUPerReq: 66.0, requests: 30000, mirrored: 5000},
+		{cpuPerReq: 91, requests: 30000},
+		{cpuPerReq: 100, requests: 30000, mirrored: 10},
+	}
+	sameFloats(t, "recorder", perCopy(rs, base, func(w wrkResult) float64 { return w.cpuPerReq }), []float64{60})
+	sameFloats(t, "models", perCopy(rs, base, func(w wrkResult) float64 { return w.modelCPUPerReq }), []float64{75})
+}
+
 // /proc/stat's first line (ticks): user nice system idle iowait irq softirq
 // steal guest guest_nice; steal's share of the ticks between two readings,
 // guest left out (it is in user already). From a to b: 100 ticks, 13 stolen.
